@@ -1,0 +1,42 @@
+# Every target here is what CI runs; .ci/run calls `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export HYPOTHESIS_PROFILE ?= ci
+
+.PHONY: install lint typecheck test test-all suite bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "python3 -m venv failed; installing Debian's python3-venv"; \
+	  apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check harness tests bench conftest.py
+
+typecheck: install
+	$(VENV)/bin/mypy harness
+
+# The fast suite: everything but long chaos, load and benchmark runs.
+test: lint typecheck
+	$(PY) -m pytest -q -m "not slow and not load"
+
+# Everything, including the slow timing and load tests.
+test-all: install
+	$(PY) -m pytest -q
+
+# The nightly resilience suite on the embedded defaults.
+suite: install
+	$(VENV)/bin/ivr-harness suite
+
+bench: install
+	$(PY) bench/run.py --out bench/results.json
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

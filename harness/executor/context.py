@@ -1,0 +1,102 @@
+"""Everything the executor shares across the calls of one run."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from harness.clock import Clock, RealClock
+from harness.events import Event, EventLog
+from harness.executor.auth import TokenCache
+from harness.executor.profile import CXONE, PlatformProfile
+from harness.executor.resolver import FaultyResolver, Resolver
+from harness.executor.storage import DataStorage
+from harness.executor.wire import Router
+
+__all__ = ["ExecutorContext"]
+
+
+@dataclass(kw_only=True)
+class ExecutorContext:
+    """Shared state: client, clock, resolver, Data Storage, token cache, events, slots.
+
+    Build one per run with :meth:`create`; close it with :meth:`aclose`.
+    """
+
+    client: httpx.AsyncClient
+    clock: Clock
+    resolver: Resolver
+    router: Router
+    storage: DataStorage
+    tokens: TokenCache
+    events: EventLog
+    profile: PlatformProfile
+    rng: random.Random
+    slots: asyncio.Semaphore
+    t0: float = 0.0
+    owns_client: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        clock: Clock | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        routes: Mapping[str, str] | None = None,
+        resolver: Resolver | None = None,
+        profile: PlatformProfile = CXONE,
+        events: EventLog | None = None,
+        seed: int = 0,
+        allow_non_loopback: bool = False,
+        storage: DataStorage | None = None,
+    ) -> ExecutorContext:
+        clock = clock or RealClock()
+        # The executor enforces its own per-attempt deadline; httpx must not add per-phase ones.
+        client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(None),
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=profile.max_concurrent_requests),
+        )
+        return cls(
+            client=client,
+            clock=clock,
+            resolver=resolver or FaultyResolver(clock),
+            router=Router(routes=dict(routes or {}), allow_non_loopback=allow_non_loopback),
+            storage=storage or DataStorage(clock.monotonic),
+            tokens=TokenCache(clock.monotonic, profile.token_refresh_ahead_ms / 1000),
+            events=events or EventLog(),
+            profile=profile,
+            rng=random.Random(seed),
+            slots=asyncio.Semaphore(profile.max_concurrent_requests),
+            t0=clock.monotonic(),
+            owns_client=True,
+        )
+
+    def now_ms(self) -> float:
+        """Milliseconds since the run started, on the run clock."""
+        return (self.clock.monotonic() - self.t0) * 1000
+
+    def emit(self, kind: str, *, call_id: str = "", step_id: str = "", **data: Any) -> Event:
+        return self.events.emit(
+            Event(
+                kind=kind,
+                t_ms=round(self.now_ms(), 3),
+                wall_ms=self.clock.wall_ms(),
+                call_id=call_id,
+                step_id=step_id,
+                data=data,
+            )
+        )
+
+    async def aclose(self) -> None:
+        await self.tokens.aclose()
+        if self.owns_client:
+            await self.client.aclose()

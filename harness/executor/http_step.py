@@ -1,0 +1,511 @@
+"""The reference executor of one HTTPRequest step (SPEC section 4).
+
+One step execution is: breaker check, authorisation (maybe an inline token
+fetch), then attempts under a tenacity retry loop. Each attempt runs under one
+deadline on the injected clock covering DNS to the last body byte. The result
+carries the outcome variables the flow routes on, plus the mapped variables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import tenacity
+
+from harness.executor.auth import Token, TokenError, TokenKey, basic_header, parse_token
+from harness.executor.breaker import CircuitBreaker, counts_as_failure
+from harness.executor.config import MISSING, HttpStepConfig, parse_http_config
+from harness.executor.context import ExecutorContext
+from harness.executor.deadline import DeadlineExceeded, within
+from harness.executor.wire import WireError, WireResponse, exchange
+from harness.flow.expressions import ExpressionError, Scope, evaluate_mapping
+from harness.flow.model import Flow, Step
+from harness.flow.templates import render, substitute_text, to_text
+
+__all__ = ["Attempt", "HttpStepExecutor", "StepResult", "classify"]
+
+_AUTH_RETRY_CODES = frozenset({"invalid_token", "token_expired"})
+_WWW_AUTH_ERROR = re.compile(r'error="?([A-Za-z_]+)"?')
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
+    """One request on the wire (or the breaker refusing one: number 0)."""
+
+    number: int
+    outcome: str
+    status: int = 0
+    code: str = ""
+    started_ms: float = 0.0
+    elapsed_ms: float = 0.0
+    body_sha256: str = ""
+    retry_after_ms: float | None = None
+    location: str = ""
+    document: Any = MISSING
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepResult:
+    outcome: str
+    status: int
+    attempts: tuple[Attempt, ...]
+    elapsed_ms: float
+    location: str = ""
+    error_code: str = ""
+    inline_token_fetch: bool = False
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+
+def classify(status: int) -> str:
+    """The `http_outcome` of a complete response."""
+    if status == 202:
+        return "accepted"
+    if 200 <= status < 300:
+        return "success"
+    if status in (401, 403):
+        return "auth_error"
+    return "http_error"
+
+
+@dataclass(kw_only=True)
+class _Call:
+    step: Step
+    cfg: HttpStepConfig
+    call_id: str
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes | None
+    breaker: CircuitBreaker | None
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    attempts: list[Attempt] = field(default_factory=list)
+    token_key: TokenKey | None = None
+    token: Token | None = None
+    inline_fetch: bool = False
+    auth_retried: bool = False
+    gave_up: str = ""
+
+
+class HttpStepExecutor:
+    """Executes HTTPRequest steps against a shared :class:`ExecutorContext`."""
+
+    def __init__(self, ctx: ExecutorContext) -> None:
+        self.ctx = ctx
+
+    async def execute(
+        self,
+        step: Step,
+        variables: Mapping[str, Any],
+        *,
+        call_id: str = "",
+        flow: Flow | None = None,
+    ) -> StepResult:
+        ctx = self.ctx
+        cfg = parse_http_config(step, ctx.profile, flow)
+        call = self._prepare(step, cfg, variables, call_id)
+        start = ctx.clock.monotonic()
+        ctx.emit("step_start", call_id=call_id, step_id=step.id, method=call.method, url=call.url)
+        last = await self._run(call)
+        elapsed = (ctx.clock.monotonic() - start) * 1000
+        result = self._result(call, last, elapsed, variables)
+        ctx.emit(
+            "step_end",
+            call_id=call_id,
+            step_id=step.id,
+            outcome=result.outcome,
+            status=result.status,
+            attempts=len([a for a in call.attempts if a.number]),
+            elapsed_ms=round(elapsed, 3),
+            error_code=result.error_code,
+            inline_token_fetch=result.inline_token_fetch,
+        )
+        return result
+
+    # -- preparation -----------------------------------------------------------------------
+
+    def _prepare(
+        self, step: Step, cfg: HttpStepConfig, variables: Mapping[str, Any], call_id: str
+    ) -> _Call:
+        now = self.ctx.clock.wall_ms
+        url = to_text(render(cfg.url, variables, now_ms=now))
+        headers = {k: to_text(render(v, variables, now_ms=now)) for k, v in cfg.headers.items()}
+        content: bytes | None = None
+        if cfg.body is not MISSING:
+            if isinstance(cfg.body, str):
+                # Textual substitution, as the platform does: the injection risk is real.
+                content = substitute_text(cfg.body, variables, now_ms=now).encode()
+            else:
+                content = json.dumps(render(cfg.body, variables, now_ms=now)).encode()
+            headers.setdefault("Content-Type", "application/json")
+        self._register_secrets(cfg, variables)
+        breaker = None
+        if cfg.breaker is not None:
+            breaker = CircuitBreaker(
+                cfg.breaker, self.ctx.storage, self.ctx.now_ms, self._breaker_event(call_id, step.id)
+            )
+        return _Call(
+            step=step,
+            cfg=cfg,
+            call_id=call_id,
+            method=cfg.method,
+            url=url,
+            headers=headers,
+            content=content,
+            breaker=breaker,
+            variables=variables,
+        )
+
+    def _register_secrets(self, cfg: HttpStepConfig, variables: Mapping[str, Any]) -> None:
+        # Registered before the first event, so not even the step_start URL can leak one.
+        if not cfg.auth:
+            return
+        for name in ("clientSecret", "headerValue", "password"):
+            if name in cfg.auth:
+                value = render(cfg.auth[name], variables, now_ms=self.ctx.clock.wall_ms)
+                self.ctx.events.redactor.add(to_text(value))
+
+    def _breaker_event(self, call_id: str, step_id: str):  # type: ignore[no-untyped-def]
+        def emit(key: str, old: str, new: str) -> None:
+            self.ctx.emit("breaker", call_id=call_id, step_id=step_id, key=key, old=old, new=new)
+
+        return emit
+
+    # -- the retry loop ----------------------------------------------------------------------
+
+    async def _run(self, call: _Call) -> Attempt:
+        retrying = tenacity.AsyncRetrying(
+            stop=lambda rs: self._stop(call, rs),
+            wait=lambda rs: self._wait(call, rs),
+            retry=tenacity.retry_if_result(lambda a: self._should_retry(call, a)),
+            sleep=lambda seconds: self._backoff(call, seconds),
+            retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None,
+            reraise=True,
+        )
+        result: Attempt = await retrying(self._one, call)
+        return result
+
+    def _should_retry(self, call: _Call, attempt: Attempt) -> bool:
+        policy = call.cfg.retry
+        if attempt.outcome == "timeout":
+            return policy.retry_on_timeout
+        if attempt.outcome in ("connection_error", "dns_error"):
+            return True
+        if attempt.code == "insufficient_scope" or attempt.number == 0:
+            return False
+        return attempt.status in policy.retry_on_status
+
+    def _stop(self, call: _Call, rs: tenacity.RetryCallState) -> bool:
+        if rs.attempt_number >= call.cfg.attempts:
+            return True
+        last: Attempt | None = rs.outcome.result() if rs.outcome else None
+        if last is not None and last.retry_after_ms is not None:
+            if last.retry_after_ms > call.cfg.retry.max_delay_ms:
+                call.gave_up = "retry_after_exceeds_max_delay"
+                self.ctx.emit(
+                    "retry_abandoned",
+                    call_id=call.call_id,
+                    step_id=call.step.id,
+                    reason=call.gave_up,
+                    retry_after_ms=last.retry_after_ms,
+                    max_delay_ms=call.cfg.retry.max_delay_ms,
+                )
+                return True
+        return False
+
+    def _wait(self, call: _Call, rs: tenacity.RetryCallState) -> float:
+        last: Attempt | None = rs.outcome.result() if rs.outcome else None
+        if last is not None and last.retry_after_ms is not None:
+            return last.retry_after_ms / 1000
+        delay = call.cfg.retry.delay_ms(rs.attempt_number)
+        if call.cfg.retry.jitter:
+            delay = self.ctx.rng.uniform(0, delay)
+        return delay / 1000
+
+    async def _backoff(self, call: _Call, seconds: float) -> None:
+        self.ctx.emit(
+            "backoff", call_id=call.call_id, step_id=call.step.id, wait_ms=round(seconds * 1000, 3)
+        )
+        await self.ctx.clock.sleep(seconds)
+
+    async def _one(self, call: _Call) -> Attempt:
+        if call.breaker is not None and not call.breaker.acquire():
+            self.ctx.emit("circuit_open", call_id=call.call_id, step_id=call.step.id)
+            return Attempt(number=0, outcome="circuit_open", started_ms=self.ctx.now_ms())
+        try:
+            auth = await self._authorize(call)
+        except TokenError as exc:
+            return Attempt(number=0, outcome="auth_error", status=exc.status, code=exc.code)
+        attempt = await self._attempt(call, auth)
+        if (
+            attempt.status == 401
+            and attempt.code in _AUTH_RETRY_CODES
+            and call.token_key is not None
+            and not call.auth_retried
+        ):
+            call.auth_retried = True
+            self.ctx.tokens.invalidate(call.token_key, call.token)
+            self.ctx.emit(
+                "token_invalidated", call_id=call.call_id, step_id=call.step.id, reason=attempt.code
+            )
+            try:
+                auth = await self._authorize(call)
+            except TokenError as exc:
+                return Attempt(number=0, outcome="auth_error", status=exc.status, code=exc.code)
+            attempt = await self._attempt(call, auth)
+        return attempt
+
+    # -- one request -------------------------------------------------------------------------
+
+    async def _attempt(self, call: _Call, auth: Mapping[str, str]) -> Attempt:
+        ctx = self.ctx
+        number = len([a for a in call.attempts if a.number]) + 1
+        queued = ctx.clock.monotonic()
+        async with ctx.slots:
+            waited = (ctx.clock.monotonic() - queued) * 1000
+            if waited > 0:
+                ctx.emit("queued", call_id=call.call_id, step_id=call.step.id, wait_ms=waited)
+            started = ctx.clock.monotonic()
+            ctx.emit("attempt_start", call_id=call.call_id, step_id=call.step.id, attempt=number)
+            attempt = await self._exchange(call, {**call.headers, **auth}, number, started)
+        call.attempts.append(attempt)
+        if call.breaker is not None:
+            failed = counts_as_failure(attempt.outcome, attempt.status, call.breaker.config.count_on)
+            call.breaker.record(failed)
+        ctx.emit(
+            "attempt_end",
+            call_id=call.call_id,
+            step_id=call.step.id,
+            attempt=number,
+            outcome=attempt.outcome,
+            status=attempt.status,
+            code=attempt.code,
+            elapsed_ms=round(attempt.elapsed_ms, 3),
+            body_sha256=attempt.body_sha256,
+        )
+        return attempt
+
+    async def _exchange(
+        self, call: _Call, headers: Mapping[str, str], number: int, started: float
+    ) -> Attempt:
+        ctx = self.ctx
+        begin_ms = (started - ctx.t0) * 1000
+        try:
+            response = await within(
+                ctx.clock,
+                call.cfg.timeout_ms / 1000,
+                exchange(
+                    ctx.client,
+                    resolver=ctx.resolver,
+                    router=ctx.router,
+                    method=call.method,
+                    url=call.url,
+                    headers=headers,
+                    content=call.content,
+                    cap_bytes=ctx.profile.response_cap_bytes,
+                ),
+            )
+        except DeadlineExceeded:
+            return self._failed(number, "timeout", "ETIMEDOUT", started, begin_ms)
+        except WireError as exc:
+            return self._failed(number, exc.outcome, exc.code, started, begin_ms)
+        return self._completed(call, response, number, started, begin_ms)
+
+    def _failed(self, number: int, outcome: str, code: str, started: float, begin: float) -> Attempt:
+        elapsed = (self.ctx.clock.monotonic() - started) * 1000
+        return Attempt(number=number, outcome=outcome, code=code, started_ms=begin, elapsed_ms=elapsed)
+
+    def _completed(
+        self, call: _Call, response: WireResponse, number: int, started: float, begin: float
+    ) -> Attempt:
+        elapsed = (self.ctx.clock.monotonic() - started) * 1000
+        outcome = "too_large" if response.truncated else classify(response.status)
+        document = MISSING if response.truncated else _parse_json(response.body)
+        return Attempt(
+            number=number,
+            outcome=outcome,
+            status=response.status,
+            code=_error_code(response, document),
+            started_ms=begin,
+            elapsed_ms=elapsed,
+            body_sha256=hashlib.sha256(response.body).hexdigest() if response.body else "",
+            retry_after_ms=_retry_after_ms(response, self.ctx.clock.wall_ms()),
+            location=response.headers.get("location", ""),
+            document=document,
+        )
+
+    # -- authentication ------------------------------------------------------------------------
+
+    async def _authorize(self, call: _Call) -> dict[str, str]:
+        auth = call.cfg.auth
+        if not auth or auth.get("type") in (None, "none"):
+            return {}
+        variables = call.variables
+        now = self.ctx.clock.wall_ms
+        redactor = self.ctx.events.redactor
+        kind = auth["type"]
+        if kind == "apiKey":
+            value = to_text(render(auth["headerValue"], variables, now_ms=now))
+            redactor.add(value)
+            return {to_text(render(auth["headerName"], variables, now_ms=now)): value}
+        if kind == "basic":
+            user = to_text(render(auth["username"], variables, now_ms=now))
+            password = to_text(render(auth["password"], variables, now_ms=now))
+            header = basic_header(user, password)
+            redactor.add(password, header, header.split(" ", 1)[1])
+            return {"Authorization": header}
+        return await self._oauth(call, auth)
+
+    async def _oauth(self, call: _Call, auth: Mapping[str, Any]) -> dict[str, str]:
+        variables = call.variables
+        now = self.ctx.clock.wall_ms
+        client_id = to_text(render(auth["clientId"], variables, now_ms=now))
+        secret = to_text(render(auth["clientSecret"], variables, now_ms=now))
+        endpoint = to_text(render(auth["tokenEndpoint"], variables, now_ms=now))
+        scopes = tuple(to_text(render(s, variables, now_ms=now)) for s in auth.get("scopes", []))
+        self.ctx.events.redactor.add(secret)
+        key = TokenKey(endpoint, client_id, scopes)
+        token, inline = await self.ctx.tokens.get(
+            key, lambda: self._fetch_token(call, key, secret)
+        )
+        call.token_key, call.token = key, token
+        call.inline_fetch = call.inline_fetch or inline
+        return {"Authorization": f"Bearer {token.access_token}"}
+
+    async def _fetch_token(self, call: _Call, key: TokenKey, secret: str) -> Token:
+        ctx = self.ctx
+        started = ctx.clock.monotonic()
+        inline = ctx.tokens.peek(key) is None
+        form = {"grant_type": "client_credentials", "scope": " ".join(key.scopes)}
+        headers = {
+            "Authorization": basic_header(key.client_id, secret),
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        ctx.events.redactor.add(headers["Authorization"], headers["Authorization"].split(" ")[1])
+        status, code = 0, ""
+        try:
+            response = await within(
+                ctx.clock,
+                call.cfg.timeout_ms / 1000,
+                exchange(
+                    ctx.client,
+                    resolver=ctx.resolver,
+                    router=ctx.router,
+                    method="POST",
+                    url=key.endpoint,
+                    headers=headers,
+                    content="&".join(f"{k}={v}" for k, v in form.items()).replace(" ", "+").encode(),
+                    cap_bytes=ctx.profile.response_cap_bytes,
+                ),
+            )
+            status = response.status
+            token = parse_token(response.status, response.body, ctx.clock.monotonic())
+            ctx.events.redactor.add(token.access_token)
+            return token
+        except DeadlineExceeded as exc:
+            code = "token_endpoint_timeout"
+            raise TokenError(code) from exc
+        except WireError as exc:
+            code = f"token_endpoint_{exc.code}"
+            raise TokenError(code) from exc
+        except TokenError as exc:
+            code = exc.code
+            raise
+        finally:
+            ctx.emit(
+                "token_fetch",
+                call_id=call.call_id,
+                step_id=call.step.id,
+                inline=inline,
+                endpoint=key.endpoint,
+                status=status,
+                error=code,
+                elapsed_ms=round((ctx.clock.monotonic() - started) * 1000, 3),
+            )
+
+    # -- the result ----------------------------------------------------------------------------
+
+    def _result(
+        self, call: _Call, last: Attempt, elapsed: float, variables: Mapping[str, Any]
+    ) -> StepResult:
+        real = [a for a in call.attempts if a.number]
+        final = last if (last.number or not real) else real[-1]
+        mapped = self._map(call, final, variables)
+        outcome_vars = {
+            "http_status_code": final.status,
+            "http_outcome": final.outcome,
+            "http_attempts": len(real),
+            "http_elapsed_ms": int(round(elapsed)),
+            "http_location": final.location,
+            "http_error_code": final.code or call.gave_up,
+        }
+        return StepResult(
+            outcome=final.outcome,
+            status=final.status,
+            attempts=tuple(call.attempts),
+            elapsed_ms=elapsed,
+            location=final.location,
+            error_code=final.code or call.gave_up,
+            inline_token_fetch=call.inline_fetch,
+            variables={**mapped, **outcome_vars},
+        )
+
+    def _map(self, call: _Call, final: Attempt, variables: Mapping[str, Any]) -> dict[str, Any]:
+        cfg = call.cfg
+        document = final.document if final.outcome in ("success", "accepted") else MISSING
+        if (document is MISSING or document is None) and cfg.default_response is not MISSING:
+            document = cfg.default_response
+        out: dict[str, Any] = {}
+        for name, path in cfg.mapping.items():
+            if document is MISSING:
+                out[name] = None
+                continue
+            try:
+                out[name] = evaluate_mapping(
+                    path, Scope(variables=variables, response=document, now_ms=self.ctx.clock.wall_ms)
+                )
+            except ExpressionError as exc:
+                out[name] = None
+                self.ctx.emit(
+                    "mapping_error", call_id=call.call_id, step_id=call.step.id, name=name,
+                    error=str(exc),
+                )
+        return out
+
+
+def _parse_json(body: bytes) -> Any:
+    if not body.strip():
+        return MISSING
+    try:
+        return json.loads(body)
+    except ValueError:
+        return MISSING
+
+
+def _error_code(response: WireResponse, document: Any) -> str:
+    if response.status < 400:
+        return ""
+    if isinstance(document, dict) and isinstance(document.get("error"), str):
+        return str(document["error"])
+    match = _WWW_AUTH_ERROR.search(response.headers.get("www-authenticate", ""))
+    return match.group(1) if match else ""
+
+
+def _retry_after_ms(response: WireResponse, now_wall_ms: int) -> float | None:
+    if response.status not in (429, 503):
+        return None
+    raw = response.headers.get("retry-after", "").strip()
+    if not raw:
+        return None
+    if raw.isdigit():
+        return float(raw) * 1000
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() * 1000 - now_wall_ms)

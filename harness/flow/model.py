@@ -1,0 +1,96 @@
+"""Flow documents as immutable values.
+
+A flow is the JSON body of ``PUT /api/v2/flow/flows/{flowId}``; a flow set is a
+folder of them in which ``SubFlow`` steps resolve ``flowId``. The raw JSON is
+kept beside the parsed values so that lint findings can point back into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TERMINAL_TYPES", "Flow", "FlowSet", "Step"]
+
+TERMINAL_TYPES = frozenset({"Transfer", "Voicemail", "Hangup", "Return"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    """One step of a flow; `pointer` is its JSON pointer inside the flow file."""
+
+    id: str
+    type: str
+    config: Mapping[str, Any]
+    next_step_id: str | None = None
+    pointer: str = ""
+    lint: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.type in TERMINAL_TYPES
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Flow:
+    """A parsed, schema-valid flow document."""
+
+    id: str
+    name: str
+    flow_type: str
+    version: int
+    steps: tuple[Step, ...]
+    entry_step_id: str
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    source: str = ""
+    lint: Mapping[str, str] = field(default_factory=dict)
+
+    def step(self, step_id: str | None) -> Step | None:
+        if step_id is None:
+            return None
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        return None
+
+    @property
+    def step_ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.steps)
+
+    def http_steps(self) -> list[Step]:
+        return [s for s in self.steps if s.type == "HTTPRequest"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowSet:
+    """The flows of one folder, by id."""
+
+    flows: Mapping[str, Flow]
+    root: Path | None = None
+
+    def get(self, flow_id: str) -> Flow | None:
+        return self.flows.get(flow_id)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.flows.values())
+
+    def __len__(self) -> int:
+        return len(self.flows)
+
+    def subflow_target(self, parent: Flow, step: Step) -> Flow | None:
+        """The flow a SubFlow step calls, resolving a `{{var}}` id from the parent's defaults."""
+        ref = str(step.config.get("flowId", ""))
+        return self.flows.get(resolve_flow_ref(ref, parent.variables))
+
+
+def resolve_flow_ref(ref: str, variables: Mapping[str, Any]) -> str:
+    """`{{integrationFlowId}}` resolves through the flow's variable defaults, as at deploy time."""
+    text = ref.strip()
+    if text.startswith("{{") and text.endswith("}}"):
+        name = text[2:-2].strip()
+        value = variables.get(name)
+        return str(value) if value is not None else text
+    return text
