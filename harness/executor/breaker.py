@@ -28,7 +28,9 @@ class BreakerConfig:
     key: str
     failure_threshold: int = 3
     cooldown_ms: int = 30_000
-    count_on: frozenset[str] = field(default_factory=lambda: frozenset({"5xx", "timeout", "connection"}))
+    count_on: frozenset[str] = field(
+        default_factory=lambda: frozenset({"5xx", "timeout", "connection"})
+    )
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> BreakerConfig:

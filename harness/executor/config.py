@@ -15,8 +15,6 @@ from harness.flow.model import Flow, Step
 __all__ = ["MISSING", "HttpStepConfig", "RetryPolicy", "parse_http_config"]
 
 
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
     max_retries: int = 0

@@ -147,7 +147,10 @@ class HttpStepExecutor:
         breaker = None
         if cfg.breaker is not None:
             breaker = CircuitBreaker(
-                cfg.breaker, self.ctx.storage, self.ctx.now_ms, self._breaker_event(call_id, step.id)
+                cfg.breaker,
+                self.ctx.storage,
+                self.ctx.now_ms,
+                self._breaker_event(call_id, step.id),
             )
         return _Call(
             step=step,
@@ -275,7 +278,9 @@ class HttpStepExecutor:
             attempt = await self._exchange(call, {**call.headers, **auth}, number, started)
         call.attempts.append(attempt)
         if call.breaker is not None:
-            failed = counts_as_failure(attempt.outcome, attempt.status, call.breaker.config.count_on)
+            failed = counts_as_failure(
+                attempt.outcome, attempt.status, call.breaker.config.count_on
+            )
             call.breaker.record(failed)
         ctx.emit(
             "attempt_end",
@@ -316,9 +321,13 @@ class HttpStepExecutor:
             return self._failed(number, exc.outcome, exc.code, started, begin_ms)
         return self._completed(call, response, number, started, begin_ms)
 
-    def _failed(self, number: int, outcome: str, code: str, started: float, begin: float) -> Attempt:
+    def _failed(
+        self, number: int, outcome: str, code: str, started: float, begin: float
+    ) -> Attempt:
         elapsed = (self.ctx.clock.monotonic() - started) * 1000
-        return Attempt(number=number, outcome=outcome, code=code, started_ms=begin, elapsed_ms=elapsed)
+        return Attempt(
+            number=number, outcome=outcome, code=code, started_ms=begin, elapsed_ms=elapsed
+        )
 
     def _completed(
         self, call: _Call, response: WireResponse, number: int, started: float, begin: float
@@ -370,9 +379,7 @@ class HttpStepExecutor:
         scopes = tuple(to_text(render(s, variables, now_ms=now)) for s in auth.get("scopes", []))
         self.ctx.events.redactor.add(secret)
         key = TokenKey(endpoint, client_id, scopes)
-        token, inline = await self.ctx.tokens.get(
-            key, lambda: self._fetch_token(call, key, secret)
-        )
+        token, inline = await self.ctx.tokens.get(key, lambda: self._fetch_token(call, key, secret))
         call.token_key, call.token = key, token
         call.inline_fetch = call.inline_fetch or inline
         return {"Authorization": f"Bearer {token.access_token}"}
@@ -399,7 +406,9 @@ class HttpStepExecutor:
                     method="POST",
                     url=key.endpoint,
                     headers=headers,
-                    content="&".join(f"{k}={v}" for k, v in form.items()).replace(" ", "+").encode(),
+                    content="&".join(f"{k}={v}" for k, v in form.items())
+                    .replace(" ", "+")
+                    .encode(),
                     cap_bytes=ctx.profile.response_cap_bytes,
                 ),
             )
@@ -467,12 +476,16 @@ class HttpStepExecutor:
                 continue
             try:
                 out[name] = evaluate_mapping(
-                    path, Scope(variables=variables, response=document, now_ms=self.ctx.clock.wall_ms)
+                    path,
+                    Scope(variables=variables, response=document, now_ms=self.ctx.clock.wall_ms),
                 )
             except ExpressionError as exc:
                 out[name] = None
                 self.ctx.emit(
-                    "mapping_error", call_id=call.call_id, step_id=call.step.id, name=name,
+                    "mapping_error",
+                    call_id=call.call_id,
+                    step_id=call.step.id,
+                    name=name,
                     error=str(exc),
                 )
         return out

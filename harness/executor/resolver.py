@@ -50,7 +50,9 @@ class SystemResolver:
         if host == "localhost":
             return "127.0.0.1"
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, None, type=socket.SOCK_STREAM
+            )
         except socket.gaierror as exc:
             code = "NXDOMAIN" if exc.errno in (socket.EAI_NONAME, socket.EAI_NODATA) else "SERVFAIL"
             raise DnsFailure(host, code) from exc

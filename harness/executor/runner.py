@@ -15,7 +15,7 @@ from typing import Any
 from harness.executor.context import ExecutorContext
 from harness.executor.deadline import DeadlineExceeded, within
 from harness.executor.http_step import HttpStepExecutor
-from harness.executor.timeline import CallResult, Caller, Segment, dead_air
+from harness.executor.timeline import Caller, CallResult, Segment, dead_air
 from harness.flow._expr_js import truthy
 from harness.flow.expressions import ExpressionError, Scope, evaluate_condition
 from harness.flow.model import Flow, FlowSet, Step
@@ -69,12 +69,16 @@ class FlowRunner:
         *,
         default_prompt_ms: int = 1500,
         max_steps: int = 500,
+        audio_scale: float = 1.0,
     ) -> None:
         self.flows = flows
         self.ctx = ctx
         self.http = HttpStepExecutor(ctx)
         self.default_prompt_ms = default_prompt_ms
         self.max_steps = max_steps
+        # 0 plays prompts instantly (an engineer's quick `call`); the timeline keeps
+        # their nominal length in the segment detail either way.
+        self.audio_scale = audio_scale
 
     async def run_call(
         self, flow_id: str, caller: Caller, variables: Mapping[str, Any] | None = None
@@ -85,7 +89,8 @@ class FlowRunner:
 
             raise ConfigError(
                 f"unknown flow id '{flow_id}'",
-                hint=did_you_mean(flow_id, self.flows.flows) or "known: " + ", ".join(self.flows.flows),
+                hint=did_you_mean(flow_id, self.flows.flows)
+                or "known: " + ", ".join(self.flows.flows),
             )
         state = _CallState(caller=caller, digits=list(caller.dtmf))
         scope: dict[str, Any] = {
@@ -136,8 +141,19 @@ class FlowRunner:
                 outcome = await self._step(flow, step, scope, state)
             except StepFailure as exc:
                 self._segment(state, flow, step, started, _Step(detail={"error": str(exc)}))
-                self.ctx.emit("step_error", call_id=state.caller.call_id, step_id=step.id, error=str(exc))
+                self.ctx.emit(
+                    "step_error", call_id=state.caller.call_id, step_id=step.id, error=str(exc)
+                )
                 return _End(kind="error", step_id=step.id, reason=str(exc))
+            if step.type == "SubFlow":
+                # The child's own steps already cover this span; a zero-length marker
+                # keeps the timeline (and dead air) from counting it twice.
+                outcome = _Step(
+                    next_id=outcome.next_id,
+                    end=outcome.end,
+                    detail={**outcome.detail, "span_ms": round(self.ctx.now_ms() - started, 3)},
+                )
+                started = self.ctx.now_ms()
             self._segment(state, flow, step, started, outcome)
             if outcome.end is not None:
                 return outcome.end
@@ -213,9 +229,14 @@ class FlowRunner:
             except ExpressionError as exc:
                 raise StepFailure(f"condition {index}: {exc}") from exc
             if truthy(value):
-                return _Step(next_id=branch["nextStepId"], detail={"branch": index, "next": branch["nextStepId"]})
+                return _Step(
+                    next_id=branch["nextStepId"],
+                    detail={"branch": index, "next": branch["nextStepId"]},
+                )
         default = step.config.get("defaultStepId")
-        return _Step(next_id=default, detail={"branch": "default" if default else None, "next": default})
+        return _Step(
+            next_id=default, detail={"branch": "default" if default else None, "next": default}
+        )
 
     async def _do_SubFlow(  # noqa: N802
         self, flow: Flow, step: Step, scope: dict[str, Any], state: _CallState
@@ -237,7 +258,9 @@ class FlowRunner:
         for name in step.config.get("returnVariables", []):
             scope[name] = None if failed else child_scope.get(name)
         scope["subflow_error"] = failed
-        scope["subflow_error_reason"] = f"{end.kind} at {end.step_id}: {end.reason}" if failed else ""
+        scope["subflow_error_reason"] = (
+            f"{end.kind} at {end.step_id}: {end.reason}" if failed else ""
+        )
         detail = {"child": child.id, "subflow_error": failed, "child_end": end.kind}
         return _Step(next_id=step.next_step_id, detail=detail)
 
@@ -262,7 +285,9 @@ class FlowRunner:
                 storage.set(key, result, cfg.get("ttlMs"))
             elif op == "increment":
                 by = render(cfg.get("value", 1), scope, now_ms=self.ctx.clock.wall_ms)
-                result = storage.increment(key, by if isinstance(by, int | float) else 1, cfg.get("ttlMs"))
+                result = storage.increment(
+                    key, by if isinstance(by, int | float) else 1, cfg.get("ttlMs")
+                )
             else:
                 storage.delete(key)
         if cfg.get("resultVariable"):
@@ -274,9 +299,17 @@ class FlowRunner:
     ) -> _Step:
         duration = int(step.config.get("durationMs", self.default_prompt_ms))
         prompt = self._text(step.config["prompt"], scope)
-        self.ctx.emit("audio", call_id=state.caller.call_id, step_id=step.id, prompt=prompt, duration_ms=duration)
-        await self.ctx.clock.sleep(duration / 1000)
-        return _Step(next_id=step.next_step_id, audio=True, detail={"prompt": prompt})
+        self.ctx.emit(
+            "audio",
+            call_id=state.caller.call_id,
+            step_id=step.id,
+            prompt=prompt,
+            duration_ms=duration,
+        )
+        await self.ctx.clock.sleep(duration * self.audio_scale / 1000)
+        return _Step(
+            next_id=step.next_step_id, audio=True, detail={"prompt": prompt, "nominal_ms": duration}
+        )
 
     async def _do_CollectDigits(  # noqa: N802
         self, flow: Flow, step: Step, scope: dict[str, Any], state: _CallState
@@ -290,9 +323,10 @@ class FlowRunner:
             digits = digits[: int(cfg["maxDigits"])]
         scope[cfg["variable"]] = digits
         if cfg.get("prompt"):
-            duration = self.default_prompt_ms
-            await self.ctx.clock.sleep(duration / 1000)
-        return _Step(next_id=step.next_step_id, caller_input=True, detail={"digits_len": len(digits)})
+            await self.ctx.clock.sleep(self.default_prompt_ms * self.audio_scale / 1000)
+        return _Step(
+            next_id=step.next_step_id, caller_input=True, detail={"digits_len": len(digits)}
+        )
 
     async def _do_Wait(  # noqa: N802
         self, flow: Flow, step: Step, scope: dict[str, Any], state: _CallState
@@ -300,11 +334,17 @@ class FlowRunner:
         cfg = step.config
         key = self._text(cfg["key"], scope)
         every = cfg.get("progressPromptEveryMs")
-        value, waited_out, prompts = await self._wait_for(key, int(cfg["maxWaitMs"]), every, state, step)
+        value, waited_out, prompts = await self._wait_for(
+            key, int(cfg["maxWaitMs"]), every, state, step
+        )
         if cfg.get("resultVariable"):
             scope[cfg["resultVariable"]] = value
         scope["wait_timed_out"] = waited_out
-        nxt = cfg.get("onTimeoutStepId") if waited_out and cfg.get("onTimeoutStepId") else step.next_step_id
+        nxt = (
+            cfg.get("onTimeoutStepId")
+            if waited_out and cfg.get("onTimeoutStepId")
+            else step.next_step_id
+        )
         detail = {"key": key, "timed_out": waited_out, "progress_prompts": prompts, "next": nxt}
         return _Step(next_id=nxt, audio=bool(every), detail=detail)
 
@@ -332,13 +372,20 @@ class FlowRunner:
                 except DeadlineExceeded:
                     if every and self.ctx.clock.monotonic() < deadline:
                         prompts += 1
-                        self.ctx.emit("audio", call_id=state.caller.call_id, step_id=step.id, prompt="progress")
+                        self.ctx.emit(
+                            "audio",
+                            call_id=state.caller.call_id,
+                            step_id=step.id,
+                            prompt="progress",
+                        )
             return storage.get(key), False, prompts
         finally:
             unsubscribe()
 
     async def _terminal(self, step: Step, outcome: str) -> _Step:
-        return _Step(end=_End(kind="terminal", step_id=step.id, outcome=outcome), detail={"outcome": outcome})
+        return _Step(
+            end=_End(kind="terminal", step_id=step.id, outcome=outcome), detail={"outcome": outcome}
+        )
 
     async def _do_Transfer(  # noqa: N802
         self, flow: Flow, step: Step, scope: dict[str, Any], state: _CallState

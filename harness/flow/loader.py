@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,10 @@ import jsonschema
 from harness.errors import ConfigError, did_you_mean
 from harness.flow.model import Flow, FlowSet, Step
 
-__all__ = ["flow_schema", "load_flow", "load_flow_set", "parse_flow", "pointer_of"]
+# The data folder of the checkout the harness runs from (it is installed editable).
+CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
+
+__all__ = ["CONTRACTS", "flow_schema", "load_flow", "load_flow_set", "parse_flow", "pointer_of"]
 
 
 @cache
@@ -24,22 +26,11 @@ def flow_schema() -> Mapping[str, Any]:
 
 
 def _load_bundled_schema(name: str) -> Mapping[str, Any]:
-    for base in _schema_dirs():
-        candidate = base / name
-        if candidate.is_file():
-            data: Mapping[str, Any] = json.loads(candidate.read_text(encoding="utf-8"))
-            return data
-    raise ConfigError(f"bundled schema {name} is missing", hint="reinstall ivr-harness")
-
-
-def _schema_dirs() -> list[Path]:
-    here = Path(__file__).resolve()
-    dirs = [here.parents[2] / "contracts" / "schemas"]
-    try:
-        dirs.append(Path(str(resources.files("harness") / "_data" / "schemas")))
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover - zipped installs
-        pass
-    return dirs
+    candidate = CONTRACTS / "schemas" / name
+    if not candidate.is_file():
+        raise ConfigError(f"bundled schema {name} is missing", file=candidate, hint="reinstall")
+    data: Mapping[str, Any] = json.loads(candidate.read_text(encoding="utf-8"))
+    return data
 
 
 def pointer_of(path: Any) -> str:
@@ -158,7 +149,7 @@ def _hint(error: jsonschema.ValidationError) -> str:
                 "allowed: " + ", ".join(sorted(error.schema.get("properties", {})))
             )
     if error.validator == "enum":
-        return "one of: " + ", ".join(map(str, error.validator_value))
+        return "one of: " + ", ".join(str(v) for v in list(error.validator_value))  # type: ignore[arg-type]
     if error.validator == "type":
         return f"expected {error.validator_value}"
     return ""
@@ -196,5 +187,6 @@ def _check_subflows(flow_set: FlowSet) -> None:
                     f"SubFlow '{step.id}' calls flow '{ref}', which is not in this flow set",
                     file=flow.path,
                     pointer=f"{step.pointer}/configuration/flowId",
-                    hint=did_you_mean(ref, flow_set.flows) or "available: " + ", ".join(flow_set.flows),
+                    hint=did_you_mean(ref, flow_set.flows)
+                    or "available: " + ", ".join(flow_set.flows),
                 )

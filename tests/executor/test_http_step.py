@@ -201,7 +201,8 @@ async def test_token_is_cached_and_only_the_first_call_fetches_inline(closing) -
 
 async def test_concurrent_callers_share_one_token_fetch(closing) -> None:
     env = env_of(
-        closing, {"/x": [Reply(200, {})], "/oauth/token": [Reply(body={"access_token": "t"}, delay=0.2)]}
+        closing,
+        {"/x": [Reply(200, {})], "/oauth/token": [Reply(body={"access_token": "t"}, delay=0.2)]},
     )
     step = http_step(authentication=OAUTH)
     await asyncio.gather(*(env.executor.execute(step, {}) for _ in range(5)))
@@ -211,7 +212,10 @@ async def test_concurrent_callers_share_one_token_fetch(closing) -> None:
 async def test_token_near_expiry_is_refreshed_off_the_caller_path(closing) -> None:
     env = env_of(
         closing,
-        {"/x": [Reply(200, {})], "/oauth/token": [token_reply("a", 120), Reply(body={"access_token": "b"}, delay=0.5)]},
+        {
+            "/x": [Reply(200, {})],
+            "/oauth/token": [token_reply("a", 120), Reply(body={"access_token": "b"}, delay=0.5)],
+        },
     )
     step = http_step(authentication=OAUTH)
     await env.executor.execute(step, {})
@@ -340,7 +344,9 @@ async def test_breaker_state_lives_in_data_storage_shared_by_steps(closing) -> N
     env = env_of(closing, {"/x": [Reply(503)], "/y": [Reply(200, {})]})
     cb = {"key": "shared", "failureThreshold": 1, "cooldownMs": 1000}
     await env.executor.execute(http_step(circuitBreaker=cb), {})
-    other = await env.executor.execute(http_step("y", url="http://api.test/y", circuitBreaker=cb), {})
+    other = await env.executor.execute(
+        http_step("y", url="http://api.test/y", circuitBreaker=cb), {}
+    )
     assert other.outcome == "circuit_open"
     assert env.ctx.storage.get("cb:shared:state") == "open"
 
@@ -366,7 +372,11 @@ async def test_dns_failures(closing, kind: str, code: str) -> None:
 
 
 async def test_requests_over_the_platform_slot_limit_are_queued(closing) -> None:
-    env = env_of(closing, {"/x": [Reply(200, {}, delay=0.1)]}, profile=PlatformProfile(max_concurrent_requests=2))
+    env = env_of(
+        closing,
+        {"/x": [Reply(200, {}, delay=0.1)]},
+        profile=PlatformProfile(max_concurrent_requests=2),
+    )
     results = await asyncio.gather(*(env.executor.execute(http_step(), {}) for _ in range(4)))
     assert all(r.outcome == "success" for r in results)
     assert sorted(round(r.elapsed_ms) for r in results) == [100, 100, 200, 200]

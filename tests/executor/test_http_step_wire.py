@@ -36,10 +36,17 @@ def routed(ctx: ExecutorContext, **routes: str) -> HttpStepExecutor:
     return HttpStepExecutor(ctx)
 
 
-async def test_503_503_200_with_real_backoff(wire: ExecutorContext, scripted: ScriptedServer) -> None:
+async def test_503_503_200_with_real_backoff(
+    wire: ExecutorContext, scripted: ScriptedServer
+) -> None:
     scripted.script("/x", WireReply(503), WireReply(503), WireReply(200, {"ok": 1}))
     executor = routed(wire, api_test=scripted.url)
-    policy = {"maxRetries": 2, "backoff": "exponential", "initialDelayMs": 100, "retryOnStatusCodes": [503]}
+    policy = {
+        "maxRetries": 2,
+        "backoff": "exponential",
+        "initialDelayMs": 100,
+        "retryOnStatusCodes": [503],
+    }
     start = time.monotonic()
     result = await executor.execute(http_step(retryPolicy=policy), {})
     elapsed = (time.monotonic() - start) * 1000
@@ -78,8 +85,13 @@ async def test_403_insufficient_scope_is_one_request_on_the_wire(
     scripted.script("/x", WireReply(403, {"error": "insufficient_scope"}))
     scripted.script("/oauth/token", WireReply(200, {"access_token": "t", "expires_in": 3600}))
     executor = routed(wire, api_test=scripted.url, auth_test=scripted.url)
-    auth = {"type": "oauth2", "clientId": "c", "clientSecret": "secret-1",
-            "tokenEndpoint": "http://auth.test/oauth/token", "scopes": ["crm:read"]}
+    auth = {
+        "type": "oauth2",
+        "clientId": "c",
+        "clientSecret": "secret-1",
+        "tokenEndpoint": "http://auth.test/oauth/token",
+        "scopes": ["crm:read"],
+    }
     policy = {"maxRetries": 2, "retryOnStatusCodes": [403]}
     result = await executor.execute(http_step(authentication=auth, retryPolicy=policy), {})
     assert result.outcome == "auth_error" and result.status == 403
@@ -127,17 +139,24 @@ async def test_empty_array_and_cap_and_malformed_over_the_wire(
     scripted.script("/bad", WireReply(200, raw=b"{oops"))
     executor = routed(wire, api_test=scripted.url)
     mapping = {"profile": "$.data[0]", "s": "$.status"}
-    empty = await executor.execute(http_step(url="http://api.test/empty", responseMapping=mapping), {})
+    empty = await executor.execute(
+        http_step(url="http://api.test/empty", responseMapping=mapping), {}
+    )
     assert empty.outcome == "success" and empty.variables["profile"] is None
     big = await executor.execute(http_step(url="http://api.test/big"), {})
     assert big.outcome == "too_large"
     bad = await executor.execute(
-        http_step(url="http://api.test/bad", responseMapping=mapping, defaultResponse={"status": "d"}), {}
+        http_step(
+            url="http://api.test/bad", responseMapping=mapping, defaultResponse={"status": "d"}
+        ),
+        {},
     )
     assert bad.variables["s"] == "d"
 
 
-async def test_dns_stall_consumes_the_real_deadline(wire: ExecutorContext, scripted: ScriptedServer) -> None:
+async def test_dns_stall_consumes_the_real_deadline(
+    wire: ExecutorContext, scripted: ScriptedServer
+) -> None:
     scripted.script("/x", WireReply(200, {}))
     executor = routed(wire, api_test=scripted.url)
     wire.resolver.set_fault("api.test", DnsFault(kind="stall", stall_ms=5000))  # type: ignore[attr-defined]
@@ -149,7 +168,9 @@ async def test_dns_stall_consumes_the_real_deadline(wire: ExecutorContext, scrip
 
 
 async def test_retry_after_on_the_wire(wire: ExecutorContext, scripted: ScriptedServer) -> None:
-    scripted.script("/x", WireReply(429, {"error": "rate"}, headers={"Retry-After": "1"}), WireReply(200, {}))
+    scripted.script(
+        "/x", WireReply(429, {"error": "rate"}, headers={"Retry-After": "1"}), WireReply(200, {})
+    )
     executor = routed(wire, api_test=scripted.url)
     start = time.monotonic()
     policy = {"maxRetries": 1, "retryOnStatusCodes": [429], "maxDelayMs": 2000}
@@ -159,11 +180,15 @@ async def test_retry_after_on_the_wire(wire: ExecutorContext, scripted: Scripted
     assert 1000 <= elapsed < 1000 + SLACK_MS
 
 
-async def test_api_key_and_body_on_the_wire(wire: ExecutorContext, scripted: ScriptedServer) -> None:
+async def test_api_key_and_body_on_the_wire(
+    wire: ExecutorContext, scripted: ScriptedServer
+) -> None:
     scripted.script("/v1/tickets", WireReply(201, {"id": "T1"}))
     executor = routed(wire, api_test=scripted.url)
     step = http_step(
-        url="http://api.test/v1/tickets", method="POST", body={"phone": "{{p}}"},
+        url="http://api.test/v1/tickets",
+        method="POST",
+        body={"phone": "{{p}}"},
         authentication={"type": "apiKey", "headerName": "X-API-Key", "headerValue": "{{k}}"},
         responseMapping={"ticket_id": "$.id"},
     )
