@@ -14,7 +14,7 @@ import itertools
 import time
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "RealClock", "VirtualClock"]
+__all__ = ["Clock", "RealClock", "ScaledClock", "VirtualClock"]
 
 
 @runtime_checkable
@@ -44,6 +44,32 @@ class RealClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+
+class ScaledClock:
+    """Flow time running `scale` times faster than wall time, for long holds and cooldowns.
+
+    Every wait of the harness (timeouts, backoff, audio, Wait steps, backend
+    delays, webhook callbacks) goes through this clock, so a 120 s hold takes
+    12 s at scale 10. Network faults are real time: the scenario runner divides
+    toxic durations by the same scale so both sides stay consistent.
+    """
+
+    def __init__(self, scale: float) -> None:
+        if scale <= 0:
+            raise ValueError("scale must be positive")
+        self.scale = scale
+        self._origin = time.monotonic()
+        self._epoch_ms = time.time() * 1000
+
+    def monotonic(self) -> float:
+        return self._origin + (time.monotonic() - self._origin) * self.scale
+
+    def wall_ms(self) -> int:
+        return int(self._epoch_ms + (time.monotonic() - self._origin) * self.scale * 1000)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.scale)
 
 
 class VirtualClock:

@@ -75,6 +75,10 @@ class FaultSet:
         self._faults.append(fault)
         return fault
 
+    def remove(self, fault: ActiveFault) -> None:
+        """Take one fault out of force (a no-op when it already left)."""
+        self._faults = [f for f in self._faults if f.id != fault.id]
+
     def clear(self) -> None:
         """Remove every fault and reset the counters and the RNG."""
         self._faults.clear()

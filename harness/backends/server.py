@@ -12,15 +12,12 @@ proxy can sit in front of each one separately::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
-import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Self
 
-import uvicorn
-
+from harness.asgi_server import LoopbackServer
 from harness.clock import Clock
 from harness.errors import HarnessError, UnsafeTargetError
 
@@ -36,7 +33,6 @@ GUIDE_HOSTS: Mapping[str, str] = {
     "tickets": "api.service-provider.com",
     "oauth": "auth.crm-provider.com",
 }
-_START_TIMEOUT_S = 10.0
 
 
 def is_loopback(host: str) -> bool:
@@ -47,13 +43,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # Ctrl-C belongs to whoever owns the loop (the CLI or pytest), not to each server.
-        yield
 
 
 class ReferenceBackends:
@@ -86,8 +75,7 @@ class ReferenceBackends:
         self.state = SharedState(config, clock=clock)
         self.webhooks = WebhookSender(self.state.clock)
         self._ports = dict(ports or {})
-        self._servers: dict[str, _Server] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._servers: dict[str, LoopbackServer] = {}
         self.urls: dict[str, str] = {}
         self.hosts: dict[str, str] = {}
 
@@ -109,41 +97,22 @@ class ReferenceBackends:
         await self.aclose()
 
     async def _start(self, name: str) -> None:
-        sock = _bind(self.host, self._ports.get(name, 0))
-        config = uvicorn.Config(
+        server = LoopbackServer(
             build_app(name, self.state, self.webhooks),
-            lifespan="off",
-            log_level="warning",
-            log_config=None,
-            access_log=False,
-            # A dribbling response must not hold shutdown hostage.
-            timeout_graceful_shutdown=1,
+            name=name,
+            host=self.host,
+            port=self._ports.get(name, 0),
         )
-        server = _Server(config)
-        task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-        self._servers[name], self._tasks[name] = server, task
-        async with asyncio.timeout(_START_TIMEOUT_S):
-            while not server.started:
-                if task.done():
-                    raise HarnessError(f"backend {name!r} stopped while starting")
-                await asyncio.sleep(0.005)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        self.urls[name] = f"http://{host}:{port}"
+        self._servers[name] = server
+        self.urls[name] = await server.start()
         self.hosts[GUIDE_HOSTS[name]] = self.urls[name]
 
     async def aclose(self) -> None:
         """Cancel pending webhooks and stop every server (idempotent)."""
         await self.webhooks.aclose()
-        for server in self._servers.values():
-            server.should_exit = True
-        tasks = list(self._tasks.values())
+        servers = list(self._servers.values())
         self._servers.clear()
-        self._tasks.clear()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        for result in results:
-            if isinstance(result, Exception):
-                raise HarnessError(f"a backend failed while stopping: {result!r}") from result
+        await asyncio.gather(*(server.stop() for server in servers))
 
     def faults(self, name: str) -> FaultSet:
         """The fault set of backend ``name``: ``.add(spec)``, ``.clear()``, ``.active``."""
@@ -174,19 +143,3 @@ def _check(name: str) -> str:
     if name not in BACKENDS:
         raise HarnessError(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS)}")
     return name
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """A bound socket; binding here turns 'port in use' into our error, not uvicorn's exit."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    except OSError as exc:
-        raise HarnessError(f"cannot resolve {host!r}: {exc}") from exc
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        raise HarnessError(f"cannot listen on {host}:{port}: {exc}") from exc
-    return sock

@@ -16,8 +16,7 @@ from harness.executor.context import ExecutorContext
 from harness.executor.deadline import DeadlineExceeded, within
 from harness.executor.http_step import HttpStepExecutor
 from harness.executor.timeline import Caller, CallResult, Segment, dead_air
-from harness.flow._expr_js import truthy
-from harness.flow.expressions import ExpressionError, Scope, evaluate_condition
+from harness.flow.expressions import ExpressionError, Scope, evaluate_condition, truthy
 from harness.flow.model import Flow, FlowSet, Step
 from harness.flow.templates import render, to_text
 

@@ -1,0 +1,113 @@
+"""Evaluate an error router's own conditions for every HTTP outcome class.
+
+Each class is simulated the way the executor leaves the variables after the step:
+``http_status_code``/``http_outcome``, and the mapped variables null (or, when the step
+has ``defaultResponse``, mapped from it, as the executor does). The 2xx class runs twice,
+with the mapped variables null (an empty result) and present; the step the "present" run
+reaches is the success branch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.flow._expr_js import truthy
+from harness.flow.expressions import ExpressionError, Scope, evaluate_condition, evaluate_mapping
+from harness.flow.model import Flow, Step
+
+__all__ = ["OUTCOME_CLASSES", "Route", "RouterVerdict", "evaluate_router", "router_of"]
+
+# class name -> (http_status_code, http_outcome)
+OUTCOME_CLASSES: dict[str, tuple[int, str]] = {
+    "2xx": (200, "success"),
+    "202": (202, "accepted"),
+    "400": (400, "http_error"),
+    "401": (401, "auth_error"),
+    "403": (403, "auth_error"),
+    "404": (404, "http_error"),
+    "429": (429, "http_error"),
+    "5xx": (503, "http_error"),
+    "timeout": (0, "timeout"),
+    "connection": (0, "connection_error"),
+}
+_SAMPLE = {"id": "sample", "attributes": {}, "sample": True}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    """Where one outcome class goes: a step id, or None for a dead end / an error."""
+
+    outcome: str
+    target: str | None
+    branch: int | None  # index of the winning condition, None for default / none
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouterVerdict:
+    routes: tuple[Route, ...]
+    success_steps: frozenset[str]
+
+    def route(self, outcome: str) -> Route:
+        return next(r for r in self.routes if r.outcome == outcome)
+
+
+def router_of(flow: Flow, http: Step) -> Step | None:
+    """The Condition step an HTTP step hands its outcome to, if any."""
+    nxt = flow.step(http.next_step_id)
+    return nxt if nxt is not None and nxt.type == "Condition" else None
+
+
+def evaluate_router(flow: Flow, http: Step, router: Step) -> RouterVerdict:
+    """Route every outcome class (plus ``circuit_open`` when the step has a breaker)."""
+    classes = dict(OUTCOME_CLASSES)
+    if "circuitBreaker" in http.config:
+        classes["circuit_open"] = (0, "circuit_open")
+    routes = [
+        _route(router, name, _variables(flow, http, status, outcome, present=False))
+        for name, (status, outcome) in classes.items()
+    ]
+    present = _route(router, "2xx", _variables(flow, http, 200, "success", present=True))
+    success = {s.id for s in flow.steps if "success" in s.id}
+    if present.target is not None:
+        success.add(present.target)
+    return RouterVerdict(routes=tuple(routes), success_steps=frozenset(success))
+
+
+def _variables(
+    flow: Flow, http: Step, status: int, outcome: str, *, present: bool
+) -> dict[str, Any]:
+    mapping: Mapping[str, str] = http.config.get("responseMapping", {})
+    variables: dict[str, Any] = {**flow.variables}
+    default = http.config.get("defaultResponse")
+    for name, path in mapping.items():
+        variables[name] = _SAMPLE if present else _mapped(path, default, variables)
+    variables.update(
+        http_status_code=status, http_outcome=outcome, http_attempts=1, http_elapsed_ms=0,
+        http_location="", http_error_code="",
+    )
+    return variables
+
+
+def _mapped(path: str, default: Any, variables: Mapping[str, Any]) -> Any:
+    if default is None:
+        return None
+    try:
+        return evaluate_mapping(path, Scope(variables=variables, response=default))
+    except ExpressionError:
+        return None
+
+
+def _route(router: Step, outcome: str, variables: Mapping[str, Any]) -> Route:
+    scope = Scope(variables=variables, now_ms=lambda: 0)
+    for index, branch in enumerate(router.config.get("conditions", [])):
+        try:
+            value = evaluate_condition(str(branch.get("expression", "")), scope)
+        except ExpressionError as exc:
+            return Route(outcome=outcome, target=None, branch=index, error=str(exc))
+        if truthy(value):
+            return Route(outcome=outcome, target=str(branch.get("nextStepId")), branch=index)
+    default = router.config.get("defaultStepId")
+    return Route(outcome=outcome, target=str(default) if default else None, branch=None)

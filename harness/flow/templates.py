@@ -1,0 +1,128 @@
+"""``{{ expr }}`` templates: the textual substitution the platform performs.
+
+A placeholder runs from ``{{`` to the first ``}}`` after it; its inside (surrounding
+whitespace allowed) is an expression evaluated against the flow variables. An unclosed
+``{{`` is plain text. Substitution is textual: the platform pastes a value's text into the
+surrounding string before anything parses it, which is why ``'{{dtmf_input}}'`` inside an
+expression and ``"{{var}}"`` inside a JSON body string are injection risks
+(:attr:`Placeholder.in_quotes` lets the lint find them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.flow._expr_core import Scope, wall_clock_ms
+from harness.flow._expr_eval import evaluate_node
+from harness.flow._expr_js import to_text
+from harness.flow._expr_parser import parse_cached
+
+__all__ = [
+    "Placeholder",
+    "placeholders",
+    "render",
+    "render_in",
+    "substitute_in",
+    "substitute_text",
+    "to_text",
+]
+
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Placeholder:
+    """One ``{{ expr }}`` in a template.
+
+    ``expr`` is the stripped inside; ``start``/``end`` span the braces (end exclusive);
+    ``in_quotes`` says whether the placeholder sits inside a ``'...'`` or ``"..."`` string
+    literal of the surrounding text (backslash escapes honoured, other placeholders
+    skipped). That is meaningful for expression and JSON text, not for prose prompts.
+    """
+
+    expr: str
+    start: int
+    end: int
+    in_quotes: bool
+
+
+def placeholders(template: str) -> list[Placeholder]:
+    """Every placeholder of ``template``, in order."""
+    found: list[Placeholder] = []
+    quote, pos = "", 0
+    for match in _PLACEHOLDER.finditer(template):
+        quote = _quote_state(template, pos, match.start(), quote)
+        found.append(Placeholder(match.group(1).strip(), match.start(), match.end(), bool(quote)))
+        pos = match.end()
+    return found
+
+
+def _quote_state(text: str, start: int, stop: int, quote: str) -> str:
+    """The open quote character (or '') after scanning ``text[start:stop]`` from ``quote``."""
+    pos = start
+    while pos < stop:
+        char = text[pos]
+        if quote and char == "\\":
+            pos += 1
+        elif char == quote:
+            quote = ""
+        elif not quote and char in "'\"":
+            quote = char
+        pos += 1
+    return quote
+
+
+def _value(expr: str, scope: Scope) -> Any:
+    return evaluate_node(parse_cached(expr), scope, expr)
+
+
+def substitute_in(template: str, scope: Scope) -> str:
+    """``template`` with every placeholder replaced by the text of its value in ``scope``."""
+    parts: list[str] = []
+    pos = 0
+    for match in _PLACEHOLDER.finditer(template):
+        parts.append(template[pos : match.start()])
+        parts.append(to_text(_value(match.group(1).strip(), scope)))
+        pos = match.end()
+    parts.append(template[pos:])
+    return "".join(parts)
+
+
+def render_in(template: Any, scope: Scope) -> Any:
+    """:func:`render` with a full :class:`~harness.flow.expressions.Scope`."""
+    if isinstance(template, str):
+        found = list(_PLACEHOLDER.finditer(template))
+        if len(found) == 1 and found[0].span() == (0, len(template)):
+            return _value(found[0].group(1).strip(), scope)
+        return substitute_in(template, scope)
+    if isinstance(template, dict):
+        return {key: render_in(value, scope) for key, value in template.items()}
+    if isinstance(template, list):
+        return [render_in(item, scope) for item in template]
+    return template
+
+
+def substitute_text(
+    template: str, variables: Mapping[str, Any], *, now_ms: Callable[[], int] = wall_clock_ms
+) -> str:
+    """Textual substitution: always a string; a null value becomes ''.
+
+    Raises :class:`~harness.flow.expressions.ExpressionError` when a placeholder's
+    expression does not parse.
+    """
+    return substitute_in(template, Scope(variables=variables, now_ms=now_ms))
+
+
+def render(
+    template: Any, variables: Mapping[str, Any], *, now_ms: Callable[[], int] = wall_clock_ms
+) -> Any:
+    """Render a configuration value: strings, and dicts/lists of them, recursively.
+
+    A string that is exactly one ``{{expr}}`` keeps the value's type (a dict stays a dict,
+    null stays None); any other string is rendered as text. Dict keys and non-string
+    scalars are left unchanged.
+    """
+    return render_in(template, Scope(variables=variables, now_ms=now_ms))
