@@ -1,0 +1,287 @@
+"""Drive a Toxiproxy server (embedded or real) through ``toxiproxy-python``.
+
+Quirks of toxiproxy-python 0.1.1 this module absorbs:
+
+* The server address lives in class attributes (``APIConsumer.host/port``),
+  so it is global per process. Every call here sets them and makes the request
+  under one process-wide lock, so controls for different servers can coexist.
+* It is synchronous (``requests``) and sets no request timeout. Calls run in
+  ``asyncio.to_thread`` (the only threads in the harness) and pass a timeout
+  through ``APIConsumer``'s ``**kwargs``; the high-level ``Proxy.add_toxic``
+  and friends cannot take one, so requests go through ``APIConsumer`` and
+  results are parsed with its ``Proxy``/``Toxic`` classes.
+* Only 400/404/409 raise (``InvalidToxic``, ``NotFound``, ``ProxyExists``);
+  a 500 comes back as a response. Both become :class:`ToxiproxyError`.
+* Connection failures surface as ``requests`` exceptions; they become
+  :class:`~harness.errors.UnreachableError` naming the URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from toxiproxy.api import APIConsumer
+from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
+from toxiproxy.proxy import Proxy
+from toxiproxy.toxic import Toxic
+
+from harness.errors import HarnessError, UnreachableError
+
+__all__ = [
+    "ProxyHandle",
+    "ToxicHandle",
+    "ToxiproxyControl",
+    "ToxiproxyError",
+    "cleanup_on_signals",
+    "resolve_url",
+]
+
+_API_LOCK = threading.Lock()
+
+
+class ToxiproxyError(HarnessError):
+    """The Toxiproxy server refused a request; ``status`` is its HTTP status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProxyHandle:
+    """A proxy this run created: ``name`` is the server-side name (``<run_id>-<short>``)."""
+
+    name: str
+    short_name: str
+    listen: str
+    upstream: str
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToxicHandle:
+    """A toxic as the server reported it."""
+
+    proxy: str
+    name: str
+    type: str
+    stream: str
+    toxicity: float
+    attributes: Mapping[str, Any]
+
+
+def resolve_url(override: str | None = None) -> str | None:
+    """The Toxiproxy URL to use: ``override``, else ``$TOXIPROXY_URL``, else None.
+
+    None means "no server configured": the caller decides whether to start an
+    embedded one. Nothing is started here.
+    """
+    url = override or os.environ.get("TOXIPROXY_URL", "").strip()
+    return url or None
+
+
+class ToxiproxyControl:
+    """One run's view of a Toxiproxy server; everything it creates is named ``<run_id>-*``."""
+
+    def __init__(self, url: str, run_id: str, *, timeout: float = 10.0) -> None:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if not parts.hostname:
+            raise HarnessError(f"not a Toxiproxy URL: {url!r}")
+        self.url = url
+        self.run_id = run_id
+        self.timeout = timeout
+        self._host = parts.hostname
+        self._port = parts.port or 8474
+        self._created: dict[str, ProxyHandle] = {}
+
+    def full_name(self, name: str) -> str:
+        """The server-side name of this run's proxy ``name``."""
+        return name if name.startswith(f"{self.run_id}-") else f"{self.run_id}-{name}"
+
+    async def version(self) -> str:
+        response = await self._call(lambda: APIConsumer.get("/version", timeout=self.timeout))
+        return str(response.json()["version"])
+
+    async def create_proxy(
+        self, name: str, upstream: str, listen: str = "127.0.0.1:0"
+    ) -> ProxyHandle:
+        """Create (or, if this run's proxy of that name exists, replace) a proxy."""
+        full = self.full_name(name)
+        body = {"name": full, "upstream": upstream, "listen": listen, "enabled": True}
+        with contextlib.suppress(ToxiproxyError):
+            await self._delete(f"/proxies/{full}")
+        response = await self._call(
+            lambda: APIConsumer.post("/proxies", json=body, timeout=self.timeout)
+        )
+        proxy = Proxy(**response.json())
+        handle = ProxyHandle(
+            name=proxy.name, short_name=name, listen=proxy.listen, upstream=proxy.upstream
+        )
+        self._created[full] = handle
+        return handle
+
+    async def add_toxic(
+        self,
+        proxy: ProxyHandle | str,
+        type: str,
+        *,
+        stream: str = "downstream",
+        name: str | None = None,
+        toxicity: float = 1.0,
+        attributes: Mapping[str, int] | None = None,
+    ) -> ToxicHandle:
+        """Attach a toxic; ``name`` defaults to ``<type>_<stream>`` as in Toxiproxy."""
+        proxy_name = self._proxy_name(proxy)
+        body = {
+            "name": name or f"{type}_{stream}",
+            "type": type,
+            "stream": stream,
+            "toxicity": toxicity,
+            "attributes": dict(attributes or {}),
+        }
+        url = f"/proxies/{proxy_name}/toxics"
+        response = await self._call(lambda: APIConsumer.post(url, json=body, timeout=self.timeout))
+        return _toxic_handle(proxy_name, response.json())
+
+    async def update_toxic(
+        self,
+        proxy: ProxyHandle | str,
+        name: str,
+        *,
+        attributes: Mapping[str, int] | None = None,
+        toxicity: float | None = None,
+    ) -> ToxicHandle:
+        """Change a toxic's attributes (merged) or toxicity on live connections."""
+        proxy_name = self._proxy_name(proxy)
+        body: dict[str, Any] = {"attributes": dict(attributes or {})}
+        if toxicity is not None:
+            body["toxicity"] = toxicity
+        url = f"/proxies/{proxy_name}/toxics/{name}"
+        response = await self._call(lambda: APIConsumer.post(url, json=body, timeout=self.timeout))
+        return _toxic_handle(proxy_name, response.json())
+
+    async def remove_toxic(self, proxy: ProxyHandle | str, name: str) -> None:
+        await self._delete(f"/proxies/{self._proxy_name(proxy)}/toxics/{name}")
+
+    async def toxics(self, proxy: ProxyHandle | str) -> list[ToxicHandle]:
+        proxy_name = self._proxy_name(proxy)
+        url = f"/proxies/{proxy_name}/toxics"
+        response = await self._call(lambda: APIConsumer.get(url, timeout=self.timeout))
+        return [_toxic_handle(proxy_name, t) for t in response.json()]
+
+    async def set_enabled(self, proxy: ProxyHandle | str, enabled: bool) -> None:
+        """Disable (refuse and drop connections) or re-enable a proxy; its port is kept."""
+        url = f"/proxies/{self._proxy_name(proxy)}"
+        body = {"enabled": enabled}
+        await self._call(lambda: APIConsumer.post(url, json=body, timeout=self.timeout))
+
+    async def cleanup(self) -> None:
+        """Delete every proxy of this run (their toxics go with them); other runs are untouched."""
+        response = await self._call(lambda: APIConsumer.get("/proxies", timeout=self.timeout))
+        prefix = f"{self.run_id}-"
+        names = {n for n in response.json() if n.startswith(prefix)} | set(self._created)
+        for full in sorted(names):
+            with contextlib.suppress(ToxiproxyError):
+                await self._delete(f"/proxies/{full}")
+        self._created.clear()
+
+    def _proxy_name(self, proxy: ProxyHandle | str) -> str:
+        return proxy.name if isinstance(proxy, ProxyHandle) else self.full_name(proxy)
+
+    async def _delete(self, url: str) -> None:
+        await self._call(lambda: APIConsumer.delete(url, timeout=self.timeout))
+
+    async def _call(self, request: Callable[[], Any]) -> Any:
+        return await asyncio.to_thread(self._call_sync, request)
+
+    def _call_sync(self, request: Callable[[], Any]) -> Any:
+        with _API_LOCK:
+            APIConsumer.host, APIConsumer.port = self._host, self._port
+            try:
+                response = request()
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise UnreachableError(
+                    f"Toxiproxy at {self.url} is unreachable ({type(exc).__name__}); "
+                    "start one or unset TOXIPROXY_URL to use the embedded server"
+                ) from None
+            except (InvalidToxic, NotFound, ProxyExists) as exc:
+                raise _refused(exc.args[0] if exc.args else b"") from None
+        if response.status_code >= 400:
+            raise _refused(response.content)
+        return response
+
+
+def _refused(content: bytes) -> ToxiproxyError:
+    try:
+        data = json.loads(content)
+        return ToxiproxyError(str(data["error"]), int(data["status"]))
+    except (ValueError, KeyError, TypeError):
+        return ToxiproxyError(content.decode("utf-8", "replace").strip(), 0)
+
+
+def _toxic_handle(proxy: str, data: dict[str, Any]) -> ToxicHandle:
+    toxic = Toxic(**data)
+    return ToxicHandle(
+        proxy=proxy,
+        name=toxic.name,
+        type=toxic.type,
+        stream=toxic.stream,
+        toxicity=float(toxic.toxicity),
+        attributes=dict(toxic.attributes),
+    )
+
+
+@contextlib.asynccontextmanager
+async def cleanup_on_signals(control: ToxiproxyControl) -> AsyncIterator[ToxiproxyControl]:
+    """Remove the run's proxies on every exit path, SIGINT and SIGTERM included.
+
+    While inside, SIGINT/SIGTERM cancel the current task; on the way out the
+    previous handlers are restored, the proxies removed, and the signal
+    re-raised as KeyboardInterrupt (SIGINT) or SystemExit(143) (SIGTERM).
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    received: list[int] = []
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+
+    def on_signal(sig: int) -> None:
+        received.append(sig)
+        if task is not None:
+            task.cancel()
+
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        yield control
+    except asyncio.CancelledError:
+        if not received:
+            raise
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, previous[sig])
+        if received and task is not None:
+            task.uncancel()
+        await control.cleanup()
+    if received:
+        if received[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + received[0])

@@ -1,0 +1,287 @@
+"""A proxy: a listening socket, its live connections, and its toxics.
+
+Every accepted client gets a :class:`Connection`: a socket to the upstream and
+two :class:`~.streams.Link` objects (upstream = client to server, downstream =
+server to client). As in Toxiproxy there is no half-close: when one link ends
+it closes its destination socket, which ends the other link in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import struct
+
+from harness.clock import Clock
+
+from .streams import Chunk, Flow, Link, Stage
+from .toxics import ToxicSpec, build_stage, closes_on_remove
+
+__all__ = ["Connection", "Proxy", "format_address", "parse_address"]
+
+DIRECTIONS = ("upstream", "downstream")
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """Split ``host:port`` / ``[v6]:port``; raises ValueError when malformed."""
+    host, sep, port_text = address.rpartition(":")
+    if not sep or not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError(f"address {address}: missing or invalid port in address")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port_text)
+
+
+def format_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class _Sink:
+    """The end of a link: writes to the destination socket."""
+
+    def __init__(self, connection: Connection, side: _Endpoint) -> None:
+        self._connection = connection
+        self._side = side
+
+    def put(self, chunk: Chunk) -> None:
+        transport = self._side.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(chunk.data)
+
+    def close(self, *, reset: bool = False) -> None:
+        if reset:
+            self._connection.reset()
+        else:
+            self._side.close()
+
+
+class _Endpoint(asyncio.Protocol):
+    """One of the connection's two sockets: feeds one link, is written by the other."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.transport: asyncio.Transport | None = None
+        self.inbound: Link | None = None
+        self.outbound_flow: Flow | None = None
+        self.lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if not isinstance(transport, asyncio.Transport):
+            raise TypeError("stream transport expected")
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.inbound is not None:
+            self.inbound.feed(data)
+
+    def eof_received(self) -> bool:
+        if self.inbound is not None:
+            self.inbound.feed_end()
+        return True  # keep the socket open: the other link may still be writing to it
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self.inbound is not None:
+            self.inbound.feed_end()
+        self.connection.endpoint_lost()
+
+    def pause_writing(self) -> None:
+        if self.outbound_flow is not None:
+            self.outbound_flow.dest_paused = True
+            self.outbound_flow.update()
+
+    def resume_writing(self) -> None:
+        if self.outbound_flow is not None:
+            self.outbound_flow.dest_paused = False
+            self.outbound_flow.update()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self, *, reset: bool = False) -> None:
+        if self.transport is None or self.lost:
+            return
+        if reset:
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                # Linger 0 makes close() send RST and drop unsent data, like Go's SetLinger(0).
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
+
+
+class _Accepted(_Endpoint):
+    """The client side: once accepted, dial the upstream."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.connection.start()
+
+
+class Connection:
+    """One client connection and its upstream connection."""
+
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.client: _Endpoint = _Accepted(self)
+        self.upstream = _Endpoint(self)
+        self.links: dict[str, Link] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        client = self.client.transport
+        if client is None:
+            return
+        client.pause_reading()
+        loop = asyncio.get_running_loop()
+        try:
+            host, port = parse_address(self.proxy.upstream)
+            await loop.create_connection(lambda: self.upstream, host, port)
+        except (OSError, ValueError):
+            client.close()
+            return
+        if self.client.lost:
+            self.upstream.close()
+            return
+        self._wire()
+        client.resume_reading()
+
+    def _wire(self) -> None:
+        rng = random.Random(self.proxy.rng.getrandbits(64))
+        for direction, source, dest in (
+            ("upstream", self.client, self.upstream),
+            ("downstream", self.upstream, self.client),
+        ):
+            flow = Flow()
+            transport = source.transport
+            if transport is not None:
+                flow.pause_source = transport.pause_reading
+                flow.resume_source = transport.resume_reading
+            link = Link(_Sink(self, dest), flow, self.proxy.clock, rng)
+            source.inbound = link
+            dest.outbound_flow = flow
+            self.links[direction] = link
+        for spec in self.proxy.toxics.values():
+            self.add_toxic(spec)
+
+    def add_toxic(self, spec: ToxicSpec) -> None:
+        link = self.links.get(spec.direction)
+        if link is not None:
+            link.add(spec.name, self._stage(link, spec), close_on_remove=closes_on_remove(spec))
+
+    def update_toxic(self, spec: ToxicSpec) -> None:
+        link = self.links.get(spec.direction)
+        if link is not None:
+            link.update(spec.name, self._stage(link, spec))
+
+    def remove_toxic(self, spec: ToxicSpec) -> None:
+        link = self.links.get(spec.direction)
+        if link is not None:
+            link.remove(spec.name)
+
+    @staticmethod
+    def _stage(link: Link, spec: ToxicSpec) -> Stage:
+        # Toxicity is rolled once per connection (and again on update, as Toxiproxy re-runs).
+        if link.rng.random() < spec.toxicity:
+            return build_stage(spec)
+        return build_stage(ToxicSpec(name="", type="noop", stream="", toxicity=1, attributes={}))
+
+    def reset(self) -> None:
+        self.client.abort(reset=True)
+        self.upstream.abort(reset=True)
+
+    def abort(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self.client.abort()
+        self.upstream.abort()
+
+    def endpoint_lost(self) -> None:
+        if self.client.lost and (self.upstream.lost or self.upstream.transport is None):
+            self._finish()
+
+    def _finish(self) -> None:
+        for link in self.links.values():
+            link.stop()
+        self.proxy.connections.discard(self)
+
+
+class Proxy:
+    """A named proxy. ``listen`` holds the bound address once started, so restarts reuse it."""
+
+    def __init__(
+        self, *, name: str, listen: str, upstream: str, clock: Clock, rng: random.Random
+    ) -> None:
+        self.name = name
+        self.listen = listen
+        self.upstream = upstream
+        self.enabled = False
+        self.clock = clock
+        self.rng = rng
+        self.toxics: dict[str, ToxicSpec] = {}
+        self.connections: set[Connection] = set()
+        self._server: asyncio.Server | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "listen": self.listen,
+            "upstream": self.upstream,
+            "enabled": self.enabled,
+            "toxics": self.toxics_json(),
+        }
+
+    def toxics_json(self) -> list[dict[str, object]]:
+        ordered = sorted(self.toxics.values(), key=lambda t: DIRECTIONS.index(t.direction))
+        return [t.to_json() for t in ordered]
+
+    async def start(self) -> None:
+        """Listen; raises OSError (bind) or ValueError (bad address)."""
+        if self.enabled:
+            return
+        host, port = parse_address(self.listen)
+        # An empty host means "every interface" in Go; the harness stays on loopback.
+        self._server = await asyncio.get_running_loop().create_server(
+            self._accept, host or "127.0.0.1", port, reuse_address=True
+        )
+        bound = self._server.sockets[0].getsockname()
+        self.listen = format_address(bound[0], bound[1])
+        self.enabled = True
+
+    async def stop(self) -> None:
+        """Stop listening and drop every live connection."""
+        if not self.enabled:
+            return
+        self.enabled = False
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for connection in list(self.connections):
+            connection.abort()
+        self.connections.clear()
+        if server is not None:
+            await server.wait_closed()
+
+    def _accept(self) -> asyncio.Protocol:
+        connection = Connection(self)
+        self.connections.add(connection)
+        return connection.client
+
+    def add_toxic(self, spec: ToxicSpec) -> None:
+        self.toxics[spec.name] = spec
+        for connection in list(self.connections):
+            connection.add_toxic(spec)
+
+    def update_toxic(self, spec: ToxicSpec) -> None:
+        self.toxics[spec.name] = spec
+        for connection in list(self.connections):
+            connection.update_toxic(spec)
+
+    def remove_toxic(self, name: str) -> None:
+        spec = self.toxics.pop(name)
+        for connection in list(self.connections):
+            connection.remove_toxic(spec)
