@@ -164,29 +164,38 @@ def step_budget(
     step: Step, flow: Flow, profile: PlatformProfile = CXONE, flows: FlowSet | None = None
 ) -> StepBudget:
     """The worst-case time of ``step`` (see the module docstring for every term)."""
-    base = {"flow_id": flow.id, "step_id": step.id, "type": step.type}
     cfg = step.config
     if step.type == "HTTPRequest":
         return _http_budget(step, flow, profile)
+    audio = silent = 0
+    caller_input = False
     if step.type == "Play":
-        ms = int(cfg.get("durationMs", DEFAULT_PROMPT_MS))
-        return StepBudget(**base, worst_ms=ms, audio_ms=ms)
-    if step.type == "Wait":
-        ms = int(cfg.get("maxWaitMs", 0))
+        audio = int(cfg.get("durationMs", DEFAULT_PROMPT_MS))
+    elif step.type == "Wait":
+        # Progress prompts keep the caller company (the runner marks the wait as audio).
         if cfg.get("progressPromptEveryMs"):
-            return StepBudget(**base, worst_ms=ms, audio_ms=ms)
-        return StepBudget(**base, worst_ms=ms, silent_ms=ms)
-    if step.type == "CollectDigits":
-        ms = DEFAULT_PROMPT_MS if cfg.get("prompt") else 0
-        return StepBudget(**base, worst_ms=ms, audio_ms=ms, caller_input=True)
-    if step.type == "SubFlow" and flows is not None:
-        child = flows.subflow_target(flow, step)
-        if child is not None:
-            paths, _ = _enumerate(flows, child, profile)
-            totals = [(_sum(items, "audio_ms"), _sum(items, "silent_ms")) for items, _ in paths]
-            audio, silent = max(totals, key=sum, default=(0, 0))
-            return StepBudget(**base, worst_ms=audio + silent, audio_ms=audio, silent_ms=silent)
-    return StepBudget(**base, worst_ms=0)
+            audio = int(cfg.get("maxWaitMs", 0))
+        else:
+            silent = int(cfg.get("maxWaitMs", 0))
+    elif step.type == "CollectDigits":
+        audio, caller_input = (DEFAULT_PROMPT_MS if cfg.get("prompt") else 0), True
+    elif step.type == "SubFlow" and flows is not None:
+        audio, silent = _child_worst(flows, flow, step, profile)
+    return StepBudget(
+        flow_id=flow.id, step_id=step.id, type=step.type, worst_ms=audio + silent,
+        audio_ms=audio, silent_ms=silent, caller_input=caller_input,
+    )
+
+
+def _child_worst(
+    flows: FlowSet, flow: Flow, step: Step, profile: PlatformProfile
+) -> tuple[int, int]:
+    child = flows.subflow_target(flow, step)
+    if child is None:
+        return 0, 0
+    paths, _ = _enumerate(flows, child, profile)
+    totals = [(_sum(items, "audio_ms"), _sum(items, "silent_ms")) for items, _ in paths]
+    return max(totals, key=sum, default=(0, 0))
 
 
 def _sum(items: tuple[PathItem, ...], name: str) -> int:

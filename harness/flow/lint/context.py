@@ -49,7 +49,9 @@ class LintContext:
         frozen = {k: tuple(v) for k, v in callers.items()}
         return cls(flows=flows, profile=profile, dead_air_budget_ms=budget_ms, callers=frozen)
 
-    def issue(self, rule_id: str, flow: Flow, step: Step | None, pointer: str, message: str) -> Issue:
+    def issue(
+        self, rule_id: str, flow: Flow, step: Step | None, pointer: str, message: str
+    ) -> Issue:
         return Issue(rule_id=rule_id, flow=flow, step=step, pointer=pointer, message=message)
 
     def caller_facing(self, flow: Flow) -> bool:

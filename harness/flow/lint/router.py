@@ -3,8 +3,8 @@
 Each class is simulated the way the executor leaves the variables after the step:
 ``http_status_code``/``http_outcome``, and the mapped variables null (or, when the step
 has ``defaultResponse``, mapped from it, as the executor does). The 2xx class runs twice,
-with the mapped variables null (an empty result) and present; the step the "present" run
-reaches is the success branch.
+with plausible mapped values; the steps those runs reach (except the 5xx class's
+fallback) and any step whose id contains 'success' form the success branch.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ OUTCOME_CLASSES: dict[str, tuple[int, str]] = {
     "timeout": (0, "timeout"),
     "connection": (0, "connection_error"),
 }
-_SAMPLE = {"id": "sample", "attributes": {}, "sample": True}
+_SAMPLES: tuple[Any, ...] = ({"id": "sample", "attributes": {}}, "ok", True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,24 +66,28 @@ def evaluate_router(flow: Flow, http: Step, router: Step) -> RouterVerdict:
     if "circuitBreaker" in http.config:
         classes["circuit_open"] = (0, "circuit_open")
     routes = [
-        _route(router, name, _variables(flow, http, status, outcome, present=False))
+        _route(router, name, _variables(flow, http, status, outcome, present=None))
         for name, (status, outcome) in classes.items()
     ]
-    present = _route(router, "2xx", _variables(flow, http, 200, "success", present=True))
+    # 2xx with plausible mapped values; a step the 5xx class also reaches is a fallback
+    # by construction (an outage is never success), so it is not the success branch.
+    fallback = next(r.target for r in routes if r.outcome == "5xx")
     success = {s.id for s in flow.steps if "success" in s.id}
-    if present.target is not None:
-        success.add(present.target)
+    for sample in _SAMPLES:
+        route = _route(router, "2xx", _variables(flow, http, 200, "success", present=sample))
+        if route.target is not None and route.target != fallback:
+            success.add(route.target)
     return RouterVerdict(routes=tuple(routes), success_steps=frozenset(success))
 
 
 def _variables(
-    flow: Flow, http: Step, status: int, outcome: str, *, present: bool
+    flow: Flow, http: Step, status: int, outcome: str, *, present: Any
 ) -> dict[str, Any]:
     mapping: Mapping[str, str] = http.config.get("responseMapping", {})
     variables: dict[str, Any] = {**flow.variables}
     default = http.config.get("defaultResponse")
     for name, path in mapping.items():
-        variables[name] = _SAMPLE if present else _mapped(path, default, variables)
+        variables[name] = present if present is not None else _mapped(path, default, variables)
     variables.update(
         http_status_code=status, http_outcome=outcome, http_attempts=1, http_elapsed_ms=0,
         http_location="", http_error_code="",

@@ -58,7 +58,8 @@ def check_slow_timeout(ctx: LintContext) -> Iterator[Issue]:
         for step in flow.http_steps():
             timeout = step.config.get("timeout", ctx.profile.default_timeout_ms)
             if int(timeout) > CUSTOMER_TIMEOUT_MS:
-                pointer = f"{step.pointer}/configuration" + ("/timeout" if "timeout" in step.config else "")
+                pointer = f"{step.pointer}/configuration"
+                pointer += "/timeout" if "timeout" in step.config else ""
                 yield ctx.issue(
                     "IVR002", flow, step, pointer,
                     f"timeout {timeout} ms on a caller-facing step (at most {CUSTOMER_TIMEOUT_MS})",
@@ -76,7 +77,8 @@ def check_retry_4xx(ctx: LintContext) -> Iterator[Issue]:
                 yield ctx.issue(
                     "IVR003", flow, step,
                     f"{step.pointer}/configuration/retryPolicy/retryOnStatusCodes/{index}",
-                    f"retries on {', '.join(map(str, bad))}: a client error fails the same way again",
+                    f"retries on {', '.join(map(str, bad))}: a client error fails the same "
+                    "way again",
                 )
 
 

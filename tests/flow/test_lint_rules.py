@@ -1,0 +1,190 @@
+"""Each rule on a minimal flow, both directions; config, suppression and CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from harness.errors import ConfigError
+from harness.flow.lint import RULES, LintConfig, lint_flow_set
+from harness.flow.lint.cli import budget_command, lint_command
+from harness.flow.loader import parse_flow
+from harness.flow.model import FlowSet
+
+ROOT = Path(__file__).resolve().parents[2]
+END = {"id": "end", "type": "Hangup", "configuration": {}}
+
+
+def _set(steps: list[dict[str, Any]], **extra: Any) -> FlowSet:
+    doc = {"id": "f", "name": "f", "flowType": "IVR", "steps": steps, **extra}
+    return FlowSet(flows={"f": parse_flow(doc, source=json.dumps(doc, indent=1))})
+
+
+def _http(next_id: str = "end", **config: Any) -> dict[str, Any]:
+    base = {"url": "https://x/", "method": "GET", "timeout": 1000}
+    return {"id": "h", "type": "HTTPRequest", "nextStepId": next_id,
+            "configuration": {**base, **config}}
+
+
+def _rules(flows: FlowSet) -> set[str]:
+    return {f.rule_id for f in lint_flow_set(flows)}
+
+
+def test_registry_ids_are_stable_and_documented() -> None:
+    assert list(RULES) == [f"IVR{n:03d}" for n in range(1, 19)]
+    docs = (ROOT / "docs" / "lint-rules.md").read_text(encoding="utf-8")
+    for rule in RULES.values():
+        assert f"## {rule.id} {rule.name}" in docs
+        assert rule.rationale and rule.help
+
+
+@pytest.mark.parametrize(
+    ("config", "rule_id"),
+    [
+        ({"timeout": None}, "IVR001"),
+        ({"timeout": 8000}, "IVR002"),
+        ({"retryPolicy": {"maxRetries": 1, "retryOnStatusCodes": [404]}}, "IVR003"),
+        ({"method": "POST", "retryPolicy": {"maxRetries": 1}}, "IVR004"),
+        ({"url": "https://x/a?q={{ani}}"}, "IVR007"),
+        ({"body": "{\"a\": \"{{ani}}\"}", "method": "POST"}, "IVR008"),
+        ({"authentication": {"type": "apiKey", "headerName": "K", "headerValue": "s3cr3t"}},
+         "IVR016"),
+        ({"headers": {"Authorization": "Bearer abcdefghijklmnopqrstuvwxyz012345"}}, "IVR016"),
+        ({"url": "https://x/a?q={{nobody_sets_this}}"}, "IVR015"),
+    ],
+)
+def test_http_rule_fires(config: dict[str, Any], rule_id: str) -> None:
+    step = _http(**config)
+    step["configuration"] = {k: v for k, v in step["configuration"].items() if v is not None}
+    assert rule_id in _rules(_set([step, END]))
+
+
+def test_safe_variants_do_not_fire() -> None:
+    step = _http(
+        method="POST", url="https://{{env}}.x/a?q={{encodeUriComponent(ani)}}",
+        headers={"Idempotency-Key": "{{flow_execution_id}}"}, body={"a": "{{ani}}"},
+        retryPolicy={"maxRetries": 1, "retryOnStatusCodes": [429, 503]},
+    )
+    assert _rules(_set([step, END], variables={"env": "prod"})) <= {"IVR012"}
+
+
+def _router(conditions: list[tuple[str, str]], default: str | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {"conditions": [{"expression": e, "nextStepId": n}
+                                             for e, n in conditions]}
+    if default:
+        config["defaultStepId"] = default
+    return {"id": "r", "type": "Condition", "configuration": config}
+
+
+def test_router_that_catches_everything_below_500_routes_403_to_success() -> None:
+    flows = _set([_http(next_id="r"), _router([("http_status_code < 500", "ok")], "end"),
+                  {"id": "ok", "type": "Transfer", "configuration": {"queue": "q"}}, END])
+    messages = [f.message for f in lint_flow_set(flows) if f.rule_id == "IVR011"]
+    assert any("'403'" in m for m in messages) and any("'timeout'" in m for m in messages)
+
+
+def test_router_naming_every_class_is_clean() -> None:
+    flows = _set([_http(next_id="r"), _router([("http_outcome == 'success'", "ok")], "end"),
+                  {"id": "ok", "type": "Transfer", "configuration": {"queue": "q"}}, END])
+    assert _rules(flows) == set()
+
+
+def test_dead_end_and_dangling() -> None:
+    flows = _set([{"id": "p", "type": "Play", "configuration": {"prompt": "x"},
+                   "nextStepId": "c"},
+                  {"id": "c", "type": "Condition", "configuration": {
+                      "conditions": [{"expression": "ani", "nextStepId": "gone"}]}}])
+    assert {"IVR013", "IVR014"} <= _rules(flows)
+
+
+def test_inline_lint_field_suppresses_and_changes_severity() -> None:
+    step = _http(timeout=None)
+    del step["configuration"]["timeout"]
+    step["lint"] = {"IVR001": "note"}
+    (finding,) = [f for f in lint_flow_set(_set([step, END])) if f.rule_id == "IVR001"]
+    assert finding.severity == "note"
+    step["lint"] = {"IVR001": "off"}
+    assert "IVR001" not in _rules(_set([step, END]))
+
+
+def test_inline_lint_field_with_unknown_rule_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'missing-timeout'"):
+        lint_flow_set(_set([_http(), END], lint={"missing-timout": "off"}))
+
+
+def test_config_file(tmp_path: Path) -> None:
+    path = tmp_path / ".ivr-harness.toml"
+    path.write_text('[lint]\ndead-air-ms = 9000\n[lint.rules]\nmissing-timeout = "warning"\n'
+                    '[[lint.ignore]]\nrule = "IVR002"\nflow = "f"\n')
+    config = LintConfig.load(path)
+    assert config.dead_air_ms == 9000 and config.levels == {"IVR001": "warning"}
+    step = _http(timeout=None)
+    del step["configuration"]["timeout"]
+    findings = lint_flow_set(_set([step, END]), config=config)
+    assert {(f.rule_id, f.severity) for f in findings if f.rule_id in ("IVR001", "IVR002")} == {
+        ("IVR001", "warning")}
+
+
+@pytest.mark.parametrize(
+    ("text", "pointer", "hint"),
+    [
+        ('{"lint": {"rules": {"IVR0003": "off"}}}', "/lint/rules/IVR0003", "did you mean"),
+        ('{"rules": {"IVR003": "of"}}', "/rules/IVR003", "did you mean 'off'"),
+        ('{"lint": {"rule": {}}}', "/lint/rule", "did you mean 'rules'"),
+    ],
+)
+def test_config_errors_name_file_pointer_and_fix(
+    tmp_path: Path, text: str, pointer: str, hint: str
+) -> None:
+    path = tmp_path / "lint.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        LintConfig.load(path)
+    message = str(info.value)
+    assert info.value.pointer == pointer and hint in message and str(path) in message
+
+
+def test_cli_lint_exit_codes_and_formats(tmp_path: Path) -> None:
+    runner = CliRunner()
+    seed = str(ROOT / "contracts" / "flows" / "seed")
+    result = runner.invoke(lint_command, [seed])
+    assert result.exit_code == 1 and "IVR011 error-routed-to-success" in result.output
+    assert result.output.strip().splitlines()[-1].startswith("22 finding(s)")
+    out = tmp_path / "lint.sarif"
+    result = runner.invoke(lint_command, [seed, "--format", "sarif", "--output", str(out)])
+    assert result.exit_code == 1 and json.loads(out.read_text())["version"] == "2.1.0"
+    result = runner.invoke(lint_command, [seed, "--format", "json"])
+    assert json.loads(result.output)["summary"]["total"] == 22
+
+
+def test_cli_lint_is_clean_when_errors_are_configured_away(tmp_path: Path) -> None:
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"rules": {r: "warning" for r in RULES}}))
+    hardened = str(ROOT / "contracts" / "flows" / "hardened")
+    result = CliRunner().invoke(lint_command, [hardened, "--lint-config", str(config)])
+    assert result.exit_code == 0, result.output
+
+
+def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "c.json"
+    config.write_text('{"rules": {"IVR999": "off"}}')
+    seed = str(ROOT / "contracts" / "flows" / "seed")
+    result = CliRunner().invoke(lint_command, [seed, "--lint-config", str(config)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output and "IVR999" in result.output
+    result = CliRunner().invoke(lint_command, [str(tmp_path / "missing")])
+    assert result.exit_code == 2
+
+
+def test_cli_budget() -> None:
+    runner = CliRunner()
+    flows = str(ROOT / "contracts" / "flows" / "hardened")
+    result = runner.invoke(budget_command, [flows, "--format", "json"])
+    assert result.exit_code == 1
+    assert json.loads(result.output)["flows"][0]["worst_silence_ms"] == 24000
+    result = runner.invoke(budget_command, [flows, "--dead-air-ms", "24000"])
+    assert result.exit_code == 0 and "within budget" in result.output

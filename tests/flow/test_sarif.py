@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from harness.flow.lint import lint_flow_set, to_sarif
+from harness.flow.lint.positions import SourceMap
+from harness.flow.loader import load_flow_set
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / ".." / "shared" / "corpus" / "schemas" / "sarif-schema-2.1.0.json"
+
+
+def test_sarif_validates_against_the_2_1_0_schema() -> None:
+    if not SCHEMA.is_file():
+        pytest.skip(f"SARIF schema not available at {SCHEMA}")
+    findings = lint_flow_set(load_flow_set(ROOT / "contracts" / "flows" / "seed"))
+    log = to_sarif(findings, ROOT)
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft4Validator(schema).validate(log)
+    results = log["runs"][0]["results"]
+    assert len(results) == len(findings) > 0
+    first = results[0]["locations"][0]
+    assert first["physicalLocation"]["artifactLocation"]["uri"].startswith("contracts/flows/seed/")
+    rule_ids = [r["id"] for r in log["runs"][0]["tool"]["driver"]["rules"]]
+    assert all(rule_ids[r["ruleIndex"]] == r["ruleId"] for r in results)
+
+
+def test_every_finding_points_where_its_value_starts() -> None:
+    findings = lint_flow_set(load_flow_set(ROOT / "contracts" / "flows" / "seed"))
+    for finding in findings:
+        assert finding.file is not None
+        text = finding.file.read_text(encoding="utf-8")
+        source = SourceMap(text)
+        offset = source.offset(finding.pointer)
+        assert offset is not None, finding.pointer
+        line_start = sum(len(line) for line in text.splitlines(keepends=True)[: finding.line - 1])
+        assert line_start + finding.column - 1 == offset
+        # the value there decodes to what the pointer names in the document
+        document = json.loads(text)
+        value = document
+        for token in filter(None, finding.pointer.split("/")):
+            key = token.replace("~1", "/").replace("~0", "~")
+            value = value[int(key)] if isinstance(value, list) else value[key]
+        decoded, _ = json.JSONDecoder().raw_decode(text, offset)
+        assert decoded == value
