@@ -148,22 +148,19 @@ async def _one_call(
     skip_audio: bool,
     allow_non_loopback: bool,
 ) -> tuple[CallResult, list[Event]]:
+    from harness.events import looks_secret
     from harness.executor.context import ExecutorContext
     from harness.executor.runner import FlowRunner
 
     ctx = ExecutorContext.create(routes=routes, allow_non_loopback=allow_non_loopback)
-    ctx.events.redactor.add(*[v for k, v in variables.items() if _looks_secret(k)])
+    ctx.events.redactor.add(*[v for k, v in variables.items() if looks_secret(k)])
     try:
         runner = FlowRunner(flows, ctx, audio_scale=0.0 if skip_audio else 1.0)
+        await runner.run_jobs(variables)  # e.g. the token refresher fills Data Storage
         result = await runner.run_call(flow_id, caller, variables)
         return result, list(ctx.events)
     finally:
         await ctx.aclose()
-
-
-def _looks_secret(name: str) -> bool:
-    lowered = name.lower()
-    return any(word in lowered for word in ("secret", "password", "token", "api_key", "apikey"))
 
 
 def _attach_optional_commands() -> None:

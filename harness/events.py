@@ -14,7 +14,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["REDACTED", "Event", "EventLog", "Redactor"]
+__all__ = ["REDACTED", "Event", "EventLog", "Redactor", "looks_secret"]
+
+_SECRET_WORDS = ("secret", "password", "token", "api_key", "apikey", "credential")
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a variable or header name suggests its value is a secret."""
+    lowered = name.lower().replace("-", "_")
+    return lowered in ("authorization", "x_api_key") or any(w in lowered for w in _SECRET_WORDS)
 
 REDACTED = "***"
 

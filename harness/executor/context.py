@@ -72,7 +72,7 @@ class ExecutorContext:
             router=Router(routes=dict(routes or {}), allow_non_loopback=allow_non_loopback),
             storage=storage or DataStorage(clock.monotonic),
             tokens=TokenCache(clock.monotonic, profile.token_refresh_ahead_ms / 1000),
-            events=events or EventLog(),
+            events=events if events is not None else EventLog(),
             profile=profile,
             rng=random.Random(seed),
             slots=asyncio.Semaphore(profile.max_concurrent_requests),

@@ -18,6 +18,7 @@ from typing import Any
 
 import tenacity
 
+from harness.events import looks_secret
 from harness.executor.auth import Token, TokenError, TokenKey, basic_header, parse_token
 from harness.executor.breaker import CircuitBreaker, counts_as_failure
 from harness.executor.config import MISSING, HttpStepConfig, parse_http_config
@@ -144,6 +145,9 @@ class HttpStepExecutor:
                 content = json.dumps(render(cfg.body, variables, now_ms=now)).encode()
             headers.setdefault("Content-Type", "application/json")
         self._register_secrets(cfg, variables)
+        for name, value in headers.items():
+            if looks_secret(name):
+                self.ctx.events.redactor.add(value, value.split(" ", 1)[-1])
         breaker = None
         if cfg.breaker is not None:
             breaker = CircuitBreaker(
@@ -379,9 +383,11 @@ class HttpStepExecutor:
         scopes = tuple(to_text(render(s, variables, now_ms=now)) for s in auth.get("scopes", []))
         self.ctx.events.redactor.add(secret)
         key = TokenKey(endpoint, client_id, scopes)
-        token, inline = await self.ctx.tokens.get(key, lambda: self._fetch_token(call, key, secret))
+        # The caller waits on the token endpoint whenever no valid token is cached,
+        # whether that fetch then succeeds or not.
+        call.inline_fetch = call.inline_fetch or self.ctx.tokens.peek(key) is None
+        token, _ = await self.ctx.tokens.get(key, lambda: self._fetch_token(call, key, secret))
         call.token_key, call.token = key, token
-        call.inline_fetch = call.inline_fetch or inline
         return {"Authorization": f"Bearer {token.access_token}"}
 
     async def _fetch_token(self, call: _Call, key: TokenKey, secret: str) -> Token:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.events import looks_secret
 from harness.executor.context import ExecutorContext
 from harness.executor.deadline import DeadlineExceeded, within
 from harness.executor.http_step import HttpStepExecutor
@@ -41,6 +42,7 @@ class _CallState:
     segments: list[Segment] = field(default_factory=list)
     digits: list[str] = field(default_factory=list)
     steps_run: int = 0
+    tenant: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +84,10 @@ class FlowRunner:
     async def run_call(
         self, flow_id: str, caller: Caller, variables: Mapping[str, Any] | None = None
     ) -> CallResult:
+        """Run one call. `variables` are tenant variables (configuration and secrets a
+        deployment supplies): visible in every flow of the call, sub-flows included,
+        over each flow's own defaults. Call state still reaches a sub-flow only
+        through `passThroughVariables`."""
         flow = self.flows.get(flow_id)
         if flow is None:
             from harness.errors import ConfigError, did_you_mean
@@ -91,7 +97,7 @@ class FlowRunner:
                 hint=did_you_mean(flow_id, self.flows.flows)
                 or "known: " + ", ".join(self.flows.flows),
             )
-        state = _CallState(caller=caller, digits=list(caller.dtmf))
+        state = _CallState(caller=caller, digits=list(caller.dtmf), tenant=dict(variables or {}))
         scope: dict[str, Any] = {
             **flow.variables,
             "ani": caller.ani,
@@ -129,6 +135,17 @@ class FlowRunner:
         )
         return result
 
+    async def run_jobs(
+        self, variables: Mapping[str, Any] | None = None, *, round_: int = 1
+    ) -> list[CallResult]:
+        """Run every Scheduled flow once, as the platform does at deployment and then on
+        its schedule (e.g. a token refresher filling Data Storage)."""
+        results = []
+        for job in self.flows.scheduled():
+            caller = Caller(ani="", dnis="", call_id=f"job-{job.id}-{round_}")
+            results.append(await self.run_call(job.id, caller, variables))
+        return results
+
     async def _run_flow(self, flow: Flow, scope: dict[str, Any], state: _CallState) -> _End:
         step = flow.step(flow.entry_step_id)
         while step is not None:
@@ -153,6 +170,7 @@ class FlowRunner:
                     detail={**outcome.detail, "span_ms": round(self.ctx.now_ms() - started, 3)},
                 )
                 started = self.ctx.now_ms()
+            self._protect_secrets(scope)
             self._segment(state, flow, step, started, outcome)
             if outcome.end is not None:
                 return outcome.end
@@ -163,6 +181,12 @@ class FlowRunner:
                 return self._dead_end(state, step, f"next step '{outcome.next_id}' does not exist")
             step = nxt
         return _End(kind="dead_end", step_id=flow.entry_step_id, reason="empty flow")
+
+    def _protect_secrets(self, scope: Mapping[str, Any]) -> None:
+        # A token a flow fetched or read from Data Storage is as secret as a configured one.
+        for name, value in scope.items():
+            if isinstance(value, str) and looks_secret(name):
+                self.ctx.events.redactor.add(value)
 
     def _dead_end(self, state: _CallState, step: Step, reason: str) -> _End:
         self.ctx.emit("dead_end", call_id=state.caller.call_id, step_id=step.id, reason=reason)
@@ -180,7 +204,7 @@ class FlowRunner:
                 end_ms=self.ctx.now_ms(),
                 audio=outcome.audio,
                 caller_input=outcome.caller_input,
-                detail=outcome.detail,
+                detail=self.ctx.events.redactor(dict(outcome.detail)),
             )
         )
 
@@ -246,6 +270,7 @@ class FlowRunner:
         passed = {name: scope.get(name) for name in step.config.get("passThroughVariables", [])}
         child_scope: dict[str, Any] = {
             **child.variables,
+            **state.tenant,
             "ani": scope.get("ani"),
             "flow_execution_id": scope.get("flow_execution_id"),
             **passed,

@@ -80,6 +80,7 @@ def parse_flow(document: Any, *, path: Path | None = None, source: str = "") -> 
         path=path,
         source=source,
         lint=dict(document.get("lint", {})),
+        schedule_every_ms=document.get("schedule", {}).get("everyMs"),
     )
 
 

@@ -47,6 +47,7 @@ class Flow:
     path: Path | None = None
     source: str = ""
     lint: Mapping[str, str] = field(default_factory=dict)
+    schedule_every_ms: int | None = None  # Scheduled flows: the job's period
 
     def step(self, step_id: str | None) -> Step | None:
         if step_id is None:
@@ -73,6 +74,11 @@ class FlowSet:
 
     def get(self, flow_id: str) -> Flow | None:
         return self.flows.get(flow_id)
+
+    def scheduled(self) -> list[Flow]:
+        """The flow set's scheduled jobs (e.g. a token refresher), in id order."""
+        jobs = (f for f in self.flows.values() if f.flow_type == "Scheduled")
+        return sorted(jobs, key=lambda f: f.id)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self.flows.values())

@@ -44,6 +44,7 @@ async def run(envs: list[Env], folder, routes, caller: Caller = CALLER):  # type
         env.ctx.resolver._hosts[host] = "127.0.0.1"  # type: ignore[attr-defined]
     envs.append(env)
     runner = FlowRunner(load_flow_set(folder), env.ctx)
+    await runner.run_jobs(SECRETS)
     return await runner.run_call("customer-lookup-ivr", caller, SECRETS), env
 
 
@@ -83,6 +84,7 @@ async def test_hardened_happy_path_creates_a_ticket_and_transfers(envs) -> None:
     assert "play-case-number" in call.steps()
     sent = [r for r in env.script.requests if r.url.path == "/v2/accounts"][0]
     assert sent.url.params["phone"] == "+14155552671"  # encoded, so '+' survives
+    assert sent.headers["authorization"] == "Bearer tok-1"  # cached by the token job
     ticket = [r for r in env.script.requests if r.url.path == "/v1/tickets"][0]
     assert ticket.headers["idempotency-key"] == "call-1"
     assert b'"priority": "HIGH"' in ticket.content
@@ -114,6 +116,30 @@ async def test_quote_in_dtmf_breaks_the_seed_transform_expression(envs) -> None:
     call, _ = await run(envs, SEED, crm(Reply(200, {})), Caller(dtmf=("41'5",), call_id="c"))
     assert call.outcome == "error"
     assert call.terminal_step == "transform-payload"
+
+
+async def test_hardened_refreshes_a_rejected_token_once_behind_a_prompt(envs) -> None:
+    routes = crm(
+        Reply(401, {"error": "token_expired"}), Reply(200, {"status": "ok", "data": [ACCOUNT]})
+    )
+    call, env = await run(envs, HARDENED, routes)
+    steps = call.steps()
+    assert steps.count("http-customer-lookup") == 2
+    assert steps.index("reconnect-prompt") < steps.index("refresh-token")
+    assert call.variables["case_number"] == "CASE-9"
+    assert env.script.count("/oauth/token") == 2  # the job, then one refresh
+
+
+async def test_token_outage_does_not_touch_callers_with_a_cached_token(envs) -> None:
+    routes = crm(Reply(200, {"status": "ok", "data": [ACCOUNT]}))
+    call, env = await run(envs, HARDENED, routes)
+    env.script.routes["/oauth/token"] = [Reply(503)]
+    runner = FlowRunner(load_flow_set(HARDENED), env.ctx)
+    second = await runner.run_call(
+        "customer-lookup-ivr", Caller(dtmf=("4155552671#",), call_id="c2"), SECRETS
+    )
+    assert second.variables["case_number"] == "CASE-9"
+    assert env.script.count("/oauth/token") == 1
 
 
 async def test_dead_air_is_the_silent_time_of_the_call(envs) -> None:

@@ -89,11 +89,18 @@ def check_unsafe_retry(ctx: LintContext) -> Iterator[Issue]:
             method = str(step.config.get("method", "")).upper()
             retries = int(_retry(step.config).get("maxRetries", 0))
             headers = {str(h).lower() for h in step.config.get("headers", {})}
+            if _client_credentials_grant(step.config.get("body")):
+                continue  # RFC 6749 4.4: a token request creates nothing; retrying it is safe
             if method in _UNSAFE_METHODS and retries > 0 and not headers & _IDEMPOTENCY_HEADERS:
                 yield ctx.issue(
                     "IVR004", flow, step, f"{step.pointer}/configuration/retryPolicy/maxRetries",
                     f"{method} retried up to {retries} time(s) without an Idempotency-Key header",
                 )
+
+
+def _client_credentials_grant(body: object) -> bool:
+    text = body if isinstance(body, str) else ""
+    return "grant_type=client_credentials" in text.replace(" ", "")
 
 
 def check_token_path(ctx: LintContext) -> Iterator[Issue]:

@@ -1,0 +1,156 @@
+"""Everything one scenario run stands on, set up on loopback and torn down on every exit.
+
+Per run: the reference backends, one Toxiproxy proxy in front of each backend
+(so network toxics hit only that backend), a webhook receiver that writes
+callbacks into Data Storage (the 202 pattern), and an executor context whose
+routes send each flow host to its proxy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from harness.asgi_server import LoopbackServer
+from harness.backends.server import GUIDE_HOSTS, ReferenceBackends
+from harness.clock import Clock
+from harness.errors import ConfigError, UnsafeTargetError
+from harness.events import EventLog
+from harness.executor.context import ExecutorContext
+from harness.executor.resolver import FaultyResolver
+from harness.executor.storage import DataStorage
+from harness.executor.wire import is_loopback
+from harness.faults.client import ProxyHandle, ToxiproxyControl
+from harness.scenario.model import Scenario
+
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "API_KEY", "Environment", "environment"]
+
+# Credentials of the reference backends; flows get them as variables, never in a file.
+CLIENT_ID = "ivr-client"
+CLIENT_SECRET = "ivr-client-secret-0b4d"
+API_KEY = "tickets-api-key-7f3a"
+BACKEND_NAMES = ("crm", "tickets", "oauth")
+
+
+@dataclass(kw_only=True)
+class Environment:
+    backends: ReferenceBackends
+    control: ToxiproxyControl
+    proxies: dict[str, ProxyHandle]
+    ctx: ExecutorContext
+    receiver_url: str
+    upstreams: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def resolver(self) -> FaultyResolver:
+        resolver = self.ctx.resolver
+        assert isinstance(resolver, FaultyResolver)  # noqa: S101 - built that way below
+        return resolver
+
+    def credentials(self) -> dict[str, Any]:
+        return {
+            "oauth_client_id": CLIENT_ID,
+            "oauth_client_secret": CLIENT_SECRET,
+            "api_key_variable": API_KEY,
+        }
+
+
+def _receiver_app(storage: DataStorage) -> Starlette:
+    async def receive(request: Request) -> JSONResponse:
+        prefix = request.path_params["prefix"]
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "body must be JSON"}, status_code=400)
+        key = body.get("correlationId") if isinstance(body, dict) else None
+        if not key:
+            return JSONResponse({"error": "correlationId is required"}, status_code=400)
+        storage.set(f"{prefix}:{key}", body)
+        return JSONResponse({"stored": f"{prefix}:{key}"}, status_code=202)
+
+    return Starlette(routes=[Route("/webhooks/{prefix}", receive, methods=["POST"])])
+
+
+def _hostport(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ConfigError(f"not a base URL: {url!r}", hint="use http://HOST:PORT")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+@contextlib.asynccontextmanager
+async def environment(
+    scenario: Scenario,
+    *,
+    toxiproxy_url: str,
+    run_id: str,
+    clock: Clock,
+    events: EventLog,
+    allow_non_loopback: bool = False,
+) -> AsyncIterator[Environment]:
+    """Start backends, proxies and the receiver; remove all of it on the way out."""
+    storage = DataStorage(clock.monotonic)
+    control = ToxiproxyControl(toxiproxy_url, run_id)
+    async with contextlib.AsyncExitStack() as stack:
+        backends = await stack.enter_async_context(
+            ReferenceBackends(clients={CLIENT_ID: CLIENT_SECRET}, api_key=API_KEY, clock=clock)
+        )
+        receiver = LoopbackServer(_receiver_app(storage), name="webhook-receiver")
+        receiver_url = await receiver.start()
+        stack.push_async_callback(receiver.stop)
+        stack.push_async_callback(control.cleanup)
+        upstreams = _upstreams(scenario.backends, backends, allow_non_loopback)
+        proxies: dict[str, ProxyHandle] = {}
+        routes: dict[str, str] = {}
+        for host, (name, upstream) in upstreams.items():
+            if name not in proxies:
+                proxies[name] = await control.create_proxy(name, _hostport(upstream))
+            routes[host] = f"http://{proxies[name].listen}"
+        events.redactor.add(CLIENT_SECRET, API_KEY)
+        ctx = ExecutorContext.create(
+            clock=clock,
+            routes=routes,
+            resolver=FaultyResolver(clock),
+            events=events,
+            storage=storage,
+            allow_non_loopback=allow_non_loopback,
+        )
+        stack.push_async_callback(ctx.aclose)
+        yield Environment(
+            backends=backends,
+            control=control,
+            proxies=proxies,
+            ctx=ctx,
+            receiver_url=receiver_url,
+            upstreams={name: up for name, up in upstreams.values()},
+        )
+
+
+def _upstreams(
+    overrides: Mapping[str, str], backends: ReferenceBackends, allow_non_loopback: bool
+) -> dict[str, tuple[str, str]]:
+    """flow host -> (proxy name, upstream base URL)."""
+    chosen: dict[str, tuple[str, str]] = {
+        host: (name, backends.urls[name]) for name, host in GUIDE_HOSTS.items()
+    }
+    for host, target in overrides.items():
+        if target in BACKEND_NAMES:
+            chosen[host] = (target, backends.urls[target])
+            continue
+        hostname = urlsplit(target).hostname or ""
+        if not allow_non_loopback and not is_loopback(hostname):
+            raise UnsafeTargetError(
+                f"backend for {host} is {target}, outside loopback; allow non-loopback targets "
+                "explicitly (--allow-non-loopback) to run chaos against it"
+            )
+        chosen[host] = (host.replace(".", "-"), target)
+    return chosen

@@ -1,0 +1,190 @@
+"""Apply a scenario's faults on schedule and take them away again.
+
+A fault starts at once, `at_ms` after the run starts, or once `after_calls`
+calls have ended; it lasts `for_ms`, until `until_calls` calls have ended, or
+to the end of the run. Network toxics are real time, so under a scaled clock
+their durations are divided by the scale to keep flow time consistent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from harness.backends.faults import ActiveFault
+from harness.backends.server import GUIDE_HOSTS
+from harness.clock import Clock
+from harness.executor.resolver import DnsFault
+from harness.scenario.environment import Environment
+from harness.scenario.model import Fault, Scenario
+
+__all__ = ["CallCounter", "FaultDriver"]
+
+_MS_ATTRIBUTES = {"latency", "jitter", "timeout", "delay"}
+_CALLBACK_PREFIX = "ticket"
+
+
+class CallCounter:
+    """How many calls have ended, with hooks that run the moment a count is reached.
+
+    A hook runs inside `ended()`, before the caller that finished releases its
+    slot, so with sequential callers a fault "after 3 calls" is in force for
+    call 4 exactly, not for whichever call wins a race.
+    """
+
+    def __init__(self) -> None:
+        self.done = 0
+        self._hooks: dict[int, list[Callable[[], Awaitable[None]]]] = {}
+
+    def at(self, count: int, hook: Callable[[], Awaitable[None]]) -> None:
+        if self.done >= count:
+            raise ValueError("count already reached")
+        self._hooks.setdefault(count, []).append(hook)
+
+    async def ended(self) -> None:
+        self.done += 1
+        for hook in self._hooks.pop(self.done, []):
+            await hook()
+
+
+class FaultDriver:
+    """Applies and removes the faults of one scenario run."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        env: Environment,
+        clock: Clock,
+        emit: Callable[..., Any],
+    ) -> None:
+        self.scenario = scenario
+        self.env = env
+        self.clock = clock
+        self.emit = emit
+        self.scale = scenario.time_scale
+        self._undo: dict[int, Callable[[], Awaitable[None]]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.log: list[dict[str, Any]] = []
+
+    async def start(self, counter: CallCounter) -> None:
+        """Apply the immediate faults now; schedule the rest on the clock or the call count."""
+        for index, fault in enumerate(self.scenario.faults):
+            if fault.after_calls:
+                counter.at(fault.after_calls, self._starter(index, fault, counter))
+            elif fault.at_ms:
+                self._later(fault.at_ms, self._starter(index, fault, counter))
+            else:
+                await self._apply(index, fault)
+                self._schedule_end(index, fault, counter)
+
+    def _starter(
+        self, index: int, fault: Fault, counter: CallCounter
+    ) -> Callable[[], Awaitable[None]]:
+        async def start() -> None:
+            await self._apply(index, fault)
+            self._schedule_end(index, fault, counter)
+
+        return start
+
+    def _schedule_end(self, index: int, fault: Fault, counter: CallCounter) -> None:
+        async def end() -> None:
+            await self._remove(index, fault)
+
+        if fault.for_ms:
+            self._later(fault.for_ms, end)
+        elif fault.until_calls and fault.until_calls > counter.done:
+            counter.at(fault.until_calls, end)
+
+    def _later(self, ms: int, action: Callable[[], Awaitable[None]]) -> None:
+        async def run() -> None:
+            await self.clock.sleep(ms / 1000)
+            await action()
+
+        self._tasks.append(asyncio.create_task(run()))
+
+    async def stop(self) -> None:
+        """Cancel pending schedules and remove every fault still in force."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for index in sorted(self._undo):
+            await self._remove(index, self.scenario.faults[index])
+
+    async def _apply(self, index: int, fault: Fault) -> None:
+        apply = getattr(self, f"_apply_{fault.kind}")
+        self._undo[index] = await apply(index, fault)
+        self._record("fault_applied", index, fault)
+
+    async def _remove(self, index: int, fault: Fault) -> None:
+        undo = self._undo.pop(index, None)
+        if undo is not None:
+            await undo()
+            self._record("fault_removed", index, fault)
+
+    def _record(self, kind: str, index: int, fault: Fault) -> None:
+        label = fault.title or f"{fault.kind} on {fault.target or fault.spec.get('host', '')}"
+        entry = {"kind": kind, "fault": index, "label": label, "t_ms": self.env.ctx.now_ms()}
+        self.log.append(entry)
+        self.emit(kind, fault=index, label=label, type=fault.kind, target=fault.target)
+
+    async def _apply_toxic(self, index: int, fault: Fault) -> Callable[[], Awaitable[None]]:
+        proxy = self.env.proxies[fault.target]
+        spec = fault.spec
+        stream = spec.get("stream", "downstream")
+        name = f"f{index}_{spec['type']}_{stream}"
+        await self.env.control.add_toxic(
+            proxy,
+            spec["type"],
+            stream=stream,
+            name=name,
+            toxicity=float(spec.get("toxicity", 1.0)),
+            attributes=self._scaled(spec["type"], spec.get("attributes", {})),
+        )
+        return lambda: self.env.control.remove_toxic(proxy, name)
+
+    def _scaled(self, toxic: str, attributes: dict[str, int]) -> dict[str, int]:
+        if self.scale == 1:
+            return dict(attributes)
+        out: dict[str, int] = {}
+        for key, value in attributes.items():
+            if key in _MS_ATTRIBUTES or (toxic == "slicer" and key == "delay"):
+                out[key] = max(0, round(value / self.scale))
+            elif toxic == "bandwidth" and key == "rate":
+                out[key] = round(value * self.scale)
+            else:
+                out[key] = value
+        return out
+
+    async def _apply_http(self, index: int, fault: Fault) -> Callable[[], Awaitable[None]]:
+        spec = dict(fault.spec)
+        if spec.get("kind") == "accepted":
+            spec.setdefault("callbackUrl", f"{self.env.receiver_url}/webhooks/{_CALLBACK_PREFIX}")
+        faults = self.env.backends.faults(fault.target)
+        active: ActiveFault = faults.add(spec)
+
+        async def undo() -> None:
+            if spec.get("kind") == "rotate_scopes":
+                faults.clear()  # rotating back is what clearing does
+            else:
+                faults.remove(active)
+
+        return undo
+
+    async def _apply_dns(self, index: int, fault: Fault) -> Callable[[], Awaitable[None]]:
+        host = fault.spec.get("host") or GUIDE_HOSTS[fault.target]
+        dns = DnsFault(kind=fault.spec["kind"], stall_ms=int(fault.spec.get("stall_ms", 0)))
+        self.env.resolver.set_fault(host, dns)
+
+        async def undo() -> None:
+            self.env.resolver.set_fault(host, None)
+
+        return undo
+
+    async def _apply_disable(self, index: int, fault: Fault) -> Callable[[], Awaitable[None]]:
+        proxy = self.env.proxies[fault.target]
+        await self.env.control.set_enabled(proxy, False)
+        return lambda: self.env.control.set_enabled(proxy, True)

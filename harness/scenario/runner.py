@@ -1,0 +1,296 @@
+"""Run scenarios: one scenario against one flow set, and whole suites concurrently.
+
+A run sets up its own backends, proxies, receiver and Data Storage (so runs
+are isolated and can share one Toxiproxy server), applies the faults on
+schedule, drives the callers through the flow runner, evaluates the
+expectations, and tears everything down on every exit path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.clock import Clock, RealClock, ScaledClock
+from harness.errors import ConfigError, HarnessError, did_you_mean
+from harness.events import Event, EventLog
+from harness.executor.profile import CXONE, PlatformProfile
+from harness.executor.runner import FlowRunner
+from harness.executor.timeline import CallResult
+from harness.executor.timeline import Caller as CallerT
+from harness.flow.loader import load_flow_set
+from harness.flow.model import FlowSet
+from harness.scenario.callers import build_callers
+from harness.scenario.environment import Environment, environment
+from harness.scenario.expectations import Check, RunFacts, alert_fired, error_windows, evaluate
+from harness.scenario.faults import CallCounter, FaultDriver
+from harness.scenario.model import Scenario
+
+__all__ = [
+    "FlowSetRef",
+    "RunResult",
+    "SuiteResult",
+    "load_flow_sets",
+    "new_run_id",
+    "run_scenario",
+    "run_suite",
+]
+
+OK_VERDICTS = frozenset({"pass", "expected_failure"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowSetRef:
+    name: str
+    path: Path
+    flows: FlowSet
+
+
+@dataclass(kw_only=True)
+class RunResult:
+    scenario: Scenario
+    flow_set: str
+    verdict: str = "error"  # pass | fail | expected_failure | unexpected_pass | error
+    checks: list[Check] = field(default_factory=list)
+    calls: list[CallResult] = field(default_factory=list)
+    jobs: list[CallResult] = field(default_factory=list)  # scheduled flows' runs
+    events: list[Event] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    wall_ms: float = 0.0
+    error: str = ""
+    alert: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.scenario.name}[{self.flow_set}]"
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict in OK_VERDICTS
+
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+
+@dataclass(kw_only=True)
+class SuiteResult:
+    run_id: str
+    started_at: str
+    runs: list[RunResult]
+    wall_ms: float
+    toxiproxy: str
+
+    @property
+    def verdict(self) -> str:
+        if any(r.verdict == "error" for r in self.runs):
+            return "error"
+        return "pass" if all(r.ok for r in self.runs) else "fail"
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def load_flow_sets(paths: Sequence[Path]) -> list[FlowSetRef]:
+    refs = []
+    for path in paths:
+        refs.append(FlowSetRef(name=path.name, path=path, flows=load_flow_set(path)))
+    return refs
+
+
+def _verdict(scenario: Scenario, flow_set: str, checks: list[Check]) -> tuple[str, list[Check]]:
+    known = set(scenario.known_defects.get(flow_set, ()))
+    marked = [
+        Check(
+            title=c.title,
+            passed=c.passed,
+            expected=c.expected,
+            actual=c.actual,
+            known_defect=c.title in known,
+        )
+        for c in checks
+    ]
+    failed = {c.title for c in marked if not c.passed}
+    if not known:
+        return ("pass" if not failed else "fail"), marked
+    if failed - known:
+        return "fail", marked
+    if known - failed:
+        return "unexpected_pass", marked
+    return "expected_failure", marked
+
+
+async def run_scenario(
+    scenario: Scenario,
+    flow_set: FlowSetRef,
+    *,
+    toxiproxy_url: str,
+    run_id: str,
+    profile: PlatformProfile = CXONE,
+    on_call: Callable[[RunResult, CallResult], None] | None = None,
+    allow_non_loopback: bool = False,
+) -> RunResult:
+    """Run one scenario against one flow set; harness errors become an `error` verdict."""
+    result = RunResult(scenario=scenario, flow_set=flow_set.name)
+    if flow_set.flows.get(scenario.entry) is None:
+        raise ConfigError(
+            f"entry flow '{scenario.entry}' is not in flow set {flow_set.path}",
+            file=scenario.path,
+            pointer="/entry",
+            hint=did_you_mean(scenario.entry, flow_set.flows.flows)
+            or "known: " + ", ".join(flow_set.flows.flows),
+        )
+    clock: Clock = ScaledClock(scenario.time_scale) if scenario.time_scale != 1 else RealClock()
+    events = EventLog()
+    started = time.monotonic()
+    proxy_prefix = f"{run_id}-{scenario.name}-{flow_set.name}"
+    try:
+        async with environment(
+            scenario,
+            toxiproxy_url=toxiproxy_url,
+            run_id=proxy_prefix,
+            clock=clock,
+            events=events,
+            allow_non_loopback=allow_non_loopback,
+        ) as env:
+            await _drive(scenario, flow_set, env, clock, result, on_call, profile)
+            result.events = list(events)
+            facts = RunFacts(
+                calls=result.calls,
+                events=result.events,
+                flows=flow_set.flows,
+                profile=profile,
+                requests={
+                    name: [r.path for r in env.backends.requests(name)]
+                    for name in ("crm", "tickets", "oauth")
+                },
+            )
+            checks = evaluate(scenario.expect, facts)
+            result.verdict, result.checks = _verdict(scenario, flow_set.name, checks)
+            result.alert = alert_fired(result.events, profile)
+    except HarnessError as exc:
+        result.verdict, result.error = "error", str(exc)
+        result.events = list(events)
+    result.wall_ms = (time.monotonic() - started) * 1000
+    return result
+
+
+async def _drive(
+    scenario: Scenario,
+    flow_set: FlowSetRef,
+    env: Environment,
+    clock: Clock,
+    result: RunResult,
+    on_call: Callable[[RunResult, CallResult], None] | None,
+    profile: PlatformProfile,
+) -> None:
+    runner = FlowRunner(
+        flow_set.flows, env.ctx, audio_scale=0.0 if scenario.audio == "instant" else 1.0
+    )
+    counter = CallCounter()
+    driver = FaultDriver(scenario, env, clock, lambda kind, **data: env.ctx.emit(kind, **data))
+    variables = {**env.credentials(), **scenario.variables}
+    slots = asyncio.Semaphore(scenario.callers.concurrency)
+    results: dict[str, CallResult] = {}
+
+    async def one(index: int, caller: Any) -> None:
+        if scenario.callers.spacing_ms:
+            await clock.sleep(index * scenario.callers.spacing_ms / 1000)
+        async with slots:
+            call = await runner.run_call(scenario.entry, caller, variables)
+            results[caller.call_id] = call
+            if on_call is not None:
+                on_call(result, call)
+            await counter.ended()
+
+    callers = build_callers(scenario.callers)
+    jobs: list[asyncio.Task[None]] = []
+    try:
+        await driver.start(counter)
+        result.jobs.extend(await runner.run_jobs(variables))
+        jobs = [
+            asyncio.create_task(_repeat(runner, flow, clock, variables, result))
+            for flow in flow_set.flows.scheduled()
+        ]
+        await asyncio.gather(*(one(i, c) for i, c in enumerate(callers)))
+    finally:
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        await driver.stop()
+        result.faults = driver.log
+        result.calls = [results[c.call_id] for c in callers if c.call_id in results]
+
+
+async def _repeat(
+    runner: FlowRunner, flow: Any, clock: Clock, variables: dict[str, Any], result: RunResult
+) -> None:
+    """A scheduled flow's later rounds, every `schedule.everyMs` of flow time."""
+    round_ = 1
+    while flow.schedule_every_ms:
+        await clock.sleep(flow.schedule_every_ms / 1000)
+        round_ += 1
+        caller = CallerT(ani="", dnis="", call_id=f"job-{flow.id}-{round_}")
+        result.jobs.append(await runner.run_call(flow.id, caller, variables))
+
+
+async def run_suite(
+    scenarios: Sequence[Scenario],
+    flow_sets: Sequence[FlowSetRef],
+    *,
+    toxiproxy_url: str | None = None,
+    run_id: str | None = None,
+    max_parallel: int = 32,
+    on_call: Callable[[RunResult, CallResult], None] | None = None,
+    on_run: Callable[[RunResult], None] | None = None,
+) -> SuiteResult:
+    """Every scenario against every flow set it applies to, concurrently."""
+    from harness.faults.toxiproxy import EmbeddedToxiproxy
+
+    run_id = run_id or new_run_id()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    pairs = [(s, f) for s in scenarios for f in flow_sets if s.applies_to(f.name)]
+    for scenario, flow_set in pairs:
+        if flow_set.flows.get(scenario.entry) is None:
+            raise ConfigError(
+                f"entry flow '{scenario.entry}' is not in flow set {flow_set.path}",
+                file=scenario.path,
+                pointer="/entry",
+                hint=did_you_mean(scenario.entry, flow_set.flows.flows) or "",
+            )
+    gate = asyncio.Semaphore(max_parallel)
+    start = time.monotonic()
+
+    async def one(scenario: Scenario, flow_set: FlowSetRef, url: str) -> RunResult:
+        async with gate:
+            run = await run_scenario(
+                scenario, flow_set, toxiproxy_url=url, run_id=run_id, on_call=on_call
+            )
+        if on_run is not None:
+            on_run(run)
+        return run
+
+    async with contextlib.AsyncExitStack() as stack:
+        url = toxiproxy_url
+        if url is None:
+            server = await stack.enter_async_context(EmbeddedToxiproxy(host="127.0.0.1", port=0))
+            url = server.url
+        runs = await asyncio.gather(*(one(s, f, url) for s, f in pairs))
+    return SuiteResult(
+        run_id=run_id,
+        started_at=started_at,
+        runs=list(runs),
+        wall_ms=(time.monotonic() - start) * 1000,
+        toxiproxy=toxiproxy_url or "embedded",
+    )
+
+
+def windows_of(run: RunResult, profile: PlatformProfile = CXONE) -> list[dict[str, Any]]:
+    return error_windows(run.events, profile.alert_window_ms)
