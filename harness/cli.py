@@ -163,6 +163,162 @@ async def _one_call(
         await ctx.aclose()
 
 
+def _default_flow_dirs() -> list[Path]:
+    from harness.flow.loader import CONTRACTS
+
+    return [CONTRACTS / "flows" / "hardened", CONTRACTS / "flows" / "seed"]
+
+
+def _default_scenarios() -> list[Path]:
+    from harness.flow.loader import CONTRACTS
+
+    local = Path("scenarios")
+    return [local if local.is_dir() else CONTRACTS.parent / "scenarios"]
+
+
+_TOXIPROXY_HELP = "Drive this Toxiproxy server (default: $TOXIPROXY_URL, else an embedded one)."
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--flows",
+    "flow_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Flow set folder (repeatable). Default: the bundled hardened and seed sets.",
+)
+@click.option(
+    "--report-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+)
+@click.option("--toxiproxy-url", default=None, help=_TOXIPROXY_HELP)
+@click.option(
+    "--scenario-filter", "-k", default=None, help="Run only scenarios whose name contains this."
+)
+@click.option("--max-parallel", default=32, show_default=True, help="Scenario runs at once.")
+def suite(
+    paths: tuple[Path, ...],
+    flow_dirs: tuple[Path, ...],
+    report_dir: Path,
+    toxiproxy_url: str | None,
+    scenario_filter: str | None,
+    max_parallel: int,
+) -> None:
+    """The nightly resilience suite: every scenario against every flow set.
+
+    PATHS are scenario files or folders (default: ./scenarios). Known defects of a
+    flow set (a scenario's known_defects) are listed as expected findings; exit 1
+    when anything else fails or a known defect is no longer detected.
+    """
+    from harness.scenario.model import load_scenarios
+    from harness.scenario.runner import load_flow_sets
+
+    scenarios = load_scenarios(list(paths) or _default_scenarios())
+    if scenario_filter:
+        scenarios = [s for s in scenarios if scenario_filter in s.name]
+    if not scenarios:
+        raise ConfigError("no scenario to run", file=", ".join(map(str, paths)) or "scenarios/")
+    flow_sets = load_flow_sets(list(flow_dirs) or _default_flow_dirs())
+    result = _run_with_reports(scenarios, flow_sets, report_dir, toxiproxy_url, max_parallel)
+    sys.exit({"pass": 0, "fail": 1}.get(result.verdict, 2))
+
+
+@main.command()
+@click.argument("scenario_file", type=click.Path(path_type=Path))
+@click.option("--flow", "flow_id", default=None, help="Entry flow id (default: the scenario's).")
+@click.option(
+    "--flows",
+    "flow_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Flow set folder. Default: the bundled hardened set.",
+)
+@click.option("--set", "sets", multiple=True, metavar="VAR=VALUE", help="Set a flow variable.")
+@click.option(
+    "--report-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+)
+@click.option("--toxiproxy-url", default=None, help=_TOXIPROXY_HELP)
+@click.option("--verbose", "-v", is_flag=True, help="Also print every call's full timeline.")
+def chaos(
+    scenario_file: Path,
+    flow_id: str | None,
+    flow_dir: Path | None,
+    sets: tuple[str, ...],
+    report_dir: Path,
+    toxiproxy_url: str | None,
+    verbose: bool,
+) -> None:
+    """An ad hoc chaos run of one scenario, with live progress and a per-call timeline."""
+    import dataclasses
+
+    from harness.report.console import make_console, print_call, print_calls
+    from harness.scenario.model import load_scenario
+    from harness.scenario.runner import load_flow_sets
+
+    scenario = load_scenario(scenario_file)
+    overrides = {k: _typed(v) for k, v in parse_pairs(sets, "--set").items()}
+    scenario = dataclasses.replace(
+        scenario,
+        entry=flow_id or scenario.entry,
+        variables={**scenario.variables, **overrides},
+        flows=(),
+    )
+    flow_sets = load_flow_sets([flow_dir or _default_flow_dirs()[0]])
+    result = _run_with_reports([scenario], flow_sets, report_dir, toxiproxy_url, 1, summary=False)
+    console = make_console()
+    for run in result.runs:
+        print_calls(run, console)
+        if verbose:
+            for call in run.calls:
+                print_call(call, console)
+        for check in run.checks:
+            mark = "[green]held[/]" if check.passed else "[red]FAILED[/]"
+            console.print(f"{mark} {check.title}" + ("" if check.passed else f": {check.actual}"))
+        if run.error:
+            console.print(f"[red]error[/] {run.error}")
+    sys.exit({"pass": 0, "fail": 1}.get(result.verdict, 2))
+
+
+def _run_with_reports(  # type: ignore[no-untyped-def]
+    scenarios,
+    flow_sets,
+    report_dir: Path,
+    toxiproxy_url: str | None,
+    max_parallel: int,
+    *,
+    summary: bool = True,
+):
+    from harness.faults.client import resolve_url
+    from harness.report.console import make_console, print_suite
+    from harness.report.progress import Progress
+    from harness.report.writer import write_reports
+    from harness.scenario.runner import run_suite
+
+    runs = sum(1 for s in scenarios for f in flow_sets if s.applies_to(f.name))
+    with Progress(runs) as progress:
+        result = asyncio.run(
+            run_suite(
+                scenarios,
+                flow_sets,
+                toxiproxy_url=resolve_url(toxiproxy_url),
+                max_parallel=max_parallel,
+                on_call=progress.on_call,
+                on_run=progress.on_run,
+            )
+        )
+    paths = write_reports(result, report_dir)
+    console = make_console()
+    if summary:
+        print_suite(result, console)
+    longest = max((r.wall_ms for r in result.runs), default=0.0)
+    console.print(
+        f"verdict [bold]{result.verdict}[/]: {len(result.runs)} runs"
+        f" in {result.wall_ms / 1000:.1f} s (longest run {longest / 1000:.1f} s, ratio {result.wall_ms / max(longest, 1):.2f})"
+    )
+    console.print(f"reports in {paths.directory}")
+    return result
+
+
 def _attach_optional_commands() -> None:
     """Commands owned by other layers, attached when their modules are present."""
     import importlib

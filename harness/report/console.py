@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
+from harness.events import Event
 from harness.executor.timeline import CallResult
 
-__all__ = ["make_console", "print_call"]
+if TYPE_CHECKING:
+    from harness.scenario.runner import RunResult, SuiteResult
+
+__all__ = ["make_console", "print_call", "print_calls", "print_suite"]
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -66,3 +71,109 @@ def print_call(result: CallResult, console: Console | None = None) -> None:
         + f" | dead air {result.dead_air_ms:,.0f} ms"
         + f", longest silence {result.max_dead_air_ms:,.0f} ms"
     )
+
+
+_VERDICT_STYLE = {
+    "pass": "[green]pass[/]",
+    "expected_failure": "[yellow]expected findings[/]",
+    "fail": "[red]FAIL[/]",
+    "unexpected_pass": "[red]DEFECT NOT DETECTED[/]",
+    "error": "[red]ERROR[/]",
+}
+
+
+def print_suite(suite: SuiteResult, console: Console | None = None) -> None:
+    """One line per run, then what failed and which known defects were found."""
+    console = console or make_console()
+    table = Table(title=f"run {suite.run_id}", expand=False)
+    for column in ("scenario", "flows", "verdict", "checks", "calls", "wall (ms)"):
+        table.add_column(column)
+    for run in sorted(suite.runs, key=lambda r: (r.flow_set, r.scenario.name)):
+        failed = len(run.failures())
+        table.add_row(
+            run.scenario.name,
+            run.flow_set,
+            _VERDICT_STYLE.get(run.verdict, run.verdict),
+            f"{len(run.checks) - failed}/{len(run.checks)}",
+            str(len(run.calls)),
+            f"{run.wall_ms:,.0f}",
+        )
+    console.print(table)
+    for run in suite.runs:
+        if run.verdict == "error":
+            console.print(f"[red]ERROR[/] {run.id}: {run.error}")
+        for check in run.failures():
+            if check.known_defect and run.verdict == "expected_failure":
+                continue
+            console.print(f"[red]FAIL[/] {run.id}: {check.title}")
+            console.print(f"     expected {check.expected}; got {check.actual}")
+        if run.verdict == "unexpected_pass":
+            missing = sorted(
+                set(run.scenario.known_defects.get(run.flow_set, ()))
+                - {c.title for c in run.failures()}
+            )
+            console.print(f"[red]DEFECT NOT DETECTED[/] {run.id}: {', '.join(missing)}")
+    findings = [
+        (run, c) for run in suite.runs if run.verdict == "expected_failure" for c in run.failures()
+    ]
+    if findings:
+        console.print(f"\n[yellow]expected findings[/] ({len(findings)} known defects caught):")
+        for run, check in findings:
+            console.print(f"  {run.flow_set}: {check.title}  [dim]({run.scenario.name})[/]")
+
+
+def print_calls(run: RunResult, console: Console | None = None) -> None:
+    """The chaos view: one row per call with attempts, waits, breaker, branches, dead air."""
+    console = console or make_console()
+    table = Table(title=f"{run.id}: {run.verdict}", expand=False)
+    for column in ("call", "outcome", "integration steps", "breaker", "branches", "dead air"):
+        table.add_column(column)
+    for call in run.calls:
+        events = [e for e in run.events if e.call_id == call.call_id]
+        table.add_row(
+            call.call_id,
+            call.outcome,
+            _http_summary(call, events),
+            _breaker_summary(events),
+            " > ".join(
+                f"{s.step_id}:{s.detail.get('branch')}"
+                for s in call.segments
+                if s.step_type == "Condition"
+            ),
+            f"{call.dead_air_ms:,.0f} ms (max {call.max_dead_air_ms:,.0f})",
+        )
+    console.print(table)
+
+
+def _http_summary(call: CallResult, events: list[Event]) -> str:
+    parts = []
+    for seg in call.segments:
+        if seg.step_type != "HTTPRequest":
+            continue
+        waits = [
+            e.data.get("wait_ms", 0)
+            for e in events
+            if e.kind == "backoff"
+            and e.step_id == seg.step_id
+            and seg.start_ms <= e.t_ms <= seg.end_ms
+        ]
+        text = (
+            f"{seg.step_id}: {seg.detail.get('outcome')} x{seg.detail.get('attempts')}"
+            f" {seg.duration_ms:,.0f} ms"
+        )
+        if waits:
+            text += " waits " + "+".join(f"{w:.0f}" for w in waits)
+        parts.append(text)
+    return "\n".join(parts)
+
+
+def _breaker_summary(events: list[Event]) -> str:
+    moves = [
+        f"{e.data.get('key')}:{e.data.get('old')}->{e.data.get('new')}"
+        for e in events
+        if e.kind == "breaker"
+    ]
+    skipped = sum(1 for e in events if e.kind == "circuit_open")
+    if skipped:
+        moves.append(f"skipped x{skipped}")
+    return ", ".join(moves)
