@@ -279,6 +279,74 @@ def chaos(
     sys.exit({"pass": 0, "fail": 1}.get(result.verdict, 2))
 
 
+@main.command()
+@click.argument("scenario_file", type=click.Path(path_type=Path))
+@click.option(
+    "--flows",
+    "flow_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Flow set folder (default: hardened).",
+)
+@click.option(
+    "--callers", type=int, default=None, help="Number of callers (default: the scenario's)."
+)
+@click.option("--rate", type=float, default=None, help="Arrivals per second of flow time.")
+@click.option("--slots", type=int, default=None, help="Flow-execution slots (concurrent calls).")
+@click.option(
+    "--max-queue-ms", type=int, default=None, help="Drop a caller who waits longer for a slot."
+)
+@click.option(
+    "--report-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+)
+@click.option("--toxiproxy-url", default=None, help=_TOXIPROXY_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+def load(
+    scenario_file: Path,
+    flow_dir: Path | None,
+    callers: int | None,
+    rate: float | None,
+    slots: int | None,
+    max_queue_ms: int | None,
+    report_dir: Path,
+    toxiproxy_url: str | None,
+    as_json: bool,
+) -> None:
+    """Many concurrent callers through a flow under a scenario's faults.
+
+    Reports dropped calls (no slot in time), dead-air percentiles, the fallback
+    rate and each integration step's p95. Exit 1 when the scenario's
+    expectations fail. One machine only: past it, use Locust's distributed mode.
+    """
+    import dataclasses
+
+    from harness.scenario.load import load_stats
+    from harness.scenario.model import load_scenario
+    from harness.scenario.runner import load_flow_sets
+
+    scenario = load_scenario(scenario_file)
+    spec = scenario.callers
+    spec = dataclasses.replace(
+        spec,
+        count=callers or spec.count,
+        spacing_ms=round(1000 / rate) if rate else spec.spacing_ms,
+        concurrency=slots or spec.concurrency,
+        max_queue_ms=max_queue_ms if max_queue_ms is not None else spec.max_queue_ms,
+    )
+    scenario = dataclasses.replace(scenario, callers=spec, flows=(), known_defects={})
+    flow_sets = load_flow_sets([flow_dir or _default_flow_dirs()[0]])
+    result = _run_with_reports([scenario], flow_sets, report_dir, toxiproxy_url, 1, summary=False)
+    run = result.runs[0]
+    stats = load_stats(run.calls, run.wall_ms / 1000)
+    if as_json:
+        click.echo(json.dumps(stats.to_json(), indent=2))
+    else:
+        from harness.report.console import print_load
+
+        print_load(run, stats)
+    sys.exit({"pass": 0, "fail": 1}.get(result.verdict, 2))
+
+
 def _run_with_reports(  # type: ignore[no-untyped-def]
     scenarios,
     flow_sets,
@@ -311,10 +379,11 @@ def _run_with_reports(  # type: ignore[no-untyped-def]
     if summary:
         print_suite(result, console)
     longest = max((r.wall_ms for r in result.runs), default=0.0)
-    console.print(
-        f"verdict [bold]{result.verdict}[/]: {len(result.runs)} runs"
-        f" in {result.wall_ms / 1000:.1f} s (longest run {longest / 1000:.1f} s, ratio {result.wall_ms / max(longest, 1):.2f})"
+    ratio = result.wall_ms / max(longest, 1)
+    timing = (
+        f"{result.wall_ms / 1000:.1f} s (longest run {longest / 1000:.1f} s, ratio {ratio:.2f})"
     )
+    console.print(f"verdict [bold]{result.verdict}[/]: {len(result.runs)} runs in {timing}")
     console.print(f"reports in {paths.directory}")
     return result
 

@@ -26,6 +26,7 @@ class Callers:
     count: int = 1
     concurrency: int = 1
     spacing_ms: int = 0
+    max_queue_ms: int | None = None
     ani: str = "+14155552671"
     dtmf: tuple[str, ...] = ("4155552671#",)
     per_caller: tuple[Mapping[str, Any], ...] = ()
@@ -116,6 +117,7 @@ def _build(doc: Mapping[str, Any], path: Path | None) -> Scenario:
             count=callers.get("count", 1),
             concurrency=callers.get("concurrency", 1),
             spacing_ms=callers.get("spacing_ms", 0),
+            max_queue_ms=callers.get("max_queue_ms"),
             ani=callers.get("ani", "+14155552671"),
             dtmf=tuple(callers.get("dtmf", ("4155552671#",))),
             per_caller=tuple(callers.get("per_caller", ())),

@@ -21,10 +21,11 @@ from typing import Any
 from harness.clock import Clock, RealClock, ScaledClock
 from harness.errors import ConfigError, HarnessError, did_you_mean
 from harness.events import Event, EventLog
+from harness.executor.deadline import DeadlineExceeded, within
 from harness.executor.profile import CXONE, PlatformProfile
 from harness.executor.runner import FlowRunner
-from harness.executor.timeline import CallResult
 from harness.executor.timeline import Caller as CallerT
+from harness.executor.timeline import CallResult
 from harness.flow.loader import load_flow_set
 from harness.flow.model import FlowSet
 from harness.scenario.callers import build_callers
@@ -203,12 +204,21 @@ async def _drive(
     async def one(index: int, caller: Any) -> None:
         if scenario.callers.spacing_ms:
             await clock.sleep(index * scenario.callers.spacing_ms / 1000)
-        async with slots:
+        arrived = env.ctx.now_ms()
+        if not await _take_slot(slots, clock, scenario.callers.max_queue_ms):
+            call = _dropped(caller, flow_set, arrived, env.ctx.now_ms())
+            env.ctx.emit("call_dropped", call_id=caller.call_id, waited_ms=call.duration_ms)
+            results[caller.call_id] = call
+            await counter.ended()
+            return
+        try:
             call = await runner.run_call(scenario.entry, caller, variables)
             results[caller.call_id] = call
             if on_call is not None:
                 on_call(result, call)
             await counter.ended()
+        finally:
+            slots.release()
 
     callers = build_callers(scenario.callers)
     jobs: list[asyncio.Task[None]] = []
@@ -227,6 +237,35 @@ async def _drive(
         await driver.stop()
         result.faults = driver.log
         result.calls = [results[c.call_id] for c in callers if c.call_id in results]
+
+
+async def _take_slot(slots: asyncio.Semaphore, clock: Clock, max_queue_ms: int | None) -> bool:
+    """A flow-execution slot, or False when none frees up within `max_queue_ms`."""
+    if max_queue_ms is None:
+        await slots.acquire()
+        return True
+    try:
+        await within(clock, max_queue_ms / 1000, slots.acquire())
+    except DeadlineExceeded:
+        return False
+    return True
+
+
+def _dropped(caller: Any, flow_set: FlowSetRef, start: float, end: float) -> CallResult:
+    """A caller who never got a slot: the platform drops the call."""
+    return CallResult(
+        call_id=caller.call_id,
+        flow_id="",
+        outcome="dropped",
+        terminal_step="",
+        reason="no flow-execution slot in time",
+        start_ms=start,
+        end_ms=end,
+        segments=(),
+        variables={},
+        dead_air_ms=end - start,
+        max_dead_air_ms=end - start,
+    )
 
 
 async def _repeat(
