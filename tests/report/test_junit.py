@@ -1,0 +1,84 @@
+"""junit.xml validates against the JUnit XSD and says what was expected and what happened."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from harness.report.junit import render_junit
+from harness.scenario.runner import SuiteResult
+
+XSD = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "schemas" / "junit-10.xsd"
+
+
+def _cases(suite: SuiteResult) -> dict[str, ET.Element]:
+    root = ET.fromstring(render_junit(suite))
+    return {c.get("name", ""): c for c in root.iter("testcase")}
+
+
+def test_validates_against_the_junit_xsd(any_suite: SuiteResult) -> None:
+    if not XSD.exists():
+        pytest.skip(f"JUnit XSD not available at {XSD}")
+    xmlschema = pytest.importorskip("xmlschema", reason="xmlschema is a test extra")
+    schema = xmlschema.XMLSchema(str(XSD))
+    errors = [str(e.reason) for e in schema.iter_errors(render_junit(any_suite))]
+    assert errors == []
+
+
+def test_one_testsuite_per_flow_set(happy_suite: SuiteResult) -> None:
+    root = ET.fromstring(render_junit(happy_suite))
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert set(suites) == {"hardened", "seed"}
+    for name, element in suites.items():
+        (case,) = element.findall("testcase")
+        assert case.get("name") == f"happy-path[{name}]"
+        assert case.get("classname") == "happy-path"  # the scenario file stem
+
+
+def test_failure_says_expected_and_actual(fake_suite: SuiteResult) -> None:
+    (failure,) = _cases(fake_suite)["storm[hardened]"].findall("failure")
+    message = failure.get("message", "")
+    assert message.startswith("1 of 2 checks failed: no dead end")
+    assert "expected transfer:agent-queue, got call-1: ended in dead_end at confirm" in message
+    assert "\x07" not in message  # XML 1.0 cannot carry it
+    assert "expected: transfer:agent-queue" in (failure.text or "")
+
+
+def test_expected_failure_passes_and_lists_known_defects(fake_suite: SuiteResult) -> None:
+    root = ET.fromstring(render_junit(fake_suite))
+    case = _cases(fake_suite)["storm[seed]"]
+    assert case.find("failure") is None and case.find("error") is None
+    out = case.findtext("system-out") or ""
+    assert "known defects still present" in out
+    assert "every call ends in transfer:agent-queue: expected" in out
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert props["known_defect[storm[seed]]"] == "every call ends in transfer:agent-queue"
+
+
+def test_unexpected_pass_is_a_failure(fake_suite: SuiteResult) -> None:
+    (failure,) = _cases(fake_suite)["fixed[seed]"].findall("failure")
+    assert failure.get("message") == (
+        "known defect no longer detected: every call ends in transfer:agent-queue"
+    )
+
+
+def test_error_is_an_error(fake_suite: SuiteResult) -> None:
+    root = ET.fromstring(render_junit(fake_suite))
+    (error,) = _cases(fake_suite)["broken[hardened]"].findall("error")
+    assert "cannot reach toxiproxy" in error.get("message", "")
+    hardened = next(s for s in root.findall("testsuite") if s.get("name") == "hardened")
+    assert (hardened.get("tests"), hardened.get("failures"), hardened.get("errors")) == (
+        "3", "1", "1",
+    )  # fmt: skip
+
+
+def test_real_seed_run_is_an_expected_failure(happy_suite: SuiteResult) -> None:
+    seed = _cases(happy_suite)["happy-path[seed]"]
+    run = next(r for r in happy_suite.runs if r.flow_set == "seed")
+    if run.verdict == "expected_failure":
+        assert seed.find("failure") is None
+        assert "known defects still present" in (seed.findtext("system-out") or "")
+    else:  # the bundled scenario changed under us; the report must still say why
+        assert seed.find("failure") is not None
