@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import subprocess
@@ -76,7 +77,7 @@ async def _free_port() -> int:
 
 async def overhead(calls: int = 2000, block: int = 100) -> dict[str, Any]:
     port = await _free_port()
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])  # noqa: ASYNC220 - once, before timing
     url = f"http://127.0.0.1:{port}/x"
     try:
         async with httpx.AsyncClient(timeout=5) as bare:
@@ -123,7 +124,8 @@ async def timeout_fidelity(attempts: int = 200, timeout_ms: int = 100) -> dict[s
 
     async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         held.append(writer)
-        await reader.read(-1)
+        with contextlib.suppress(asyncio.CancelledError, OSError):
+            await reader.read(-1)
 
     server = await asyncio.start_server(hold, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]

@@ -1,0 +1,89 @@
+"""Suite wall time beside its longest scenario, and load callers per second.
+
+* suite: the bundled catalogue against both flow sets, concurrently; wall time as a
+  ratio to the longest single run in the same suite. Target: at most 1.5.
+* load: 400 callers through the hardened flows with no fault, 50 flow slots, as fast
+  as they arrive; answered calls per second of wall time on this machine.
+
+Run: .venv/bin/python bench/bench_suite.py --out bench/results-suite.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.flow.loader import CONTRACTS
+from harness.scenario.load import load_stats
+from harness.scenario.model import Callers, load_scenario, load_scenarios
+from harness.scenario.runner import load_flow_sets, run_suite
+
+FLOWS = CONTRACTS / "flows"
+
+
+async def suite() -> dict[str, Any]:
+    result = await run_suite(
+        load_scenarios([CONTRACTS.parent / "scenarios"]),
+        load_flow_sets([FLOWS / "hardened", FLOWS / "seed"]),
+    )
+    longest = max(result.runs, key=lambda r: r.wall_ms)
+    ratio = result.wall_ms / longest.wall_ms
+    return {
+        "runs": len(result.runs),
+        "verdict": result.verdict,
+        "wall_ms": result.wall_ms,
+        "sum_of_runs_ms": sum(r.wall_ms for r in result.runs),
+        "longest_run": longest.id,
+        "longest_run_ms": longest.wall_ms,
+        "ratio": ratio,
+        "target": "ratio <= 1.5",
+        "met": ratio <= 1.5 and result.verdict == "pass",
+    }
+
+
+async def load(callers: int = 400) -> dict[str, Any]:
+    base = load_scenario(CONTRACTS.parent / "scenarios" / "happy-path.yaml")
+    scenario = dataclasses.replace(
+        base,
+        name="load-baseline",
+        callers=Callers(count=callers, concurrency=50),
+        expect=({"outcome": "transfer:agent-queue"},),
+        known_defects={},
+    )
+    result = await run_suite([scenario], load_flow_sets([FLOWS / "hardened"]))
+    run = result.runs[0]
+    stats = load_stats(run.calls, run.wall_ms / 1000)
+    return {
+        **stats.to_json(),
+        "wall_ms": run.wall_ms,
+        "verdict": run.verdict,
+        "target": "report only (2 cores)",
+        "met": run.verdict == "pass",
+    }
+
+
+async def run() -> dict[str, Any]:
+    return {"suite_wall_time": await suite(), "load_callers_per_second": await load()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("bench/results-suite.json"))
+    args = parser.parse_args()
+    results = asyncio.run(run())
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    for name, row in results.items():
+        numbers = ", ".join(
+            f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in row.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        )
+        print(f"{'OK ' if row['met'] else 'MISS'} {name:24} {numbers}  (target {row['target']})")
+
+
+if __name__ == "__main__":
+    main()
