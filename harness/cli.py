@@ -251,7 +251,7 @@ def chaos(
     """An ad hoc chaos run of one scenario, with live progress and a per-call timeline."""
     import dataclasses
 
-    from harness.report.console import make_console, print_call, print_calls
+    from harness.report.console import make_console, print_call, print_calls, print_checks
     from harness.scenario.model import load_scenario
     from harness.scenario.runner import load_flow_sets
 
@@ -271,11 +271,7 @@ def chaos(
         if verbose:
             for call in run.calls:
                 print_call(call, console)
-        for check in run.checks:
-            mark = "[green]held[/]" if check.passed else "[red]FAILED[/]"
-            console.print(f"{mark} {check.title}" + ("" if check.passed else f": {check.actual}"))
-        if run.error:
-            console.print(f"[red]error[/] {run.error}")
+        print_checks(run, console)
     sys.exit({"pass": 0, "fail": 1}.get(result.verdict, 2))
 
 
@@ -396,6 +392,7 @@ def _attach_optional_commands() -> None:
         ("harness.faults.cli", ("toxiproxy",)),
         ("harness.backends.cli", ("backend",)),
         ("harness.flow.lint.cli", ("lint_command", "budget_command")),
+        ("harness.contract.cli", ("contract_command", "provider_command", "gate_command")),
     ):
         try:
             mod = importlib.import_module(module)
@@ -408,3 +405,6 @@ def _attach_optional_commands() -> None:
 
 
 _attach_optional_commands()
+
+if __name__ == "__main__":
+    main()

@@ -53,7 +53,6 @@ class ExpressionError(HarnessError):
         self._located = source is not None
         super().__init__(self._render())
 
-    __module__ = "harness.flow.expressions"
 
     def __reduce__(self) -> tuple[Any, tuple[()]]:
         source = self.source if self._located else None
@@ -84,7 +83,6 @@ class Scope:
     ``now_ms`` is the run clock behind ``currentTimestamp()``.
     """
 
-    __module__ = "harness.flow.expressions"
 
     variables: Mapping[str, Any]
     response: Any = MISSING

@@ -115,9 +115,11 @@ def validate_against(schema: Mapping[str, Any], document: Any, *, file: Path | N
     if error is None:
         return
     error = _deepest(error)
-    raise ConfigError(
-        _describe(error), file=file, pointer=pointer_of(error.absolute_path), hint=_hint(error)
-    )
+    pointer = pointer_of(error.absolute_path)
+    extra = _unexpected_keys(error) if error.validator == "additionalProperties" else []
+    if extra:
+        pointer += "/" + pointer_of([extra[0]]).lstrip("/")  # point at the offending key itself
+    raise ConfigError(_describe(error), file=file, pointer=pointer, hint=_hint(error))
 
 
 def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:

@@ -6,6 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape as esc
 from rich.table import Table
 
 from harness.events import Event
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from harness.scenario.load import LoadStats
     from harness.scenario.runner import RunResult, SuiteResult
 
-__all__ = ["make_console", "print_call", "print_calls", "print_load", "print_suite"]
+__all__ = ["make_console", "print_call", "print_calls", "print_checks", "print_load", "print_suite"]
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -49,7 +50,7 @@ def _describe(segment_type: str, detail: dict[str, object]) -> str:
 def print_call(result: CallResult, console: Console | None = None) -> None:
     """The call's timeline, then how it ended and how much dead air the caller heard."""
     console = console or make_console()
-    table = Table(title=f"call {result.call_id} through {result.flow_id}", expand=False)
+    table = Table(title=esc(f"call {result.call_id} through {result.flow_id}"), expand=False)
     for column in ("t (ms)", "flow / step", "type", "ms", "caller hears", "detail"):
         table.add_column(column)
     for seg in result.segments:
@@ -58,16 +59,16 @@ def print_call(result: CallResult, console: Console | None = None) -> None:
             hears = ""
         table.add_row(
             f"{seg.start_ms:,.0f}",
-            f"{seg.flow_id} / {seg.step_id}",
+            esc(f"{seg.flow_id} / {seg.step_id}"),
             seg.step_type,
             f"{seg.duration_ms:,.0f}",
             hears,
-            _describe(seg.step_type, dict(seg.detail)),
+            esc(_describe(seg.step_type, dict(seg.detail))),
         )
     console.print(table)
     console.print(
-        f"outcome [bold]{result.outcome}[/] at {result.terminal_step}"
-        + (f" ({result.reason})" if result.reason else "")
+        f"outcome [bold]{esc(result.outcome)}[/] at {esc(result.terminal_step)}"
+        + (f" ({esc(result.reason)})" if result.reason else "")
         + f" | duration {result.duration_ms:,.0f} ms"
         + f" | dead air {result.dead_air_ms:,.0f} ms"
         + f", longest silence {result.max_dead_air_ms:,.0f} ms"
@@ -102,44 +103,48 @@ def print_suite(suite: SuiteResult, console: Console | None = None) -> None:
     console.print(table)
     for run in suite.runs:
         if run.verdict == "error":
-            console.print(f"[red]ERROR[/] {run.id}: {run.error}")
+            console.print(f"[red]ERROR[/] {esc(run.id)}: {esc(run.error)}")
         for check in run.failures():
             if check.known_defect and run.verdict == "expected_failure":
                 continue
-            console.print(f"[red]FAIL[/] {run.id}: {check.title}")
-            console.print(f"     expected {check.expected}; got {check.actual}")
+            console.print(f"[red]FAIL[/] {esc(run.id)}: {esc(check.title)}")
+            console.print(f"     expected {esc(check.expected)}; got {esc(check.actual)}")
         if run.verdict == "unexpected_pass":
             missing = sorted(
                 set(run.scenario.known_defects.get(run.flow_set, ()))
                 - {c.title for c in run.failures()}
             )
-            console.print(f"[red]DEFECT NOT DETECTED[/] {run.id}: {', '.join(missing)}")
+            console.print(f"[red]DEFECT NOT DETECTED[/] {esc(run.id)}: {esc(', '.join(missing))}")
     findings = [
         (run, c) for run in suite.runs if run.verdict == "expected_failure" for c in run.failures()
     ]
     if findings:
         console.print(f"\n[yellow]expected findings[/] ({len(findings)} known defects caught):")
         for run, check in findings:
-            console.print(f"  {run.flow_set}: {check.title}  [dim]({run.scenario.name})[/]")
+            console.print(
+                f"  {esc(run.flow_set)}: {esc(check.title)}  [dim]({esc(run.scenario.name)})[/]"
+            )
 
 
 def print_calls(run: RunResult, console: Console | None = None) -> None:
     """The chaos view: one row per call with attempts, waits, breaker, branches, dead air."""
     console = console or make_console()
-    table = Table(title=f"{run.id}: {run.verdict}", expand=False)
+    table = Table(title=esc(f"{run.id}: {run.verdict}"), expand=False)
     for column in ("call", "outcome", "integration steps", "breaker", "branches", "dead air"):
         table.add_column(column)
     for call in run.calls:
         events = [e for e in run.events if e.call_id == call.call_id]
         table.add_row(
-            call.call_id,
-            call.outcome,
-            _http_summary(call, events),
-            _breaker_summary(events),
-            " > ".join(
-                f"{s.step_id}:{s.detail.get('branch')}"
-                for s in call.segments
-                if s.step_type == "Condition"
+            esc(call.call_id),
+            esc(call.outcome),
+            esc(_http_summary(call, events)),
+            esc(_breaker_summary(events)),
+            esc(
+                " > ".join(
+                    f"{s.step_id}:{s.detail.get('branch')}"
+                    for s in call.segments
+                    if s.step_type == "Condition"
+                )
             ),
             f"{call.dead_air_ms:,.0f} ms (max {call.max_dead_air_ms:,.0f})",
         )
@@ -183,7 +188,7 @@ def _breaker_summary(events: list[Event]) -> str:
 def print_load(run: RunResult, stats: LoadStats, console: Console | None = None) -> None:
     """The load run's numbers, then its checks."""
     console = console or make_console()
-    table = Table(title=f"load {run.id}", expand=False, show_header=False)
+    table = Table(title=esc(f"load {run.id}"), expand=False, show_header=False)
     table.add_row("calls", f"{stats.calls} ({stats.calls_per_second:.1f}/s of wall time)")
     table.add_row("dropped (no slot in time)", str(stats.dropped))
     table.add_row("fallback rate", f"{stats.fallback_rate:.0%} ({stats.fallback} calls)")
@@ -199,6 +204,14 @@ def print_load(run: RunResult, stats: LoadStats, console: Console | None = None)
         table.add_row(f"{step} p95", f"{p95:,.0f} ms")
     table.add_row("outcomes", ", ".join(f"{k}: {v}" for k, v in sorted(stats.outcomes.items())))
     console.print(table)
+    print_checks(run, console)
+
+
+def print_checks(run: RunResult, console: Console) -> None:
+    """Each expectation: held, or FAILED with what happened."""
     for check in run.checks:
         mark = "[green]held[/]" if check.passed else "[red]FAILED[/]"
-        console.print(f"{mark} {check.title}" + ("" if check.passed else f": {check.actual}"))
+        why = "" if check.passed else f": {esc(check.actual)}"
+        console.print(f"{mark} {esc(check.title)}{why}")
+    if run.error:
+        console.print(f"[red]error[/] {esc(run.error)}")

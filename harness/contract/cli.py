@@ -1,0 +1,297 @@
+"""``ivr-harness contract``, ``provider`` and ``gate``.
+
+Exit codes: 0 all held, 1 a contract failed (flows, backend or spec are wrong), 2 the
+harness could not run (unparseable input -> one line naming file + pointer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from harness.errors import ConfigError, HarnessError
+
+__all__ = ["contract_command", "gate_command", "provider_command"]
+
+T = TypeVar("T")
+
+
+def _guarded(action: Callable[[], T]) -> T:
+    """A HarnessError becomes one line on stderr and exit 2, never a traceback."""
+    try:
+        return action()
+    except HarnessError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
+def _pairs(values: Sequence[str], option: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for raw in values:
+        name, sep, value = raw.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"{option} expects NAME=VALUE, got '{raw}'", file=option)
+        pairs[name.strip()] = value
+    return pairs
+
+
+def _variables(sets: Sequence[str], set_envs: Sequence[str]) -> dict[str, Any]:
+    variables: dict[str, Any] = dict(_pairs(sets, "--set"))
+    for var, env_name in _pairs(set_envs, "--set-env").items():
+        if env_name not in os.environ:
+            raise ConfigError(f"environment variable {env_name} is not set", file="--set-env")
+        variables[var] = os.environ[env_name]
+    return variables
+
+
+_spec_option = click.option(
+    "--spec",
+    "specs",
+    multiple=True,
+    required=True,
+    metavar="[NAME=]SPEC",
+    help="OpenAPI/Swagger file; NAME is the host the flows call (or the spec's title).",
+)
+
+
+@click.command("contract")
+@click.argument("flows", type=click.Path(path_type=Path))
+@_spec_option
+@click.option(
+    "--max-examples",
+    default=150,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Hypothesis examples per search.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--notes/--no-notes", default=False, help="Also print notes (unsupported parts).")
+def contract_command(
+    flows: Path, specs: tuple[str, ...], max_examples: int, as_json: bool, notes: bool
+) -> None:
+    """Consumer contract: check the flow set FLOWS against the OpenAPI specs, offline."""
+    from harness.contract.consumer import check_consumer, load_named_specs
+    from harness.flow.loader import load_flow_set
+
+    def run() -> Any:
+        return check_consumer(
+            load_flow_set(flows), load_named_specs(specs), max_examples=max_examples
+        )
+
+    report = _guarded(run)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        for finding in report.findings:
+            if notes or finding.severity != "note":
+                click.echo(f"{finding.severity}: [{finding.check}] {finding.line()}")
+        errors = sum(f.severity == "error" for f in report.findings)
+        verdict = "FAILED" if report.failed else "passed"
+        click.echo(
+            f"consumer contract {verdict}: {report.steps_checked} HTTP steps, "
+            f"{errors} errors, {len(report.findings) - errors} notes/warnings"
+        )
+    raise SystemExit(1 if report.failed else 0)
+
+
+@click.command("provider")
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--base-url", required=True, help="The live backend, e.g. http://127.0.0.1:8080.")
+@click.option("--max-examples", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--max-time",
+    default=None,
+    type=click.FloatRange(min=0.1),
+    help="Stop generating after this many seconds.",
+)
+@click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@click.option("--auth-bearer", default=None, help="Send 'Authorization: Bearer T'.")
+@click.option("--auth-header", multiple=True, metavar="NAME=VALUE", help="API key header.")
+@click.option("--auth-query", multiple=True, metavar="NAME=VALUE", help="API key query param.")
+@click.option("--auth-basic", default=None, metavar="USER:PASS", help="Basic credentials.")
+@click.option(
+    "--oauth-token-url",
+    default=None,
+    help="OAuth2 client-credentials token URL (with --flows: replaces the flows' one).",
+)
+@click.option("--oauth-client-id", default=None)
+@click.option(
+    "--oauth-client-secret-env",
+    default=None,
+    metavar="ENV",
+    help="Environment variable holding the client secret.",
+)
+@click.option("--oauth-scope", multiple=True, help="Scope to request (repeatable).")
+@click.option(
+    "--flows",
+    "flows",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Take the auth config from these flows' HTTP steps.",
+)
+@click.option("--set", "sets", multiple=True, metavar="VAR=VALUE", help="Flow variable.")
+@click.option(
+    "--set-env",
+    "set_envs",
+    multiple=True,
+    metavar="VAR=ENV",
+    help="Flow variable from the environment (secrets).",
+)
+@click.option("--allow-non-loopback", is_flag=True, help="Allow a base URL off 127.0.0.0/8.")
+def provider_command(
+    spec: Path,
+    base_url: str,
+    max_examples: int,
+    max_time: float | None,
+    junit: Path | None,
+    **auth_options: Any,
+) -> None:
+    """Provider contract: schemathesis against the live backend at --base-url."""
+    from harness.contract.junit import write_junit
+    from harness.contract.provider import run_provider
+    from harness.contract.suites import provider_suite
+
+    def run() -> Any:
+        allow = bool(auth_options.pop("allow_non_loopback"))
+        auth = _provider_auth(spec, auth_options)
+        return run_provider(
+            spec,
+            base_url,
+            auth=auth,
+            max_examples=max_examples,
+            max_time=max_time,
+            allow_non_loopback=allow,
+        )
+
+    report = _guarded(run)
+    for op in report.operations:
+        state = "FAIL" if op.failures or op.errors else "ok"
+        click.echo(f"{state:4} {op.label} ({op.calls} calls)")
+        for line in op.failures + op.errors:
+            click.echo(f"     {line}")
+    for defect in report.spec_defects:
+        click.echo(f"SPEC {defect.line()}")
+    if junit is not None:
+        write_junit(junit, [provider_suite("provider", report)])
+    backend = sum(len(o.failures) + len(o.errors) for o in report.operations)
+    click.echo(
+        f"provider contract {'FAILED' if report.failed else 'passed'}: "
+        f"{backend} backend failures, {len(report.spec_defects)} spec defects"
+    )
+    raise SystemExit(1 if report.failed else 0)
+
+
+def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
+    from harness.contract.auth import OAuthClient, ProviderAuth, auth_from_flows
+    from harness.contract.openapi import load_spec
+
+    if options["flows"] is not None:
+        from harness.flow.loader import load_flow_set
+
+        variables = _variables(options["sets"], options["set_envs"])
+        host = next((s.host for s in load_spec(spec).servers if s.host), "")
+        auth = auth_from_flows(load_flow_set(options["flows"]), host, variables=variables)
+        if auth.oauth is not None and options["oauth_token_url"]:
+            # The flows name the real token endpoint; a test run points it at a stand-in.
+            moved = dataclasses.replace(auth.oauth, token_url=options["oauth_token_url"])
+            auth = dataclasses.replace(auth, oauth=moved)
+        return auth
+    headers = _pairs(options["auth_header"], "--auth-header")
+    if options["auth_bearer"]:
+        headers["Authorization"] = f"Bearer {options['auth_bearer']}"
+    basic = None
+    if options["auth_basic"]:
+        user, sep, password = str(options["auth_basic"]).partition(":")
+        if not sep:
+            raise ConfigError("--auth-basic expects USER:PASS", file="--auth-basic")
+        basic = (user, password)
+    oauth = None
+    if options["oauth_token_url"]:
+        oauth = OAuthClient(
+            token_url=options["oauth_token_url"],
+            client_id=options["oauth_client_id"] or "",
+            secret_env=options["oauth_client_secret_env"] or "",
+            scopes=tuple(options["oauth_scope"]),
+        )
+    return ProviderAuth(
+        headers=headers,
+        query=_pairs(options["auth_query"], "--auth-query"),
+        basic=basic,
+        oauth=oauth,
+    )
+
+
+@click.command("gate")
+@click.argument("flows", type=click.Path(path_type=Path))
+@_spec_option
+@click.option(
+    "--base-url",
+    "base_urls",
+    multiple=True,
+    metavar="NAME=URL",
+    help="Also run the provider contract of spec NAME against URL.",
+)
+@click.option(
+    "--report-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+)
+@click.option("--dead-air-ms", type=click.IntRange(min=1), default=None)
+@click.option("--lint-config", type=click.Path(path_type=Path), default=None)
+@click.option("--set", "sets", multiple=True, metavar="VAR=VALUE", help="Flow variable.")
+@click.option(
+    "--set-env",
+    "set_envs",
+    multiple=True,
+    metavar="VAR=ENV",
+    help="Flow variable from the environment (secrets for the provider run).",
+)
+@click.option("--max-examples", default=150, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--provider-examples", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--max-time", default=None, type=click.FloatRange(min=0.1))
+@click.option("--run-id", default=None, help="Reports folder name (default: UTC time + suffix).")
+@click.option("--allow-non-loopback", is_flag=True)
+def gate_command(
+    flows: Path,
+    specs: tuple[str, ...],
+    base_urls: tuple[str, ...],
+    report_dir: Path,
+    dead_air_ms: int | None,
+    lint_config: Path | None,
+    sets: tuple[str, ...],
+    set_envs: tuple[str, ...],
+    max_examples: int,
+    provider_examples: int,
+    max_time: float | None,
+    run_id: str | None,
+    allow_non_loopback: bool,
+) -> None:
+    """Pre-release gate: lint + budget + consumer (+ provider) contract, one verdict."""
+    from harness.contract.gate import GateOptions, make_run_id, run_gate
+    from harness.contract.gate_report import print_summary, write_reports
+
+    def run() -> Any:
+        options = GateOptions(
+            flows=flows,
+            specs=specs,
+            base_urls=_pairs(base_urls, "--base-url"),
+            report_dir=report_dir,
+            dead_air_ms=dead_air_ms,
+            lint_config=lint_config,
+            variables=_variables(sets, set_envs),
+            max_examples=max_examples,
+            provider_examples=provider_examples,
+            provider_max_time=max_time,
+            allow_non_loopback=allow_non_loopback,
+            run_id=run_id or make_run_id(),
+        )
+        result = run_gate(options)
+        return result, write_reports(result, report_dir)
+
+    result, out = _guarded(run)
+    print_summary(result, out)
+    raise SystemExit(result.exit_code)

@@ -1,0 +1,210 @@
+"""The consumer contract: the flows against the OpenAPI specs of what they call, offline.
+
+For every ``HTTPRequest`` step::
+
+    match      method + path template + host -> an operation (or an error / a warning)
+    request    hostile values must not break the URL, a JSON-string body or a header;
+               plausible values must validate against parameters and requestBody
+    mapping    every responseMapping JSONPath exists in each documented 2xx schema
+    routing    every documented status reaches a branch on purpose, not the 2xx one
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.contract.matching import Match, NamedSpec, match_operation, split_url
+from harness.contract.model import ContractFinding, Severity
+from harness.contract.openapi import load_spec
+from harness.contract.request_check import check_request, describe_example
+from harness.contract.responses import (
+    Routing,
+    check_mappings,
+    example_values,
+    route_statuses,
+)
+from harness.contract.values import Domains, infer_domains
+from harness.errors import ConfigError
+from harness.flow.model import Flow, FlowSet, Step
+
+__all__ = ["ConsumerReport", "check_consumer", "load_named_specs"]
+
+_SEVERITY: dict[str, Severity] = {"unsupported": "note", "header": "warning"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsumerReport:
+    """All findings of one consumer pass; ``failed`` when any is an error."""
+
+    findings: tuple[ContractFinding, ...]
+    steps_checked: int
+    specs: tuple[NamedSpec, ...] = ()
+    passed_checks: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def failed(self) -> bool:
+        return any(f.severity == "error" for f in self.findings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "steps_checked": self.steps_checked,
+            "failed": self.failed,
+            "specs": [
+                {
+                    "name": s.name,
+                    "title": s.spec.title,
+                    "file": str(s.spec.file),
+                    "version": s.spec.version,
+                }
+                for s in self.specs
+            ],
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+def load_named_specs(values: Sequence[str]) -> list[NamedSpec]:
+    """``NAME=SPEC`` or ``SPEC`` options as loaded specs (unparseable ones raise ConfigError)."""
+    specs: list[NamedSpec] = []
+    for raw in values:
+        name, sep, file = raw.partition("=")
+        if not sep or Path(raw).exists():
+            name, file = "", raw
+        if not file:
+            raise ConfigError(f"--spec expects NAME=SPEC or SPEC, got '{raw}'", file="--spec")
+        specs.append(NamedSpec(name=name.strip(), spec=load_spec(Path(file))))
+    return specs
+
+
+def check_consumer(
+    flows: FlowSet, specs: Sequence[NamedSpec], *, max_examples: int = 150
+) -> ConsumerReport:
+    """Run every consumer check over every HTTP step of ``flows``."""
+    steps = [(flow, step) for flow in flows for step in flow.http_steps()]
+    matches = {(f.id, s.id): _match(s, specs) for f, s in steps}
+    mapped: dict[str, list[Any]] = {}
+    for flow, step in steps:
+        m = matches[(flow.id, step.id)]
+        if m.operation is not None and m.spec is not None:
+            for name, values in example_values(step, m.operation, m.spec.spec).items():
+                mapped.setdefault(name, []).extend(values)
+    domains = infer_domains(flows, mapped)
+    findings: list[ContractFinding] = [
+        ContractFinding(
+            check="unsupported",
+            severity="note",
+            message=note,
+            spec=s.spec.name,
+            file=str(s.spec.file),
+        )
+        for s in specs
+        for note in s.spec.unsupported
+    ]
+    for flow, step in steps:
+        findings.extend(_check_step(flow, step, matches[(flow.id, step.id)], domains, max_examples))
+    return ConsumerReport(findings=tuple(findings), steps_checked=len(steps), specs=tuple(specs))
+
+
+def _match(step: Step, specs: Sequence[NamedSpec]) -> Match:
+    url = split_url(str(step.config.get("url", "")))
+    return match_operation(str(step.config.get("method", "GET")), url, specs)
+
+
+def _check_step(
+    flow: Flow, step: Step, match: Match, domains: Domains, max_examples: int
+) -> list[ContractFinding]:
+    def finding(check: str, severity: Severity, message: str, **kw: Any) -> ContractFinding:
+        return ContractFinding(
+            check=check,
+            severity=severity,
+            message=message,
+            flow_id=flow.id,
+            step_id=step.id,
+            file=str(flow.path) if flow.path else None,
+            pointer=step.pointer,
+            spec=spec_name,
+            **kw,
+        )
+
+    spec_name = match.spec.spec.name if match.spec else ""
+    out: list[ContractFinding] = []
+    if match.operation is None:
+        severity: Severity = "warning" if match.spec is None else "error"
+        out.append(finding("operation-match", severity, match.reason))
+    op, spec = match.operation, match.spec.spec if match.spec else None
+    url = split_url(str(step.config.get("url", "")))
+    for problem in check_request(step, op, spec, url, domains, max_examples=max_examples):
+        severity = _SEVERITY.get(problem.kind, "error")
+        check = "injection" if problem.kind == "header" else problem.kind
+        out.append(
+            finding(
+                check,
+                severity,
+                problem.message,
+                spec_pointer=problem.spec_pointer,
+                example=describe_example(problem.example),
+            )
+        )
+    if op is None or spec is None:
+        return out
+    routing = route_statuses(flow, step, op, spec)
+    for m in check_mappings(step, op, spec, routing):
+        sev: Severity = "error" if m.severity == "error" else "note"
+        out.append(
+            finding(
+                "response-mapping", sev, m.message, mapping=m.mapping, spec_pointer=m.spec_pointer
+            )
+        )
+    out.extend(
+        finding("status-routing", "error", msg, spec_pointer=at)
+        for msg, at in _routing_problems(routing, op.responses, op.pointer)
+    )
+    out.extend(finding("unsupported", "note", note) for note in routing.notes)
+    return out
+
+
+def _routing_problems(
+    routing: Routing, responses: Mapping[str, str], op_pointer: str
+) -> list[tuple[str, str]]:
+    success = routing.success_branches()
+    problems: list[tuple[str, str]] = []
+    by_key = _keys_of(responses)
+    reported: set[tuple[str, str | None]] = set()
+    for code, branch in sorted(routing.branches.items()):
+        key = by_key.get(code, code)
+        if (key, branch) in reported:
+            continue  # 5XX is tried as 500 and 503; one finding when both go the same way
+        reported.add((key, branch))
+        at = responses.get(key, op_pointer)
+        if code.startswith("2") and code != "202":
+            continue
+        if branch is None:
+            problems.append(
+                (
+                    f"status {code} matches no condition of {routing.router} and it "
+                    "has no defaultStepId: the caller hits a dead end",
+                    at,
+                )
+            )
+        elif branch in success:
+            where = (
+                f"router {routing.router} sends"
+                if routing.router
+                else "no Condition routes on the status; the step continues"
+            )
+            problems.append(
+                (
+                    f"documented status {code} ({key}) is not routed on purpose: "
+                    f"{where} it to '{branch}', the branch meant for 2xx",
+                    at,
+                )
+            )
+    return problems
+
+
+def _keys_of(responses: Mapping[str, str]) -> dict[str, str]:
+    from harness.contract.responses import representatives
+
+    return {str(c): key for key in responses for c in representatives(key)}

@@ -1,0 +1,240 @@
+"""The pre-release gate: lint + budget + consumer contract (+ provider) -> one verdict.
+
+Inputs are all read first, so a malformed flow, spec or lint config stops the gate with
+exit 2 before anything runs. Each part then yields a :class:`Part`; a part that could not
+run (an unreachable base URL) makes the verdict ``error`` (exit 2), any failed part makes
+it ``failed`` (exit 1), else ``passed`` (exit 0).
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from harness.contract.auth import auth_from_flows
+from harness.contract.consumer import check_consumer, load_named_specs
+from harness.contract.junit import Case, Suite
+from harness.contract.matching import NamedSpec
+from harness.contract.provider import run_provider
+from harness.contract.suites import budget_suite, consumer_suite, lint_suite, provider_suite
+from harness.errors import ConfigError, HarnessError
+from harness.flow.loader import load_flow_set
+from harness.flow.model import Flow, FlowSet
+
+__all__ = ["GateOptions", "GateResult", "Part", "make_run_id", "run_gate"]
+
+Status = Literal["passed", "failed", "error", "skipped"]
+DEFAULT_DEAD_AIR_MS = 8000
+
+
+def make_run_id(now: datetime.datetime | None = None, rng: random.Random | None = None) -> str:
+    """UTC timestamp + a short random suffix, e.g. ``20260101T120000Z-3f9a``."""
+    stamp = (now or datetime.datetime.now(datetime.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{(rng or random.Random()).getrandbits(16):04x}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateOptions:
+    """Everything the gate needs; the CLI builds it from its options."""
+
+    flows: Path
+    specs: Sequence[str]
+    base_urls: Mapping[str, str] = field(default_factory=dict)
+    report_dir: Path = Path("reports")
+    dead_air_ms: int | None = None
+    lint_config: Path | None = None
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    max_examples: int = 150
+    provider_examples: int = 20
+    provider_max_time: float | None = None
+    allow_non_loopback: bool = False
+    run_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Part:
+    """One part of the verdict: its status, a one-line summary and its JUnit suite."""
+
+    name: str
+    status: Status
+    summary: str
+    suite: Suite
+    details: dict[str, Any] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+    raw: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateResult:
+    run_id: str
+    parts: tuple[Part, ...]
+    started_at: str
+    duration_s: float
+
+    @property
+    def lint_findings(self) -> list[Any]:
+        """The lint part's Finding objects (for SARIF)."""
+        return [f for p in self.parts if p.name == "lint" and p.raw for f in p.raw]
+
+    @property
+    def verdict(self) -> Status:
+        statuses = {p.status for p in self.parts}
+        return "error" if "error" in statuses else "failed" if "failed" in statuses else "passed"
+
+    @property
+    def exit_code(self) -> int:
+        return {"passed": 0, "failed": 1}.get(self.verdict, 2)
+
+
+def run_gate(options: GateOptions) -> GateResult:
+    """Run every part; raises HarnessError only for unusable input (exit 2)."""
+    from harness.flow.lint import LintConfig
+
+    started = datetime.datetime.now(datetime.UTC)
+    t0 = time.monotonic()
+    flows = load_flow_set(options.flows)
+    specs = load_named_specs(options.specs)
+    config = LintConfig.load(options.lint_config) if options.lint_config else LintConfig()
+    budget_ms = options.dead_air_ms or config.dead_air_ms or DEFAULT_DEAD_AIR_MS
+    parts = [
+        _timed("lint", lambda: _lint(flows, config, budget_ms)),
+        _timed("budget", lambda: _budget(flows, budget_ms)),
+        _timed("consumer", lambda: _consumer(flows, specs, options.max_examples)),
+    ]
+    for name, url in options.base_urls.items():
+        parts.append(
+            _timed(
+                f"provider {name}",
+                lambda n=name, u=url: _provider(  # type: ignore[misc]
+                    flows, specs, n, u, options
+                ),
+            )
+        )
+    return GateResult(
+        run_id=options.run_id or make_run_id(),
+        parts=tuple(parts),
+        started_at=started.isoformat(),
+        duration_s=time.monotonic() - t0,
+    )
+
+
+def _timed(name: str, run: Callable[[], Part]) -> Part:
+    try:
+        return run()
+    except HarnessError as exc:
+        case = Case(name=name, classname=f"gate.{name}", error=str(exc))
+        return Part(
+            name=name,
+            status="error",
+            summary=str(exc),
+            suite=Suite(name=name, cases=[case]),
+            problems=(str(exc),),
+        )
+
+
+def _lint(flows: FlowSet, config: Any, budget_ms: int) -> Part:
+    from harness.flow.lint import lint_flow_set
+
+    findings = lint_flow_set(flows, config=config, dead_air_budget_ms=budget_ms)
+    errors = [f for f in findings if f.severity == "error"]
+    warnings = sum(f.severity == "warning" for f in findings)
+    return Part(
+        name="lint",
+        status="failed" if errors else "passed",
+        summary=f"{len(errors)} errors, {warnings} warnings, {len(findings)} findings",
+        suite=lint_suite(findings),
+        details={"findings": [f.to_json() for f in findings]},
+        problems=tuple(f"{f.flow_id}/{f.step_id}: [{f.rule_id}] {f.message}" for f in errors),
+        raw=findings,
+    )
+
+
+def _budget(flows: FlowSet, budget_ms: int) -> Part:
+    from harness.flow.budget import flow_budget
+
+    reports = [flow_budget(flows, f.id, dead_air_budget_ms=budget_ms) for f in _entries(flows)]
+    over = [r for r in reports if r.over_budget]
+    worst = max((r.worst_silence_ms for r in reports), default=0)
+    return Part(
+        name="budget",
+        status="failed" if over else "passed",
+        summary=f"worst dead air {worst} ms of {budget_ms} ms over {len(reports)} entry flows",
+        suite=budget_suite(reports),
+        details={"budget_ms": budget_ms, "flows": [r.to_json() for r in reports]},
+        problems=tuple(
+            f"{r.flow_id}: dead air {r.worst_silence_ms} ms > {budget_ms} ms" for r in over
+        ),
+    )
+
+
+def _entries(flows: FlowSet) -> list[Flow]:
+    """The flows a call enters: IVR flows, else the ones no SubFlow calls."""
+    called = {
+        target.id
+        for flow in flows
+        for step in flow.steps
+        if step.type == "SubFlow" and (target := flows.subflow_target(flow, step)) is not None
+    }
+    ivr = [f for f in flows if f.flow_type == "IVR"]
+    return ivr or [f for f in flows if f.id not in called]
+
+
+def _consumer(flows: FlowSet, specs: Sequence[NamedSpec], max_examples: int) -> Part:
+    report = check_consumer(flows, specs, max_examples=max_examples)
+    order = ["injection", "response-mapping", "operation-match", "request-schema"]
+    errors = sorted(
+        (f for f in report.findings if f.severity == "error"),
+        key=lambda f: order.index(f.check) if f.check in order else len(order),
+    )
+    notes = sum(f.severity != "error" for f in report.findings)
+    return Part(
+        name="consumer",
+        status="failed" if errors else "passed",
+        summary=f"{report.steps_checked} HTTP steps, {len(errors)} errors, {notes} notes/warnings",
+        suite=consumer_suite(report),
+        details=report.to_json(),
+        problems=tuple(f.line() for f in errors),
+    )
+
+
+def _provider(
+    flows: FlowSet, specs: Sequence[NamedSpec], name: str, url: str, options: GateOptions
+) -> Part:
+    named = [s for s in specs if s.name == name or name in {v.host for v in s.spec.servers}]
+    if not named or named[0].spec.file is None:
+        raise ConfigError(
+            f"no --spec for '{name}'",
+            file="--base-url",
+            hint="name the spec NAME=SPEC with the same NAME",
+        )
+    routes = {k: v for k, v in options.base_urls.items()}
+    auth = auth_from_flows(flows, name, variables=options.variables, routes=routes)
+    report = run_provider(
+        named[0].spec.file,
+        url,
+        auth=auth,
+        max_examples=options.provider_examples,
+        max_time=options.provider_max_time,
+        allow_non_loopback=options.allow_non_loopback,
+    )
+    failures = sum(len(o.failures) + len(o.errors) for o in report.operations)
+    problems = [
+        f"{o.label}: {x.splitlines()[0]}" for o in report.operations for x in o.failures + o.errors
+    ]
+    problems += [f"spec defect: {d.line()}" for d in report.spec_defects]
+    problems = list(dict.fromkeys(problems))  # the same failure from several examples
+    return Part(
+        name=f"provider {name}",
+        status="failed" if report.failed else "passed",
+        summary=f"{len(report.operations)} operations on {urlsplit(url).netloc}, "
+        f"{failures} backend failures, {len(report.spec_defects)} spec defects",
+        suite=provider_suite(f"provider {name}", report),
+        details=report.to_json(),
+        problems=tuple(problems),
+    )

@@ -1,0 +1,256 @@
+"""The provider contract: schemathesis against a live backend, through its Python API.
+
+Each operation is driven by ``operation.as_strategy()`` under a small, seeded Hypothesis
+run; every response goes through the checks in :data:`CHECKS`. When the spec has
+``links``, schemathesis' state machine then walks them (create -> read). Failures are
+collected, never raised, so one run reports every broken operation.
+
+``case.call`` is synchronous (requests); call :func:`run_provider` from a thread, never
+from a running event loop that also serves the backend.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from harness.backends.server import is_loopback
+from harness.contract.auth import ProviderAuth
+from harness.contract.examples import SpecDefect, example_defects
+from harness.contract.openapi import load_spec
+from harness.errors import ConfigError, UnreachableError, UnsafeTargetError
+
+__all__ = ["CHECKS", "OperationResult", "ProviderReport", "check_base_url", "run_provider"]
+
+# Positive-data conformance only: on a correct backend these never fire. See
+# docs/contracts.md for the excluded ones (negative_data_rejection, ...).
+CHECKS: list[Callable[..., Any]] = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+@dataclass(slots=True, kw_only=True)
+class OperationResult:
+    """What happened to one operation (or the stateful phase): calls and failures."""
+
+    label: str
+    calls: int = 0
+    failures: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderReport:
+    """Backend failures, spec defects, and harness errors of one provider run."""
+
+    spec: str
+    base_url: str
+    operations: tuple[OperationResult, ...]
+    spec_defects: tuple[SpecDefect, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.spec_defects) or any(o.failures or o.errors for o in self.operations)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec,
+            "base_url": self.base_url,
+            "failed": self.failed,
+            "operations": [
+                {"label": o.label, "calls": o.calls, "failures": o.failures, "errors": o.errors}
+                for o in self.operations
+            ],
+            "spec_defects": [
+                {"pointer": d.pointer, "schema_pointer": d.schema_pointer, "message": d.message}
+                for d in self.spec_defects
+            ],
+            "notes": list(self.notes),
+        }
+
+
+def check_base_url(base_url: str, *, allow_non_loopback: bool = False) -> None:
+    """Refuse non-loopback targets (unless allowed) and unreachable ones (exit 2)."""
+    try:
+        parts = urlsplit(base_url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not host or parts.scheme not in ("http", "https"):
+        raise ConfigError(f"not an http(s) URL: {base_url!r}", file="--base-url")
+    if not allow_non_loopback and not is_loopback(host):
+        raise UnsafeTargetError(
+            f"refusing non-loopback base URL {base_url}; pass --allow-non-loopback if you mean it"
+        )
+    try:
+        httpx.get(base_url, timeout=3.0)
+    except httpx.HTTPError as exc:
+        raise UnreachableError(f"cannot reach {base_url}: {type(exc).__name__}") from None
+
+
+def run_provider(
+    spec_path: Path,
+    base_url: str,
+    *,
+    auth: ProviderAuth | None = None,
+    max_examples: int = 20,
+    max_time: float | None = None,
+    allow_non_loopback: bool = False,
+) -> ProviderReport:
+    """Run the provider checks; raises HarnessError only when the run cannot happen."""
+    spec = load_spec(spec_path)  # exit 2 with file + pointer for unparseable specs
+    check_base_url(base_url, allow_non_loopback=allow_non_loopback)
+    resolved = (auth or ProviderAuth()).resolved()
+    try:
+        schema = schemathesis.openapi.from_path(spec_path)
+    except Exception as exc:  # schemathesis rejects what it cannot load; that is input
+        raise ConfigError(f"schemathesis cannot load the spec: {exc}", file=spec_path) from None
+    deadline = time.monotonic() + max_time if max_time else None
+    runner = _Runner(base_url=base_url, auth=resolved, deadline=deadline, examples=max_examples)
+    operations, notes = runner.all_operations(schema)
+    defects, spec_notes = example_defects(spec)
+    return ProviderReport(
+        spec=spec.name,
+        base_url=base_url,
+        operations=tuple(operations),
+        spec_defects=tuple(defects),
+        notes=tuple(notes + spec_notes),
+    )
+
+
+@dataclass(slots=True, kw_only=True)
+class _Runner:
+    base_url: str
+    auth: ProviderAuth
+    deadline: float | None
+    examples: int
+
+    def settings(self, **extra: Any) -> settings:
+        return settings(
+            max_examples=self.examples,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            **extra,
+        )
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def all_operations(self, schema: Any) -> tuple[list[OperationResult], list[str]]:
+        results: list[OperationResult] = []
+        notes: list[str] = []
+        for item in schema.get_all_operations():
+            operation = item.ok() if hasattr(item, "ok") else item
+            if operation is None:
+                notes.append(f"operation skipped: {item.err()}")
+                continue
+            results.append(self.operation(operation))
+        if self.has_links(schema) and not self.expired():
+            results.append(self.stateful(schema))
+        return results, notes
+
+    def kwargs(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"base_url": self.base_url, "headers": dict(self.auth.headers)}
+        if self.auth.query:
+            extra["params"] = dict(self.auth.query)
+        if self.auth.basic:
+            extra["auth"] = self.auth.basic
+        return extra
+
+    def operation(self, operation: Any) -> OperationResult:
+        result = OperationResult(label=f"{operation.method.upper()} {operation.path}")
+
+        @given(case=operation.as_strategy())
+        @self.settings()
+        def drive(case: schemathesis.Case[Any]) -> None:
+            if self.expired():
+                return
+            self.one(case, result)
+
+        try:
+            drive()
+        except Exception as exc:  # a strategy schemathesis cannot build is a spec problem
+            result.errors.append(f"cannot generate requests: {type(exc).__name__}: {exc}")
+        return result
+
+    def one(self, case: schemathesis.Case[Any], result: OperationResult) -> None:
+        result.calls += 1
+        try:
+            response = case.call(timeout=10, **self.kwargs())
+        except Exception as exc:  # requests' errors: the backend dropped the connection
+            _add(result.errors, f"request failed: {type(exc).__name__}")
+            return
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                _add(result.failures, _describe(failure, case, self.base_url))
+        except Failure as failure:
+            _add(result.failures, _describe(failure, case, self.base_url))
+
+    def has_links(self, schema: Any) -> bool:
+        try:
+            return int(schema.statistic.transitions.total) > 0
+        except AttributeError:
+            return False
+
+    def stateful(self, schema: Any) -> OperationResult:
+        result = OperationResult(label="stateful (links)")
+        runner = self
+
+        class Machine(schema.as_state_machine()):  # type: ignore[misc]
+            def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
+                result.calls += 1
+                return runner.kwargs() | {"timeout": 10}
+
+            def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+                try:
+                    case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
+                except FailureGroup as group:
+                    for failure in group.exceptions:
+                        _add(result.failures, _describe(failure, case, runner.base_url))
+
+        try:
+            Machine.run(settings=self.settings(stateful_step_count=4))
+        except Exception as exc:  # the machine re-raises what a step raised; keep it
+            _add(result.errors, f"stateful run stopped: {type(exc).__name__}: {exc}")
+        return result
+
+
+def _add(bucket: list[str], text: str) -> None:
+    if text not in bucket and len(bucket) < 20:
+        bucket.append(text)
+
+
+def _describe(failure: Failure, case: schemathesis.Case[Any], base_url: str) -> str:
+    message = (failure.message or "").strip().splitlines()
+    detail = f" -- {message[0]}" if message else ""
+    try:
+        curl = case.as_curl_command(base_url=base_url)
+    except Exception:  # reproducing is a courtesy; never let it hide the failure
+        curl = ""
+    return f"{failure.title}{detail}" + (f"\n    reproduce: {curl}" if curl else "")

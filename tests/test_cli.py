@@ -1,0 +1,269 @@
+"""The command line as a user meets it: real processes, real servers, exit codes.
+
+0 all held, 1 a check failed, 2 the harness could not run (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HARDENED = ROOT / "contracts" / "flows" / "hardened"
+CLI = [sys.executable, "-m", "harness.cli"]
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "160", **(env or {})}
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, cwd=cwd or ROOT, env=full_env, timeout=120
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.fixture(scope="module")
+def backends() -> Iterator[dict[str, str]]:
+    """`ivr-harness backend serve` in its own process; host -> base URL."""
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            "backend",
+            "serve",
+            "--port-base",
+            "0",
+            "--api-key",
+            "cli-key",
+            "--client",
+            "ivr-client:cli-secret",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    hosts: dict[str, str] = {}
+    assert proc.stdout is not None
+    while len(hosts) < 3:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read() if proc.stderr else "backend serve exited"
+        parts = line.split()
+        if len(parts) >= 3 and parts[1].startswith("http://"):
+            hosts[parts[2].strip("()")] = parts[1]
+    yield hosts
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=10)
+
+
+def test_call_prints_a_readable_timeline(backends: dict[str, str]) -> None:
+    routes = [f"--base-url={host}={url}" for host, url in backends.items()]
+    result = run_cli(
+        "call",
+        str(HARDENED),
+        "--flow",
+        "customer-lookup-ivr",
+        "--dtmf",
+        "4155552671#",
+        "--skip-audio",
+        "--set",
+        "oauth_client_secret=cli-secret",
+        "--set",
+        "api_key_variable=cli-key",
+        "--expect",
+        "transfer:agent-queue",
+        *routes,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for text in (
+        "http-customer-lookup",
+        "play-case-number",
+        "outcome transfer:agent-queue",
+        "dead air",
+    ):
+        assert text in out
+    assert "cli-secret" not in out and "\x1b[" not in out  # no secret, NO_COLOR honoured
+
+
+def test_call_json_never_carries_a_secret(backends: dict[str, str]) -> None:
+    routes = [f"--base-url={host}={url}" for host, url in backends.items()]
+    result = run_cli(
+        "call",
+        str(HARDENED),
+        "--flow",
+        "customer-lookup-ivr",
+        "--dtmf",
+        "4155552671#",
+        "--skip-audio",
+        "--set-env",
+        "oauth_client_secret=CRM_SECRET",
+        "--set",
+        "api_key_variable=cli-key",
+        "--json",
+        *routes,
+        env={"CRM_SECRET": "cli-secret"},
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["call"]["outcome"] == "transfer:agent-queue"
+    assert "cli-secret" not in result.stdout and "cli-key" not in result.stdout
+
+
+def test_call_expect_mismatch_exits_1(backends: dict[str, str]) -> None:
+    routes = [f"--base-url={host}={url}" for host, url in backends.items()]
+    result = run_cli(
+        "call",
+        str(HARDENED),
+        "--flow",
+        "customer-lookup-ivr",
+        "--dtmf",
+        "1#",
+        "--skip-audio",
+        "--expect",
+        "voicemail",
+        *routes,
+    )
+    assert result.returncode == 1
+    assert "expected the call to end in voicemail" in result.stderr
+
+
+def test_malformed_flow_json_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "flows"
+    bad.mkdir()
+    (bad / "main.json").write_text('{"id": "main", "name": "m",\n "steps": [}')
+    result = run_cli("call", str(bad), "--flow", "main")
+    assert_one_line_error(result, "main.json", "not valid JSON at line 2")
+
+
+def test_flow_schema_error_names_pointer_and_fix(tmp_path: Path) -> None:
+    doc = json.loads((HARDENED / "ticket-submit.json").read_text())
+    doc["steps"][0]["configuration"]["retryPolicy"]["maxRetrys"] = 2
+    (tmp_path / "t.json").write_text(json.dumps(doc))
+    result = run_cli("call", str(tmp_path), "--flow", "ticket-submit")
+    assert_one_line_error(
+        result,
+        "t.json#/steps/0/configuration/retryPolicy/maxRetrys",
+        "unknown key 'maxRetrys'",
+        "did you mean 'maxRetries'?",
+    )
+
+
+@pytest.mark.parametrize(
+    "text,needles",
+    [
+        (
+            "name: x\ncalers: {count: 1}\nexpect: [{outcome: hangup}]\n",
+            ["#", "unknown key 'calers'", "did you mean 'callers'?"],
+        ),
+        (
+            "name: x\ncallers: {count: many}\nexpect: [{outcome: hangup}]\n",
+            ["#/callers/count", "expected integer"],
+        ),
+        (
+            "name: x\nentry: no-such-flow\nexpect: [{outcome: hangup}]\n",
+            ["#/entry", "no-such-flow"],
+        ),
+        ("name: x\nexpect: [{outcome: hangup}\n", ["not valid YAML"]),
+    ],
+    ids=["typo", "wrong-type", "unknown-flow", "bad-yaml"],
+)
+def test_bad_scenario_is_one_line_and_exit_2(tmp_path: Path, text: str, needles: list[str]) -> None:
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(text)
+    result = run_cli("suite", str(scenario), "--report-dir", str(tmp_path / "reports"))
+    assert_one_line_error(result, "bad.yaml", *needles)
+    assert not (tmp_path / "reports").exists()  # nothing left behind
+
+
+def test_suite_writes_every_report_and_exits_by_verdict(tmp_path: Path) -> None:
+    passing = ROOT / "scenarios" / "empty-array.yaml"
+    result = run_cli(
+        "suite",
+        str(passing),
+        "--report-dir",
+        str(tmp_path),
+        env={"GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    [run_dir] = list(tmp_path.glob("2*"))
+    for name in ("events.jsonl", "results.json", "junit.xml", "report.html"):
+        assert (run_dir / name).stat().st_size > 0
+    assert (
+        "expected findings" in result.stdout
+        and "empty array played the error tone" in result.stdout
+    )
+    assert "empty-array" in (tmp_path / "summary.md").read_text()
+
+    failing = tmp_path / "scenarios" / "wrong.yaml"
+    failing.parent.mkdir()
+    failing.write_text(
+        "name: wrong\nflows: [hardened]\nexpect:\n"
+        "  - outcome: voicemail\n    title: callers reach voicemail\n"
+    )
+    result = run_cli("suite", str(failing), "--report-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "FAIL wrong[hardened]: callers reach voicemail" in result.stdout
+
+
+def test_chaos_shows_attempts_waits_and_breaker(tmp_path: Path) -> None:
+    result = run_cli(
+        "chaos", str(ROOT / "scenarios" / "503-503-200.yaml"), "--report-dir", str(tmp_path)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "http-customer-lookup: http_error x2" in result.stdout
+    assert "waits" in result.stdout and "held" in result.stdout
+
+
+def test_lint_and_budget_are_attached() -> None:
+    assert run_cli("lint", str(HARDENED)).returncode == 0
+    seed = run_cli("lint", str(ROOT / "contracts" / "flows" / "seed"), "--format", "json")
+    assert seed.returncode == 1 and json.loads(seed.stdout)["summary"]["error"] > 0
+    assert run_cli("budget", str(HARDENED)).returncode == 0
+
+
+def test_sigint_halfway_leaves_nothing_on_the_toxiproxy_server(tmp_path: Path) -> None:
+    serve = [*CLI, "toxiproxy", "serve", "--port", "0"]
+    with subprocess.Popen(serve, stdout=subprocess.PIPE, text=True, cwd=ROOT) as server:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        scenario = ROOT / "scenarios" / "latency-over-timeout.yaml"
+        chaos_cmd = [*CLI, "chaos", str(scenario), "--toxiproxy-url", url]
+        chaos_cmd += ["--report-dir", str(tmp_path)]
+        with subprocess.Popen(
+            chaos_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        ) as chaos:
+            assert _wait_for_toxic(url), "the run never applied its toxic"
+            chaos.send_signal(signal.SIGINT)
+            _, err = chaos.communicate(timeout=30)
+        assert "Traceback" not in err
+        assert httpx.get(f"{url}/proxies").json() == {}
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=10)
+
+
+def _wait_for_toxic(url: str) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        proxies = httpx.get(f"{url}/proxies").json()
+        if any(p["toxics"] for p in proxies.values()):
+            return True
+        time.sleep(0.05)
+    return False
