@@ -8,6 +8,7 @@ so nothing downstream can leak them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,7 @@ def looks_secret(name: str) -> bool:
     """Whether a variable or header name suggests its value is a secret."""
     lowered = name.lower().replace("-", "_")
     return lowered in ("authorization", "x_api_key") or any(w in lowered for w in _SECRET_WORDS)
+
 
 REDACTED = "***"
 
@@ -82,14 +84,8 @@ class EventLog:
         self._sink = sink
 
     def emit(self, event: Event) -> Event:
-        clean = Event(
-            kind=event.kind,
-            t_ms=event.t_ms,
-            wall_ms=event.wall_ms,
-            call_id=event.call_id,
-            step_id=event.step_id,
-            data=self.redactor(dict(event.data)),
-        )
+        redacted = self.redactor(dict(event.data))
+        clean = event if redacted == event.data else dataclasses.replace(event, data=redacted)
         self._events.append(clean)
         if self._sink is not None:
             self._sink.write(clean.to_json() + "\n")

@@ -8,6 +8,7 @@ time budget, exactly as a slow resolver would on the platform.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from collections.abc import Mapping
@@ -42,11 +43,8 @@ class SystemResolver:
     """The operating system's resolver; IP literals and localhost never touch it."""
 
     async def resolve(self, host: str) -> str:
-        try:
-            ipaddress.ip_address(host.strip("[]"))
+        if _is_ip_literal(host):
             return host
-        except ValueError:
-            pass
         if host == "localhost":
             return "127.0.0.1"
         try:
@@ -60,6 +58,15 @@ class SystemResolver:
 
     async def routed(self, host: str) -> None:
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,6 +8,7 @@ above it handles transport exceptions.
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class Router:
         return host, urlunsplit((b.scheme, b.netloc, path, parts.query, ""))
 
 
+@functools.lru_cache(maxsize=1024)
 def is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address.strip("[]")).is_loopback
@@ -116,8 +118,12 @@ async def exchange(
         raise WireError("connection_error", _errno_name(exc, "ECONNRESET"), str(exc)) from exc
     except httpx.TransportError as exc:
         raise WireError("connection_error", type(exc).__name__, str(exc)) from exc
+    # Lower-cased from the raw pairs: httpx's Headers mapping re-scans every header per key.
+    headers_out = {
+        k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers.raw
+    }
     return WireResponse(
-        status=response.status_code, headers=dict(response.headers), body=body, truncated=truncated
+        status=response.status_code, headers=headers_out, body=body, truncated=truncated
     )
 
 
