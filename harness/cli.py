@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     from harness.executor.timeline import Caller, CallResult
     from harness.flow.model import FlowSet
 
-__all__ = ["main"]
+__all__ = ["main", "run_async"]
+
+T = TypeVar("T")
 
 
 class _Group(click.Group):
@@ -48,6 +51,27 @@ def main() -> None:
 
     Exit codes: 0 all held, 1 a check failed, 2 the harness could not run.
     """
+
+
+def run_async(work: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` with SIGTERM handled like Ctrl-C: the run is cancelled, so every
+    proxy, toxic and server it created is removed on the way out (exit 143)."""
+
+    async def guarded() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        if task is not None:
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            return await work
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    try:
+        return asyncio.run(guarded())
+    except asyncio.CancelledError:
+        click.echo("terminated", err=True)
+        sys.exit(143)
 
 
 def parse_pairs(values: Sequence[str], option: str) -> dict[str, str]:
@@ -126,7 +150,7 @@ def call(
         variables[var] = os.environ[env_name]
     routes = parse_pairs(base_urls, "--base-url")
     caller = Caller(ani=ani, dtmf=dtmf, call_id="call-1")
-    result, events = asyncio.run(
+    result, events = run_async(
         _one_call(flows, flow_id, caller, variables, routes, skip_audio, allow_non_loopback)
     )
     if as_json:
@@ -360,7 +384,7 @@ def _run_with_reports(  # type: ignore[no-untyped-def]
 
     runs = sum(1 for s in scenarios for f in flow_sets if s.applies_to(f.name))
     with Progress(runs) as progress:
-        result = asyncio.run(
+        result = run_async(
             run_suite(
                 scenarios,
                 flow_sets,

@@ -239,7 +239,10 @@ def test_lint_and_budget_are_attached() -> None:
     assert run_cli("budget", str(HARDENED)).returncode == 0
 
 
-def test_sigint_halfway_leaves_nothing_on_the_toxiproxy_server(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_killed_halfway_leaves_nothing_on_the_toxiproxy_server(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
     serve = [*CLI, "toxiproxy", "serve", "--port", "0"]
     with subprocess.Popen(serve, stdout=subprocess.PIPE, text=True, cwd=ROOT) as server:
         assert server.stdout is not None
@@ -251,9 +254,10 @@ def test_sigint_halfway_leaves_nothing_on_the_toxiproxy_server(tmp_path: Path) -
             chaos_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
         ) as chaos:
             assert _wait_for_toxic(url), "the run never applied its toxic"
-            chaos.send_signal(signal.SIGINT)
+            chaos.send_signal(sig)
             _, err = chaos.communicate(timeout=30)
         assert "Traceback" not in err
+        assert chaos.returncode == code
         assert httpx.get(f"{url}/proxies").json() == {}
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=10)
