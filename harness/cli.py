@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from harness.cli_support import parse_pairs, tenant_variables, typed
 from harness.errors import ConfigError, HarnessError
 
 if TYPE_CHECKING:
@@ -74,26 +74,6 @@ def run_async(work: Coroutine[Any, Any, T]) -> T:
         sys.exit(143)
 
 
-def parse_pairs(values: Sequence[str], option: str) -> dict[str, str]:
-    """NAME=VALUE pairs from repeated options, with a usage error naming the bad one."""
-    pairs: dict[str, str] = {}
-    for raw in values:
-        name, sep, value = raw.partition("=")
-        if not sep or not name:
-            raise ConfigError(f"{option} expects NAME=VALUE, got '{raw}'", file=option)
-        pairs[name.strip()] = value
-    return pairs
-
-
-def _typed(value: str) -> Any:
-    """`--set n=3` gives a number, `--set flag=true` a boolean, anything else a string."""
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return value
-    return parsed if isinstance(parsed, int | float | bool) or parsed is None else value
-
-
 @main.command()
 @click.argument("flow_dir", type=click.Path(path_type=Path))
 @click.option("--flow", "flow_id", required=True, help="Id of the flow the call enters.")
@@ -143,11 +123,7 @@ def call(
     from harness.report.console import print_call
 
     flows = load_flow_set(flow_dir)
-    variables: dict[str, Any] = {k: _typed(v) for k, v in parse_pairs(sets, "--set").items()}
-    for var, env_name in parse_pairs(set_envs, "--set-env").items():
-        if env_name not in os.environ:
-            raise ConfigError(f"environment variable {env_name} is not set", file="--set-env")
-        variables[var] = os.environ[env_name]
+    variables = tenant_variables(sets, set_envs)
     routes = parse_pairs(base_urls, "--base-url")
     caller = Caller(ani=ani, dtmf=dtmf, call_id="call-1")
     result, events = run_async(
@@ -280,7 +256,7 @@ def chaos(
     from harness.scenario.runner import load_flow_sets
 
     scenario = load_scenario(scenario_file)
-    overrides = {k: _typed(v) for k, v in parse_pairs(sets, "--set").items()}
+    overrides = {k: typed(v) for k, v in parse_pairs(sets, "--set").items()}
     scenario = dataclasses.replace(
         scenario,
         entry=flow_id or scenario.entry,

@@ -10,8 +10,9 @@ import asyncio
 import click
 
 from harness.errors import HarnessError
+from harness.loopback import is_loopback
 
-from .server import GUIDE_HOSTS, ReferenceBackends, is_loopback
+from .server import GUIDE_HOSTS, ReferenceBackends
 
 __all__ = ["backend"]
 

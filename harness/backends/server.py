@@ -12,7 +12,6 @@ proxy can sit in front of each one separately::
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Self
@@ -20,29 +19,20 @@ from typing import Self
 from harness.asgi_server import LoopbackServer
 from harness.clock import Clock
 from harness.errors import HarnessError, UnsafeTargetError
+from harness.loopback import is_loopback
 
 from .app import build_app
 from .faults import FaultSet, RecordedRequest
 from .state import BACKENDS, BackendConfig, SharedState
 from .webhook import Delivery, WebhookSender
 
-__all__ = ["GUIDE_HOSTS", "ReferenceBackends", "is_loopback"]
+__all__ = ["GUIDE_HOSTS", "ReferenceBackends"]
 
 GUIDE_HOSTS: Mapping[str, str] = {
     "crm": "api.crm-provider.com",
     "tickets": "api.service-provider.com",
     "oauth": "auth.crm-provider.com",
 }
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback IP literals."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ReferenceBackends:

@@ -8,46 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from harness.errors import ConfigError, HarnessError
+from harness.cli_support import guarded, parse_pairs, tenant_variables
+from harness.errors import ConfigError
 
 __all__ = ["contract_command", "gate_command", "provider_command"]
 
-T = TypeVar("T")
-
-
-def _guarded(action: Callable[[], T]) -> T:
-    """A HarnessError becomes one line on stderr and exit 2, never a traceback."""
-    try:
-        return action()
-    except HarnessError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None
-
-
-def _pairs(values: Sequence[str], option: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for raw in values:
-        name, sep, value = raw.partition("=")
-        if not sep or not name.strip():
-            raise ConfigError(f"{option} expects NAME=VALUE, got '{raw}'", file=option)
-        pairs[name.strip()] = value
-    return pairs
-
-
-def _variables(sets: Sequence[str], set_envs: Sequence[str]) -> dict[str, Any]:
-    variables: dict[str, Any] = dict(_pairs(sets, "--set"))
-    for var, env_name in _pairs(set_envs, "--set-env").items():
-        if env_name not in os.environ:
-            raise ConfigError(f"environment variable {env_name} is not set", file="--set-env")
-        variables[var] = os.environ[env_name]
-    return variables
 
 
 _spec_option = click.option(
@@ -84,7 +54,7 @@ def contract_command(
             load_flow_set(flows), load_named_specs(specs), max_examples=max_examples
         )
 
-    report = _guarded(run)
+    report = guarded(run)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -169,7 +139,7 @@ def provider_command(
             allow_non_loopback=allow,
         )
 
-    report = _guarded(run)
+    report = guarded(run)
     for op in report.operations:
         state = "FAIL" if op.failures or op.errors else "ok"
         click.echo(f"{state:4} {op.label} ({op.calls} calls)")
@@ -194,7 +164,7 @@ def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
     if options["flows"] is not None:
         from harness.flow.loader import load_flow_set
 
-        variables = _variables(options["sets"], options["set_envs"])
+        variables = tenant_variables(options["sets"], options["set_envs"])
         host = next((s.host for s in load_spec(spec).servers if s.host), "")
         auth = auth_from_flows(load_flow_set(options["flows"]), host, variables=variables)
         if auth.oauth is not None and options["oauth_token_url"]:
@@ -202,7 +172,7 @@ def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
             moved = dataclasses.replace(auth.oauth, token_url=options["oauth_token_url"])
             auth = dataclasses.replace(auth, oauth=moved)
         return auth
-    headers = _pairs(options["auth_header"], "--auth-header")
+    headers = parse_pairs(options["auth_header"], "--auth-header")
     if options["auth_bearer"]:
         headers["Authorization"] = f"Bearer {options['auth_bearer']}"
     basic = None
@@ -221,7 +191,7 @@ def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
         )
     return ProviderAuth(
         headers=headers,
-        query=_pairs(options["auth_query"], "--auth-query"),
+        query=parse_pairs(options["auth_query"], "--auth-query"),
         basic=basic,
         oauth=oauth,
     )
@@ -278,11 +248,11 @@ def gate_command(
         options = GateOptions(
             flows=flows,
             specs=specs,
-            base_urls=_pairs(base_urls, "--base-url"),
+            base_urls=parse_pairs(base_urls, "--base-url"),
             report_dir=report_dir,
             dead_air_ms=dead_air_ms,
             lint_config=lint_config,
-            variables=_variables(sets, set_envs),
+            variables=tenant_variables(sets, set_envs),
             max_examples=max_examples,
             provider_examples=provider_examples,
             provider_max_time=max_time,
@@ -292,6 +262,6 @@ def gate_command(
         result = run_gate(options)
         return result, write_reports(result, report_dir)
 
-    result, out = _guarded(run)
+    result, out = guarded(run)
     print_summary(result, out)
     raise SystemExit(result.exit_code)

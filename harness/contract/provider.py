@@ -30,11 +30,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from harness.backends.server import is_loopback
 from harness.contract.auth import ProviderAuth
 from harness.contract.examples import SpecDefect, example_defects
 from harness.contract.openapi import load_spec
 from harness.errors import ConfigError, UnreachableError, UnsafeTargetError
+from harness.loopback import is_loopback
 
 __all__ = ["CHECKS", "OperationResult", "ProviderReport", "check_base_url", "run_provider"]
 

@@ -100,6 +100,16 @@ class CircuitBreaker:
             return True
         return False  # open and cooling, or a half-open trial already in flight
 
+    def release(self) -> None:
+        """Give back an allowed attempt that never reached the wire (e.g. no token).
+
+        A half-open trial that did not happen must not wedge the breaker: it goes
+        back to open with its old timestamp, so the next call is the trial.
+        """
+        if self._storage.get(self._prefix + "state", "closed") == "half_open":
+            self._storage.delete(self._prefix + "trial")
+            self._storage.set(self._prefix + "state", "open")
+
     def record(self, failed: bool) -> None:
         """Report the result of an attempt that `acquire` allowed."""
         stored: State = self._storage.get(self._prefix + "state", "closed")

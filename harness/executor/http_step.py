@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import tenacity
 
@@ -247,6 +248,8 @@ class HttpStepExecutor:
         try:
             auth = await self._authorize(call)
         except TokenError as exc:
+            if call.breaker is not None:
+                call.breaker.release()
             return Attempt(number=0, outcome="auth_error", status=exc.status, code=exc.code)
         attempt = await self._attempt(call, auth)
         if (
@@ -305,25 +308,32 @@ class HttpStepExecutor:
         ctx = self.ctx
         begin_ms = (started - ctx.t0) * 1000
         try:
-            response = await within(
-                ctx.clock,
-                call.cfg.timeout_ms / 1000,
-                exchange(
-                    ctx.client,
-                    resolver=ctx.resolver,
-                    router=ctx.router,
-                    method=call.method,
-                    url=call.url,
-                    headers=headers,
-                    content=call.content,
-                    cap_bytes=ctx.profile.response_cap_bytes,
-                ),
-            )
+            response = await self._send(call, call.method, call.url, headers, call.content)
         except DeadlineExceeded:
             return self._failed(number, "timeout", "ETIMEDOUT", started, begin_ms)
         except WireError as exc:
             return self._failed(number, exc.outcome, exc.code, started, begin_ms)
         return self._completed(call, response, number, started, begin_ms)
+
+    async def _send(
+        self, call: _Call, method: str, url: str, headers: Mapping[str, str], content: bytes | None
+    ) -> WireResponse:
+        """One exchange under the step's per-attempt deadline (DNS to the last byte)."""
+        ctx = self.ctx
+        return await within(
+            ctx.clock,
+            call.cfg.timeout_ms / 1000,
+            exchange(
+                ctx.client,
+                resolver=ctx.resolver,
+                router=ctx.router,
+                method=method,
+                url=url,
+                headers=headers,
+                content=content,
+                cap_bytes=ctx.profile.response_cap_bytes,
+            ),
+        )
 
     def _failed(
         self, number: int, outcome: str, code: str, started: float, begin: float
@@ -402,21 +412,8 @@ class HttpStepExecutor:
         ctx.events.redactor.add(headers["Authorization"], headers["Authorization"].split(" ")[1])
         status, code = 0, ""
         try:
-            response = await within(
-                ctx.clock,
-                call.cfg.timeout_ms / 1000,
-                exchange(
-                    ctx.client,
-                    resolver=ctx.resolver,
-                    router=ctx.router,
-                    method="POST",
-                    url=key.endpoint,
-                    headers=headers,
-                    content="&".join(f"{k}={v}" for k, v in form.items())
-                    .replace(" ", "+")
-                    .encode(),
-                    cap_bytes=ctx.profile.response_cap_bytes,
-                ),
+            response = await self._send(
+                call, "POST", key.endpoint, headers, urlencode(form).encode()
             )
             status = response.status
             token = parse_token(response.status, response.body, ctx.clock.monotonic())
@@ -501,9 +498,14 @@ def _parse_json(body: bytes) -> Any:
     if not body.strip():
         return MISSING
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_reject_constant)
     except ValueError:
         return MISSING
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; Python's parser accepts them, the platform's does not.
+    raise ValueError(f"{name} is not JSON")
 
 
 def _error_code(response: WireResponse, document: Any) -> str:

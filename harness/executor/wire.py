@@ -8,8 +8,6 @@ above it handles transport exceptions.
 from __future__ import annotations
 
 import errno
-import functools
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -18,8 +16,9 @@ import httpx
 
 from harness.errors import UnsafeTargetError
 from harness.executor.resolver import DnsFailure, Resolver
+from harness.loopback import is_loopback
 
-__all__ = ["Router", "WireError", "WireResponse", "exchange", "is_loopback"]
+__all__ = ["Router", "WireError", "WireResponse", "exchange"]
 
 
 class WireError(Exception):
@@ -58,14 +57,6 @@ class Router:
         return host, urlunsplit((b.scheme, b.netloc, path, parts.query, ""))
 
 
-@functools.lru_cache(maxsize=1024)
-def is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:
-        return address == "localhost"
-
-
 async def exchange(
     client: httpx.AsyncClient,
     *,
@@ -78,7 +69,11 @@ async def exchange(
     cap_bytes: int,
 ) -> WireResponse:
     """Send one request and read its body, at most `cap_bytes + 1` of it."""
-    logical_host, target = router.target(url)
+    try:
+        logical_host, target = router.target(url)
+        httpx.URL(target)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise WireError("connection_error", "EINVALIDURL", str(exc)) from exc
     parts = urlsplit(target)
     connect_host = parts.hostname or ""
     try:

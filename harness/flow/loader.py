@@ -16,16 +16,25 @@ from harness.flow.model import Flow, FlowSet, Step
 # The data folder of the checkout the harness runs from (it is installed editable).
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 
-__all__ = ["CONTRACTS", "flow_schema", "load_flow", "load_flow_set", "parse_flow", "pointer_of"]
+__all__ = [
+    "CONTRACTS",
+    "bundled_schema",
+    "flow_schema",
+    "load_flow",
+    "load_flow_set",
+    "parse_flow",
+    "pointer_of",
+]
+
+
+def flow_schema() -> Mapping[str, Any]:
+    """The bundled `contracts/schemas/flow.schema.json`."""
+    return bundled_schema("flow.schema.json")
 
 
 @cache
-def flow_schema() -> Mapping[str, Any]:
-    """The bundled `contracts/schemas/flow.schema.json`."""
-    return _load_bundled_schema("flow.schema.json")
-
-
-def _load_bundled_schema(name: str) -> Mapping[str, Any]:
+def bundled_schema(name: str) -> Mapping[str, Any]:
+    """One of the JSON Schemas in `contracts/schemas/`."""
     candidate = CONTRACTS / "schemas" / name
     if not candidate.is_file():
         raise ConfigError(f"bundled schema {name} is missing", file=candidate, hint="reinstall")

@@ -27,8 +27,8 @@ from harness.events import EventLog
 from harness.executor.context import ExecutorContext
 from harness.executor.resolver import FaultyResolver
 from harness.executor.storage import DataStorage
-from harness.executor.wire import is_loopback
 from harness.faults.client import ProxyHandle, ToxiproxyControl
+from harness.loopback import is_loopback
 from harness.scenario.model import Scenario
 
 __all__ = ["CLIENT_ID", "CLIENT_SECRET", "API_KEY", "Environment", "environment"]

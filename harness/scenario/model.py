@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from harness.errors import ConfigError
-from harness.flow.loader import CONTRACTS, validate_against
+from harness.flow.loader import bundled_schema, validate_against
 
 __all__ = ["Callers", "Fault", "Scenario", "load_scenario", "load_scenarios", "scenario_schema"]
 
@@ -73,13 +72,9 @@ class Scenario:
         return not self.flows or flow_set_name in self.flows
 
 
-@cache
 def scenario_schema() -> Mapping[str, Any]:
-    import json
-
-    path = CONTRACTS / "schemas" / "scenario.schema.json"
-    data: Mapping[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
+    """The bundled `contracts/schemas/scenario.schema.json`."""
+    return bundled_schema("scenario.schema.json")
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -7,13 +7,11 @@ Exit codes: 0 nothing at error level (lint) / every path within budget (budget);
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import click
 
-from harness.errors import HarnessError
+from harness.cli_support import guarded
 from harness.flow.budget import BudgetReport, flow_budget, format_budget_text
 from harness.flow.lint.config import LintConfig
 from harness.flow.lint.engine import lint_flow_set
@@ -26,16 +24,6 @@ __all__ = ["budget_command", "lint_command"]
 
 DEFAULT_DEAD_AIR_MS = 8000
 _CONFIG_NAMES = (".ivr-harness.toml",)
-T = TypeVar("T")
-
-
-def _guarded(action: Callable[[], T]) -> T:
-    """Run ``action``; a HarnessError becomes one line on stderr and exit 2."""
-    try:
-        return action()
-    except HarnessError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None
 
 
 def _config(explicit: Path | None, flows: Path) -> LintConfig:
@@ -61,44 +49,62 @@ def _emit(text: str, output: Path | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text")
 @click.option("--output", type=click.Path(path_type=Path), help="Write here instead of stdout.")
 @click.option("--lint-config", type=click.Path(path_type=Path), help="TOML or JSON lint config.")
-@click.option("--dead-air-ms", type=click.IntRange(min=1), default=None,
-              help=f"Dead-air budget in ms (default {DEFAULT_DEAD_AIR_MS}).")
+@click.option(
+    "--dead-air-ms",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Dead-air budget in ms (default {DEFAULT_DEAD_AIR_MS}).",
+)
 def lint_command(
     flows: Path, fmt: str, output: Path | None, lint_config: Path | None, dead_air_ms: int | None
 ) -> None:
     """Lint the flow set FLOWS (a folder of flow files, or one file)."""
+
     def run() -> tuple[str, bool]:
         config = _config(lint_config, flows)
         flow_set = load_flow_set(flows)
         budget = dead_air_ms or config.dead_air_ms or DEFAULT_DEAD_AIR_MS
         findings = lint_flow_set(flow_set, config=config, dead_air_budget_ms=budget)
         base = Path.cwd()
-        text = {"text": lambda: format_text(findings, base), "json": lambda: format_json(findings),
-                "sarif": lambda: format_sarif(findings, base)}[fmt]()
+        text = {
+            "text": lambda: format_text(findings, base),
+            "json": lambda: format_json(findings),
+            "sarif": lambda: format_sarif(findings, base),
+        }[fmt]()
         return text, any(f.severity == "error" for f in findings)
 
-    text, failed = _guarded(run)
+    text, failed = guarded(run)
     _emit(text, output)
     raise SystemExit(1 if failed else 0)
 
 
 @click.command("budget")
 @click.argument("flows", type=click.Path(path_type=Path))
-@click.option("--dead-air-ms", type=click.IntRange(min=1), default=DEFAULT_DEAD_AIR_MS,
-              show_default=True, help="Dead-air budget in ms.")
+@click.option(
+    "--dead-air-ms",
+    type=click.IntRange(min=1),
+    default=DEFAULT_DEAD_AIR_MS,
+    show_default=True,
+    help="Dead-air budget in ms.",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def budget_command(flows: Path, dead_air_ms: int, fmt: str) -> None:
     """Worst-case time and dead air of every path of the flow set FLOWS."""
+
     def run() -> list[BudgetReport]:
         flow_set = load_flow_set(flows)
         return [
             flow_budget(flow_set, f.id, dead_air_budget_ms=dead_air_ms) for f in _entries(flow_set)
         ]
 
-    reports = _guarded(run)
+    reports = guarded(run)
     if fmt == "json":
-        click.echo(json.dumps({"version": 1, "budget_ms": dead_air_ms,
-                               "flows": [r.to_json() for r in reports]}, indent=2))
+        click.echo(
+            json.dumps(
+                {"version": 1, "budget_ms": dead_air_ms, "flows": [r.to_json() for r in reports]},
+                indent=2,
+            )
+        )
     else:
         click.echo(format_budget_text(reports))
     raise SystemExit(1 if any(r.over_budget for r in reports) else 0)
