@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from harness.executor.storage import DataStorage
 
-__all__ = ["BreakerConfig", "CircuitBreaker", "State", "counts_as_failure"]
+__all__ = ["BreakerConfig", "CircuitBreaker", "Permit", "State", "counts_as_failure"]
 
 State = Literal["closed", "open", "half_open"]
 
@@ -62,6 +62,13 @@ def counts_as_failure(outcome: str, status: int, count_on: frozenset[str]) -> bo
 Transition = Callable[[str, State, State], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """One attempt the breaker allowed; `trial` marks the single half-open trial."""
+
+    trial: bool = False
+
+
 class CircuitBreaker:
     """One breaker's logic over shared Data Storage; cheap to build per step."""
 
@@ -89,26 +96,27 @@ class CircuitBreaker:
         opened = float(self._storage.get(self._prefix + "opened_at", 0))
         return self._now_ms() - opened >= self.config.cooldown_ms
 
-    def acquire(self) -> bool:
-        """Ask to make one attempt. False means: skip it, the circuit is open."""
+    def acquire(self) -> Permit | None:
+        """Ask to make one attempt. None means: skip it, the circuit is open."""
         stored: State = self._storage.get(self._prefix + "state", "closed")
         if stored == "closed":
-            return True
+            return Permit()
         if stored == "open" and self._cooled_down():
             self._set_state("open", "half_open")
             self._storage.set(self._prefix + "trial", True)
-            return True
-        return False  # open and cooling, or a half-open trial already in flight
+            return Permit(trial=True)
+        return None  # open and cooling, or a half-open trial already in flight
 
-    def release(self) -> None:
-        """Give back an allowed attempt that never reached the wire (e.g. no token).
+    def release(self, permit: Permit) -> None:
+        """Give back a permit whose attempt never reached the wire (no token, bad URL, cancel).
 
-        A half-open trial that did not happen must not wedge the breaker: it goes
-        back to open with its old timestamp, so the next call is the trial.
+        Only the half-open trial matters: it goes back to open with its old timestamp, so
+        the next call is the trial. Any other permit changes nothing.
         """
-        if self._storage.get(self._prefix + "state", "closed") == "half_open":
+        stored: State = self._storage.get(self._prefix + "state", "closed")
+        if permit.trial and stored == "half_open":
             self._storage.delete(self._prefix + "trial")
-            self._storage.set(self._prefix + "state", "open")
+            self._set_state("half_open", "open")
 
     def record(self, failed: bool) -> None:
         """Report the result of an attempt that `acquire` allowed."""

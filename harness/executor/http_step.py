@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from harness.flow.templates import render, substitute_text, to_text
 __all__ = ["Attempt", "HttpStepExecutor", "StepResult", "classify"]
 
 _AUTH_RETRY_CODES = frozenset({"invalid_token", "token_expired"})
+# A URL the caller's data made unsendable: not the backend's fault, never retried or counted.
+_INVALID_URL = "EINVALIDURL"
 _WWW_AUTH_ERROR = re.compile(r'error="?([A-Za-z_]+)"?')
 
 
@@ -91,6 +94,7 @@ class _Call:
     token: Token | None = None
     inline_fetch: bool = False
     auth_retried: bool = False
+    permit_settled: bool = True
     gave_up: str = ""
 
 
@@ -204,7 +208,7 @@ class HttpStepExecutor:
             return policy.retry_on_timeout
         if attempt.outcome in ("connection_error", "dns_error"):
             return True
-        if attempt.code == "insufficient_scope" or attempt.number == 0:
+        if attempt.code in ("insufficient_scope", _INVALID_URL) or attempt.number == 0:
             return False
         return attempt.status in policy.retry_on_status
 
@@ -242,14 +246,25 @@ class HttpStepExecutor:
         await self.ctx.clock.sleep(seconds)
 
     async def _one(self, call: _Call) -> Attempt:
-        if call.breaker is not None and not call.breaker.acquire():
+        if call.breaker is None:
+            return await self._authorized_attempt(call)
+        permit = call.breaker.acquire()
+        if permit is None:
             self.ctx.emit("circuit_open", call_id=call.call_id, step_id=call.step.id)
             return Attempt(number=0, outcome="circuit_open", started_ms=self.ctx.now_ms())
+        call.permit_settled = False
+        try:
+            return await self._authorized_attempt(call)
+        finally:
+            # No token, a bad URL, a cancelled caller: the backend never answered, so the
+            # breaker learns nothing, but a half-open trial must not stay taken for ever.
+            if not call.permit_settled:
+                call.breaker.release(permit)
+
+    async def _authorized_attempt(self, call: _Call) -> Attempt:
         try:
             auth = await self._authorize(call)
         except TokenError as exc:
-            if call.breaker is not None:
-                call.breaker.release()
             return Attempt(number=0, outcome="auth_error", status=exc.status, code=exc.code)
         attempt = await self._attempt(call, auth)
         if (
@@ -284,11 +299,12 @@ class HttpStepExecutor:
             ctx.emit("attempt_start", call_id=call.call_id, step_id=call.step.id, attempt=number)
             attempt = await self._exchange(call, {**call.headers, **auth}, number, started)
         call.attempts.append(attempt)
-        if call.breaker is not None:
+        if call.breaker is not None and attempt.code != _INVALID_URL:
             failed = counts_as_failure(
                 attempt.outcome, attempt.status, call.breaker.config.count_on
             )
             call.breaker.record(failed)
+            call.permit_settled = True
         ctx.emit(
             "attempt_end",
             call_id=call.call_id,
@@ -498,9 +514,16 @@ def _parse_json(body: bytes) -> Any:
     if not body.strip():
         return MISSING
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        return json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
     except ValueError:
         return MISSING
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is past the range of a double")
+    return value
 
 
 def _reject_constant(name: str) -> Any:
