@@ -26,8 +26,8 @@ _EXPORTS = {
     "flow_budget": "harness.flow.budget",
     "step_budget": "harness.flow.budget",
     # the reference executor and flow runner
-    "CXONE": "harness.executor.profile",
-    "PlatformProfile": "harness.executor.profile",
+    "CXONE": "harness.flow.profile",
+    "PlatformProfile": "harness.flow.profile",
     "ExecutorContext": "harness.executor.context",
     "HttpStepExecutor": "harness.executor.http_step",
     "StepResult": "harness.executor.http_step",

@@ -19,7 +19,6 @@ from harness.errors import ConfigError
 __all__ = ["contract_command", "gate_command", "provider_command"]
 
 
-
 _spec_option = click.option(
     "--spec",
     "specs",

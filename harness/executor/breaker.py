@@ -12,34 +12,16 @@ While open, and while a half-open trial is in flight, calls are refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
 from harness.executor.storage import DataStorage
+from harness.flow.http_config import BreakerConfig
 
-__all__ = ["BreakerConfig", "CircuitBreaker", "Permit", "State", "counts_as_failure"]
+__all__ = ["CircuitBreaker", "Permit", "State", "counts_as_failure"]
 
 State = Literal["closed", "open", "half_open"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BreakerConfig:
-    key: str
-    failure_threshold: int = 3
-    cooldown_ms: int = 30_000
-    count_on: frozenset[str] = field(
-        default_factory=lambda: frozenset({"5xx", "timeout", "connection"})
-    )
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> BreakerConfig:
-        return cls(
-            key=str(raw["key"]),
-            failure_threshold=int(raw.get("failureThreshold", 3)),
-            cooldown_ms=int(raw.get("cooldownMs", 30_000)),
-            count_on=frozenset(raw.get("countOn", ["5xx", "timeout", "connection"])),
-        )
 
 
 def counts_as_failure(outcome: str, status: int, count_on: frozenset[str]) -> bool:

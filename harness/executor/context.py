@@ -13,10 +13,10 @@ import httpx
 from harness.clock import Clock, RealClock
 from harness.events import Event, EventLog
 from harness.executor.auth import TokenCache
-from harness.executor.profile import CXONE, PlatformProfile
 from harness.executor.resolver import FaultyResolver, Resolver
 from harness.executor.storage import DataStorage
 from harness.executor.wire import Router
+from harness.flow.profile import CXONE, PlatformProfile
 
 __all__ = ["ExecutorContext"]
 

@@ -23,11 +23,11 @@ import tenacity
 from harness.events import looks_secret
 from harness.executor.auth import Token, TokenError, TokenKey, basic_header, parse_token
 from harness.executor.breaker import CircuitBreaker, counts_as_failure
-from harness.executor.config import MISSING, HttpStepConfig, parse_http_config
 from harness.executor.context import ExecutorContext
 from harness.executor.deadline import DeadlineExceeded, within
 from harness.executor.wire import WireError, WireResponse, exchange
 from harness.flow.expressions import ExpressionError, Scope, evaluate_mapping
+from harness.flow.http_config import MISSING, HttpStepConfig, parse_http_config
 from harness.flow.model import Flow, Step
 from harness.flow.templates import render, substitute_text, to_text
 

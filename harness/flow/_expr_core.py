@@ -53,7 +53,6 @@ class ExpressionError(HarnessError):
         self._located = source is not None
         super().__init__(self._render())
 
-
     def __reduce__(self) -> tuple[Any, tuple[()]]:
         source = self.source if self._located else None
         rebuild = functools.partial(ExpressionError, self.detail, source=source, offset=self.offset)
@@ -82,7 +81,6 @@ class Scope:
     paths query (``MISSING`` outside a response context: every ``$`` path is then null);
     ``now_ms`` is the run clock behind ``currentTimestamp()``.
     """
-
 
     variables: Mapping[str, Any]
     response: Any = MISSING

@@ -33,9 +33,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.executor.config import parse_http_config
-from harness.executor.profile import CXONE, PlatformProfile
+from harness.flow.http_config import parse_http_config
 from harness.flow.model import Flow, FlowSet, Step
+from harness.flow.profile import CXONE, PlatformProfile
 
 __all__ = [
     "DEFAULT_PROMPT_MS",
@@ -73,10 +73,16 @@ class StepBudget:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "flow_id": self.flow_id, "step_id": self.step_id, "type": self.type,
-            "worst_ms": self.worst_ms, "audio_ms": self.audio_ms, "silent_ms": self.silent_ms,
-            "caller_input": self.caller_input, "attempts_ms": self.attempts_ms,
-            "backoff_ms": self.backoff_ms, "token_ms": self.token_ms,
+            "flow_id": self.flow_id,
+            "step_id": self.step_id,
+            "type": self.type,
+            "worst_ms": self.worst_ms,
+            "audio_ms": self.audio_ms,
+            "silent_ms": self.silent_ms,
+            "caller_input": self.caller_input,
+            "attempts_ms": self.attempts_ms,
+            "backoff_ms": self.backoff_ms,
+            "token_ms": self.token_ms,
             "auth_retry_ms": self.auth_retry_ms,
         }
 
@@ -118,8 +124,11 @@ class PathBudget:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "steps": [i.label for i in self.items], "end": self.end,
-            "total_ms": self.total_ms, "audio_ms": self.audio_ms, "silent_ms": self.silent_ms,
+            "steps": [i.label for i in self.items],
+            "end": self.end,
+            "total_ms": self.total_ms,
+            "audio_ms": self.audio_ms,
+            "silent_ms": self.silent_ms,
             "longest_silence_ms": self.longest_silence_ms,
             "longest_silence_steps": [i.label for i in self.longest_silence],
             "over_budget": self.over_budget,
@@ -151,9 +160,12 @@ class BudgetReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "flow_id": self.flow_id, "budget_ms": self.budget_ms,
-            "worst_silence_ms": self.worst_silence_ms, "worst_total_ms": self.worst_total_ms,
-            "over_budget": self.over_budget, "truncated": self.truncated,
+            "flow_id": self.flow_id,
+            "budget_ms": self.budget_ms,
+            "worst_silence_ms": self.worst_silence_ms,
+            "worst_total_ms": self.worst_total_ms,
+            "over_budget": self.over_budget,
+            "truncated": self.truncated,
             "excluded": list(self.excluded),
             "steps": [s.to_json() for s in self.steps],
             "paths": [p.to_json() for p in self.paths],
@@ -182,8 +194,13 @@ def step_budget(
     elif step.type == "SubFlow" and flows is not None:
         audio, silent = _child_worst(flows, flow, step, profile)
     return StepBudget(
-        flow_id=flow.id, step_id=step.id, type=step.type, worst_ms=audio + silent,
-        audio_ms=audio, silent_ms=silent, caller_input=caller_input,
+        flow_id=flow.id,
+        step_id=step.id,
+        type=step.type,
+        worst_ms=audio + silent,
+        audio_ms=audio,
+        silent_ms=silent,
+        caller_input=caller_input,
     )
 
 
@@ -215,8 +232,15 @@ def _http_budget(step: Step, flow: Flow, profile: PlatformProfile) -> StepBudget
     attempts = cfg.attempts * timeout
     worst = attempts + backoff + token + auth_retry
     return StepBudget(
-        flow_id=flow.id, step_id=step.id, type=step.type, worst_ms=worst, silent_ms=worst,
-        attempts_ms=attempts, backoff_ms=backoff, token_ms=token, auth_retry_ms=auth_retry,
+        flow_id=flow.id,
+        step_id=step.id,
+        type=step.type,
+        worst_ms=worst,
+        silent_ms=worst,
+        attempts_ms=attempts,
+        backoff_ms=backoff,
+        token_ms=token,
+        auth_retry_ms=auth_retry,
     )
 
 
@@ -234,7 +258,10 @@ def flow_budget(
     raw, truncated = _enumerate(flows, flow, profile)
     paths = tuple(_path_budget(items, end, dead_air_budget_ms) for items, end in raw)
     return BudgetReport(
-        flow_id=flow_id, budget_ms=dead_air_budget_ms, steps=steps, paths=paths,
+        flow_id=flow_id,
+        budget_ms=dead_air_budget_ms,
+        steps=steps,
+        paths=paths,
         truncated=truncated,
     )
 
@@ -251,9 +278,12 @@ def _path_budget(items: tuple[PathItem, ...], end: str, budget: int) -> PathBudg
             if sum(i.silent_ms for i in run) > sum(i.silent_ms for i in longest):
                 longest = tuple(run)
     return PathBudget(
-        items=items, end=end, audio_ms=sum(i.audio_ms for i in items),
+        items=items,
+        end=end,
+        audio_ms=sum(i.audio_ms for i in items),
         silent_ms=sum(i.silent_ms for i in items),
-        longest_silence_ms=sum(i.silent_ms for i in longest), longest_silence=longest,
+        longest_silence_ms=sum(i.silent_ms for i in longest),
+        longest_silence=longest,
         budget_ms=budget,
     )
 
@@ -271,8 +301,13 @@ def _enumerate(flows: FlowSet, flow: Flow, profile: PlatformProfile) -> tuple[li
 
 
 def _walk(
-    flows: FlowSet, flow: Flow, step_id: str | None, prefix: tuple[PathItem, ...],
-    seen: frozenset[str], profile: PlatformProfile, depth: int,
+    flows: FlowSet,
+    flow: Flow,
+    step_id: str | None,
+    prefix: tuple[PathItem, ...],
+    seen: frozenset[str],
+    profile: PlatformProfile,
+    depth: int,
 ) -> Iterator[_Raw]:
     step = flow.step(step_id)
     if step is None:
@@ -297,16 +332,22 @@ def _walk(
 
 
 def _walk_subflow(
-    flows: FlowSet, flow: Flow, step: Step, prefix: tuple[PathItem, ...],
-    seen: frozenset[str], profile: PlatformProfile, depth: int,
+    flows: FlowSet,
+    flow: Flow,
+    step: Step,
+    prefix: tuple[PathItem, ...],
+    seen: frozenset[str],
+    profile: PlatformProfile,
+    depth: int,
 ) -> Iterator[_Raw]:
     child = flows.subflow_target(flow, step)
     marker = PathItem(flow_id=flow.id, step_id=step.id, audio_ms=0, silent_ms=0)
     if child is None or depth > 8:
         yield from _walk(flows, flow, step.next_step_id, prefix + (marker,), seen, profile, depth)
         return
-    for items, end in _walk(flows, child, child.entry_step_id, prefix + (marker,), frozenset(),
-                            profile, depth + 1):
+    for items, end in _walk(
+        flows, child, child.entry_step_id, prefix + (marker,), frozenset(), profile, depth + 1
+    ):
         if end == "terminal":
             yield items, end
         else:  # a Return, or a child error that comes back as subflow_error
@@ -315,7 +356,10 @@ def _walk_subflow(
 
 def _item(sb: StepBudget) -> PathItem:
     return PathItem(
-        flow_id=sb.flow_id, step_id=sb.step_id, audio_ms=sb.audio_ms, silent_ms=sb.silent_ms,
+        flow_id=sb.flow_id,
+        step_id=sb.step_id,
+        audio_ms=sb.audio_ms,
+        silent_ms=sb.silent_ms,
         caller_input=sb.caller_input,
     )
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from html import escape as _escape
 
-from harness.executor.profile import CXONE, PlatformProfile
+from harness.flow.profile import CXONE, PlatformProfile
 from harness.report.results import breaker_history, known_defects_cleared, run_json
 from harness.report.svg import breaker_svg, timeline_svg, windows_svg
 from harness.scenario.expectations import Check

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.events import Event
-from harness.executor.profile import CXONE, PlatformProfile
+from harness.flow.profile import CXONE, PlatformProfile
 from harness.scenario.expectations import error_windows
 from harness.scenario.runner import RunResult, SuiteResult
 

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.executor.profile import CXONE, PlatformProfile
+from harness.flow.profile import CXONE, PlatformProfile
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.events import Event
-from harness.executor.config import parse_http_config
-from harness.executor.profile import PlatformProfile
 from harness.executor.timeline import CallResult
 from harness.flow.budget import step_budget
+from harness.flow.http_config import parse_http_config
 from harness.flow.model import Flow, FlowSet, Step
+from harness.flow.profile import PlatformProfile
 
 __all__ = ["Check", "RunFacts", "evaluate", "error_windows", "noise_allowance"]
 

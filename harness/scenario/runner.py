@@ -22,12 +22,12 @@ from harness.clock import Clock, RealClock, ScaledClock
 from harness.errors import ConfigError, HarnessError, did_you_mean
 from harness.events import Event, EventLog
 from harness.executor.deadline import DeadlineExceeded, within
-from harness.executor.profile import CXONE, PlatformProfile
 from harness.executor.runner import FlowRunner
 from harness.executor.timeline import Caller as CallerT
 from harness.executor.timeline import CallResult
 from harness.flow.loader import load_flow_set
 from harness.flow.model import FlowSet
+from harness.flow.profile import CXONE, PlatformProfile
 from harness.scenario.callers import build_callers
 from harness.scenario.environment import Environment, environment
 from harness.scenario.expectations import Check, RunFacts, alert_fired, error_windows, evaluate

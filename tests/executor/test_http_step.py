@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from harness.errors import ConfigError, UnsafeTargetError
-from harness.executor.profile import PlatformProfile
 from harness.executor.resolver import DnsFault
+from harness.flow.profile import PlatformProfile
 from tests.fixtures.flows import http_step
 from tests.fixtures.inprocess import Env, Reply, make_env, token_reply
 

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from harness.executor.profile import CXONE
 from harness.flow.budget import flow_budget, format_budget_text, step_budget
 from harness.flow.loader import load_flow_set, parse_flow
 from harness.flow.model import FlowSet
+from harness.flow.profile import CXONE
 
 FLOWS = Path(__file__).resolve().parents[2] / "contracts" / "flows"
 
@@ -19,8 +19,12 @@ def _flow(steps: list[dict[str, Any]]) -> FlowSet:
 
 
 def _http(**config: Any) -> dict[str, Any]:
-    return {"id": "h", "type": "HTTPRequest", "nextStepId": "end",
-            "configuration": {"url": "https://x/", "method": "GET", **config}}
+    return {
+        "id": "h",
+        "type": "HTTPRequest",
+        "nextStepId": "end",
+        "configuration": {"url": "https://x/", "method": "GET", **config},
+    }
 
 
 END = {"id": "end", "type": "Hangup", "configuration": {}}
@@ -47,8 +51,12 @@ def test_retry_after_up_to_max_delay_when_503_is_retried() -> None:
 
 
 def test_oauth2_adds_a_fetch_per_attempt_and_the_reauth_retry() -> None:
-    auth = {"type": "oauth2", "clientId": "c", "clientSecret": "{{s}}",
-            "tokenEndpoint": "https://t/"}
+    auth = {
+        "type": "oauth2",
+        "clientId": "c",
+        "clientSecret": "{{s}}",
+        "tokenEndpoint": "https://t/",
+    }
     retry = {"maxRetries": 1, "backoff": "fixed", "initialDelayMs": 300}
     # 2 attempts + 1 re-auth attempt, 3 token fetches, one fixed delay
     assert _budget(timeout=1000, retryPolicy=retry, authentication=auth) == 6 * 1000 + 300
@@ -64,8 +72,12 @@ def test_wait_is_audio_only_with_progress_prompts(wait: dict[str, Any], audio: i
 
 
 def test_a_prompt_resets_the_silence() -> None:
-    play = {"id": "p", "type": "Play", "configuration": {"prompt": "hi", "durationMs": 500},
-            "nextStepId": "h2"}
+    play = {
+        "id": "p",
+        "type": "Play",
+        "configuration": {"prompt": "hi", "durationMs": 500},
+        "nextStepId": "h2",
+    }
     h2 = {**_http(timeout=3000), "id": "h2"}
     flows = _flow([{**_http(timeout=3000), "nextStepId": "p"}, play, h2, END])
     report = flow_budget(flows, "f", CXONE, 5000)
@@ -75,8 +87,14 @@ def test_a_prompt_resets_the_silence() -> None:
 
 
 def test_cycles_are_cut() -> None:
-    cond = {"id": "c", "type": "Condition", "configuration": {
-        "conditions": [{"expression": "x", "nextStepId": "h"}], "defaultStepId": "end"}}
+    cond = {
+        "id": "c",
+        "type": "Condition",
+        "configuration": {
+            "conditions": [{"expression": "x", "nextStepId": "h"}],
+            "defaultStepId": "end",
+        },
+    }
     flows = _flow([{**_http(timeout=100), "nextStepId": "c"}, cond, END])
     ends = sorted(p.end for p in flow_budget(flows, "f").paths)
     assert ends == ["cycle", "terminal"]

@@ -26,8 +26,12 @@ def _set(steps: list[dict[str, Any]], **extra: Any) -> FlowSet:
 
 def _http(next_id: str = "end", **config: Any) -> dict[str, Any]:
     base = {"url": "https://x/", "method": "GET", "timeout": 1000}
-    return {"id": "h", "type": "HTTPRequest", "nextStepId": next_id,
-            "configuration": {**base, **config}}
+    return {
+        "id": "h",
+        "type": "HTTPRequest",
+        "nextStepId": next_id,
+        "configuration": {**base, **config},
+    }
 
 
 def _rules(flows: FlowSet) -> set[str]:
@@ -50,9 +54,11 @@ def test_registry_ids_are_stable_and_documented() -> None:
         ({"retryPolicy": {"maxRetries": 1, "retryOnStatusCodes": [404]}}, "IVR003"),
         ({"method": "POST", "retryPolicy": {"maxRetries": 1}}, "IVR004"),
         ({"url": "https://x/a?q={{ani}}"}, "IVR007"),
-        ({"body": "{\"a\": \"{{ani}}\"}", "method": "POST"}, "IVR008"),
-        ({"authentication": {"type": "apiKey", "headerName": "K", "headerValue": "s3cr3t"}},
-         "IVR016"),
+        ({"body": '{"a": "{{ani}}"}', "method": "POST"}, "IVR008"),
+        (
+            {"authentication": {"type": "apiKey", "headerName": "K", "headerValue": "s3cr3t"}},
+            "IVR016",
+        ),
         ({"headers": {"Authorization": "Bearer abcdefghijklmnopqrstuvwxyz012345"}}, "IVR016"),
         ({"url": "https://x/a?q={{nobody_sets_this}}"}, "IVR015"),
     ],
@@ -65,39 +71,60 @@ def test_http_rule_fires(config: dict[str, Any], rule_id: str) -> None:
 
 def test_safe_variants_do_not_fire() -> None:
     step = _http(
-        method="POST", url="https://{{env}}.x/a?q={{encodeUriComponent(ani)}}",
-        headers={"Idempotency-Key": "{{flow_execution_id}}"}, body={"a": "{{ani}}"},
+        method="POST",
+        url="https://{{env}}.x/a?q={{encodeUriComponent(ani)}}",
+        headers={"Idempotency-Key": "{{flow_execution_id}}"},
+        body={"a": "{{ani}}"},
         retryPolicy={"maxRetries": 1, "retryOnStatusCodes": [429, 503]},
     )
     assert _rules(_set([step, END], variables={"env": "prod"})) <= {"IVR012"}
 
 
 def _router(conditions: list[tuple[str, str]], default: str | None = None) -> dict[str, Any]:
-    config: dict[str, Any] = {"conditions": [{"expression": e, "nextStepId": n}
-                                             for e, n in conditions]}
+    config: dict[str, Any] = {
+        "conditions": [{"expression": e, "nextStepId": n} for e, n in conditions]
+    }
     if default:
         config["defaultStepId"] = default
     return {"id": "r", "type": "Condition", "configuration": config}
 
 
 def test_router_that_catches_everything_below_500_routes_403_to_success() -> None:
-    flows = _set([_http(next_id="r"), _router([("http_status_code < 500", "ok")], "end"),
-                  {"id": "ok", "type": "Transfer", "configuration": {"queue": "q"}}, END])
+    flows = _set(
+        [
+            _http(next_id="r"),
+            _router([("http_status_code < 500", "ok")], "end"),
+            {"id": "ok", "type": "Transfer", "configuration": {"queue": "q"}},
+            END,
+        ]
+    )
     messages = [f.message for f in lint_flow_set(flows) if f.rule_id == "IVR011"]
     assert any("'403'" in m for m in messages) and any("'timeout'" in m for m in messages)
 
 
 def test_router_naming_every_class_is_clean() -> None:
-    flows = _set([_http(next_id="r"), _router([("http_outcome == 'success'", "ok")], "end"),
-                  {"id": "ok", "type": "Transfer", "configuration": {"queue": "q"}}, END])
+    flows = _set(
+        [
+            _http(next_id="r"),
+            _router([("http_outcome == 'success'", "ok")], "end"),
+            {"id": "ok", "type": "Transfer", "configuration": {"queue": "q"}},
+            END,
+        ]
+    )
     assert _rules(flows) == set()
 
 
 def test_dead_end_and_dangling() -> None:
-    flows = _set([{"id": "p", "type": "Play", "configuration": {"prompt": "x"},
-                   "nextStepId": "c"},
-                  {"id": "c", "type": "Condition", "configuration": {
-                      "conditions": [{"expression": "ani", "nextStepId": "gone"}]}}])
+    flows = _set(
+        [
+            {"id": "p", "type": "Play", "configuration": {"prompt": "x"}, "nextStepId": "c"},
+            {
+                "id": "c",
+                "type": "Condition",
+                "configuration": {"conditions": [{"expression": "ani", "nextStepId": "gone"}]},
+            },
+        ]
+    )
     assert {"IVR013", "IVR014"} <= _rules(flows)
 
 
@@ -118,15 +145,18 @@ def test_inline_lint_field_with_unknown_rule_is_a_config_error() -> None:
 
 def test_config_file(tmp_path: Path) -> None:
     path = tmp_path / ".ivr-harness.toml"
-    path.write_text('[lint]\ndead-air-ms = 9000\n[lint.rules]\nmissing-timeout = "warning"\n'
-                    '[[lint.ignore]]\nrule = "IVR002"\nflow = "f"\n')
+    path.write_text(
+        '[lint]\ndead-air-ms = 9000\n[lint.rules]\nmissing-timeout = "warning"\n'
+        '[[lint.ignore]]\nrule = "IVR002"\nflow = "f"\n'
+    )
     config = LintConfig.load(path)
     assert config.dead_air_ms == 9000 and config.levels == {"IVR001": "warning"}
     step = _http(timeout=None)
     del step["configuration"]["timeout"]
     findings = lint_flow_set(_set([step, END]), config=config)
     assert {(f.rule_id, f.severity) for f in findings if f.rule_id in ("IVR001", "IVR002")} == {
-        ("IVR001", "warning")}
+        ("IVR001", "warning")
+    }
 
 
 @pytest.mark.parametrize(

@@ -23,9 +23,10 @@ from hypothesis.stateful import (
     rule,
 )
 
-from harness.executor.breaker import BreakerConfig, CircuitBreaker, State
+from harness.executor.breaker import CircuitBreaker, State
 from harness.executor.breaker import Permit as BreakerPermit
 from harness.executor.storage import DataStorage
+from harness.flow.http_config import BreakerConfig
 from tests.fixtures.flows import http_step
 from tests.fixtures.inprocess import Reply, make_env, token_reply
 

@@ -65,8 +65,12 @@ class LintConfig:
         section = document.get("lint", document) if isinstance(document, Mapping) else None
         base = "/lint" if isinstance(document, Mapping) and "lint" in document else ""
         if not isinstance(section, Mapping):
-            raise ConfigError("expected a table of lint settings", file=path, pointer=base,
-                              hint="see docs/lint-rules.md, 'Configuration'")
+            raise ConfigError(
+                "expected a table of lint settings",
+                file=path,
+                pointer=base,
+                hint="see docs/lint-rules.md, 'Configuration'",
+            )
         return cls._from(section, path, base)
 
     @classmethod
@@ -90,8 +94,9 @@ class LintConfig:
         ignores = tuple(_ignore(item, path, f"{base}/ignore/{i}") for i, item in enumerate(raw))
         dead_air = section.get("dead-air-ms")
         if dead_air is not None and (not isinstance(dead_air, int) or dead_air <= 0):
-            raise ConfigError("'dead-air-ms' must be a positive integer", file=path,
-                              pointer=f"{base}/dead-air-ms")
+            raise ConfigError(
+                "'dead-air-ms' must be a positive integer", file=path, pointer=f"{base}/dead-air-ms"
+            )
         return cls(levels=levels, ignores=ignores, dead_air_ms=dead_air, path=path)
 
     def severity(self, rule_id: str, flow: Flow, step: Step | None) -> Severity | None:
@@ -105,8 +110,10 @@ class LintConfig:
         if rule_id in flow.lint:
             return flow.lint[rule_id]
         for ignore in self.ignores:
-            if ignore.rule_id == rule_id and ignore.flow_id == flow.id and (
-                ignore.step_id is None or (step is not None and ignore.step_id == step.id)
+            if (
+                ignore.rule_id == rule_id
+                and ignore.flow_id == flow.id
+                and (ignore.step_id is None or (step is not None and ignore.step_id == step.id))
             ):
                 return "off"
         return self.levels.get(rule_id, RULES[rule_id].severity)
@@ -128,8 +135,9 @@ def _decode(text: str, path: Path) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                              file=path) from exc
+            raise ConfigError(
+                f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", file=path
+            ) from exc
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -144,8 +152,12 @@ def _table(value: Any, path: Path, pointer: str) -> Mapping[str, Any]:
 
 def _level(value: Any, path: Path, pointer: str) -> str:
     if value not in _LEVELS:
-        raise ConfigError(f"unknown level {value!r}", file=path, pointer=pointer,
-                          hint=did_you_mean(str(value), _LEVELS) or "one of: " + ", ".join(_LEVELS))
+        raise ConfigError(
+            f"unknown level {value!r}",
+            file=path,
+            pointer=pointer,
+            hint=did_you_mean(str(value), _LEVELS) or "one of: " + ", ".join(_LEVELS),
+        )
     return str(value)
 
 
@@ -153,8 +165,12 @@ def _ignore(item: Any, path: Path, pointer: str) -> Ignore:
     table = _table(item, path, pointer)
     for key in table:
         if key not in _IGNORE_KEYS:
-            raise ConfigError(f"unknown key '{key}'", file=path, pointer=f"{pointer}/{key}",
-                              hint=did_you_mean(key, _IGNORE_KEYS) or "allowed: rule, flow, step")
+            raise ConfigError(
+                f"unknown key '{key}'",
+                file=path,
+                pointer=f"{pointer}/{key}",
+                hint=did_you_mean(key, _IGNORE_KEYS) or "allowed: rule, flow, step",
+            )
     if "rule" not in table or "flow" not in table:
         raise ConfigError("an ignore entry needs 'rule' and 'flow'", file=path, pointer=pointer)
     rule_id = resolve_rule(str(table["rule"]), path, f"{pointer}/rule")

@@ -6,8 +6,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.executor.profile import PlatformProfile
 from harness.flow.model import Flow, FlowSet, Step
+from harness.flow.profile import PlatformProfile
 
 __all__ = ["Edge", "Issue", "LintContext", "edges", "strings"]
 

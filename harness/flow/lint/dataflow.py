@@ -23,8 +23,14 @@ __all__ = ["check_used_before_set", "defined_by", "entry_set"]
 ENTRY_CALLER_VARIABLES = frozenset({"ani", "dnis", "flow_execution_id"})
 CHILD_CALLER_VARIABLES = frozenset({"ani", "flow_execution_id"})
 HTTP_OUTCOME_VARIABLES = frozenset(
-    {"http_status_code", "http_outcome", "http_attempts", "http_elapsed_ms", "http_location",
-     "http_error_code"}
+    {
+        "http_status_code",
+        "http_outcome",
+        "http_attempts",
+        "http_elapsed_ms",
+        "http_location",
+        "http_error_code",
+    }
 )
 
 
@@ -110,7 +116,10 @@ def check_used_before_set(ctx: LintContext) -> Iterator[Issue]:
             for pointer, name in _uses(flow, step):
                 if name not in must[step.id]:
                     yield ctx.issue(
-                        "IVR015", flow, step, pointer,
+                        "IVR015",
+                        flow,
+                        step,
+                        pointer,
                         f"'{name}' may be read before it is set (not set on every path from "
                         f"the entry of '{flow.id}')",
                     )

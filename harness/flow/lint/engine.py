@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from harness.executor.profile import CXONE, PlatformProfile
 from harness.flow.lint import (
     dataflow,
     rules_budget,
@@ -18,6 +17,7 @@ from harness.flow.lint.context import Issue, LintContext
 from harness.flow.lint.model import RULES, Finding
 from harness.flow.lint.positions import SourceMap
 from harness.flow.model import Flow, FlowSet
+from harness.flow.profile import CXONE, PlatformProfile
 
 __all__ = ["CHECKS", "lint_flow_set"]
 

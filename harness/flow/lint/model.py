@@ -66,82 +66,151 @@ _G = "guide"
 RULES: dict[str, Rule] = {
     r.id: r
     for r in (
-        _rule("IVR001", "missing-timeout", "error",
-              f"{_G} 1, The Trap: without an explicit timeout CXone waits 30 s and the flow "
-              "thread blocks, playing dead air.",
-              "Set `timeout` (5000 ms for customer-facing lookups, 3000 for routing)."),
-        _rule("IVR002", "slow-customer-timeout", "warning",
-              f"{_G} 1, Architectural Reasoning: customer-facing lookups get at most a 5-second "
-              "timeout.",
-              "Lower `timeout` to 5000 ms or less on steps a caller waits for."),
-        _rule("IVR003", "retry-on-4xx", "error",
-              f"{_G} 4, The Trap: a 4xx is a misconfiguration or missing record; retrying it "
-              "hides the signal and adds dead air.",
-              "Remove 4xx codes (other than 408/429) from `retryOnStatusCodes`; route them."),
-        _rule("IVR004", "unsafe-retry", "error",
-              "Prerequisites: the target must enforce idempotency for retry-safe operations; "
-              "a retried POST/PATCH without a key can create duplicates.",
-              "Send an `Idempotency-Key` header (e.g. `{{flow_execution_id}}`) or do not retry."),
-        _rule("IVR005", "token-on-caller-path", "warning",
-              f"{_G} 2, The Trap: fetching the OAuth token inside the step puts token "
-              "latency in the caller path; a throttling identity provider stalls the IVR.",
-              "Read a token cached by a scheduled job (DataAPI get) or keep the inline "
-              "fetch's worst-case cost inside the dead-air budget."),
-        _rule("IVR006", "unguarded-index", "error",
-              f"{_G} Edge Case 3: `$.data[0]` on `{{\"data\": []}}` fails and the caller hears "
-              "the error tone.",
-              "Guard it: `$.data && $.data.length > 0 ? $.data[0] : null`, or set "
-              "`defaultResponse`."),
-        _rule("IVR007", "unencoded-url-variable", "error",
-              f"{_G} 3, The Trap: a raw variable concatenated into a URL breaks the request "
-              "router on special characters.",
-              "Wrap it: `{{encodeUriComponent(var)}}`."),
-        _rule("IVR008", "template-injection", "error",
-              f"{_G} 3, The Trap: substitution is textual, so a value with a quote breaks (or "
-              "rewrites) a JSON body string or a quoted expression.",
-              "Use an object `body` with `{{var}}` values, and bare variables in expressions."),
-        _rule("IVR009", "mapping-not-jsonpath", "error",
-              f"{_G} 2: response mapping uses JSONPath to extract fields; an operator in a "
-              "mapping is not a JSONPath and is not evaluated.",
-              "Map the raw field and compute the value in a DataAPI `evaluate` step."),
-        _rule("IVR010", "unformatted-validation", "error",
-              f"{_G} 3, The Trap: raw DTMF is not E.164; validating it instead of the "
-              "formatted value rejects every good number (or passes a bad one).",
-              "Validate the result of `formatPhoneNumber(...)`, not the raw digits."),
-        _rule("IVR011", "error-routed-to-success", "error",
-              f"{_G} 4, The Trap: collapsing error classes hides operational signals; an "
-              "error reaching the success branch silently corrupts the call.",
-              "Give 401/403/404/429/202 and status 0 their own branches before any "
-              "catch-all."),
-        _rule("IVR012", "no-timeout-fallback", "error",
-              f"{_G} 4, Architectural Reasoning: timeouts trigger a retry or a fallback; "
-              "without one the caller is routed as if the call succeeded or dead-ends.",
-              "Route `http_status_code == 0` / `http_outcome == 'timeout'` (or "
-              "`onTimeoutStepId`) to a fallback step."),
-        _rule("IVR013", "dead-end", "error",
-              "SPEC 3: a Condition with no branch taken and no default, or a step with no "
-              "next step, ends the call with the error tone.",
-              "Add `defaultStepId` (or `nextStepId`) leading to a prompt or a transfer."),
-        _rule("IVR014", "dangling-step-reference", "error",
-              "SPEC 3: a reference to a step that does not exist is a dead end at run time.",
-              "Point it at an existing step id."),
-        _rule("IVR015", "used-before-set", "error",
-              f"{_G} 3, The Trap: a variable that is not set renders as '' and the request "
-              "fails with a 400 or routes to a default path, masking integration health.",
-              "Set it earlier on every path (flow `variables`, a step result, or pass it "
-              "into the sub-flow)."),
-        _rule("IVR016", "literal-secret", "error",
-              f"{_G} 2: credentials come from OAuth clients or a secret manager; a literal "
-              "secret in a flow document leaks through version control.",
-              "Reference a variable: `{{api_key_variable}}`."),
-        _rule("IVR017", "dead-air-budget", "error",
-              f"{_G} 1, The Trap: a stalled call blocks the flow thread and the caller hears "
-              "dead air; the worst-case silence must fit the budget.",
-              "Shorten timeouts/retries, or play a prompt between slow steps."),
-        _rule("IVR018", "storage-key-never-read", "warning",
-              f"{_G} 4: a hand-built breaker counter that nothing reads never opens the "
-              "breaker.",
-              "Read the key (DataAPI get + Condition) or use `circuitBreaker`."),
+        _rule(
+            "IVR001",
+            "missing-timeout",
+            "error",
+            f"{_G} 1, The Trap: without an explicit timeout CXone waits 30 s and the flow "
+            "thread blocks, playing dead air.",
+            "Set `timeout` (5000 ms for customer-facing lookups, 3000 for routing).",
+        ),
+        _rule(
+            "IVR002",
+            "slow-customer-timeout",
+            "warning",
+            f"{_G} 1, Architectural Reasoning: customer-facing lookups get at most a 5-second "
+            "timeout.",
+            "Lower `timeout` to 5000 ms or less on steps a caller waits for.",
+        ),
+        _rule(
+            "IVR003",
+            "retry-on-4xx",
+            "error",
+            f"{_G} 4, The Trap: a 4xx is a misconfiguration or missing record; retrying it "
+            "hides the signal and adds dead air.",
+            "Remove 4xx codes (other than 408/429) from `retryOnStatusCodes`; route them.",
+        ),
+        _rule(
+            "IVR004",
+            "unsafe-retry",
+            "error",
+            "Prerequisites: the target must enforce idempotency for retry-safe operations; "
+            "a retried POST/PATCH without a key can create duplicates.",
+            "Send an `Idempotency-Key` header (e.g. `{{flow_execution_id}}`) or do not retry.",
+        ),
+        _rule(
+            "IVR005",
+            "token-on-caller-path",
+            "warning",
+            f"{_G} 2, The Trap: fetching the OAuth token inside the step puts token "
+            "latency in the caller path; a throttling identity provider stalls the IVR.",
+            "Read a token cached by a scheduled job (DataAPI get) or keep the inline "
+            "fetch's worst-case cost inside the dead-air budget.",
+        ),
+        _rule(
+            "IVR006",
+            "unguarded-index",
+            "error",
+            f'{_G} Edge Case 3: `$.data[0]` on `{{"data": []}}` fails and the caller hears '
+            "the error tone.",
+            "Guard it: `$.data && $.data.length > 0 ? $.data[0] : null`, or set `defaultResponse`.",
+        ),
+        _rule(
+            "IVR007",
+            "unencoded-url-variable",
+            "error",
+            f"{_G} 3, The Trap: a raw variable concatenated into a URL breaks the request "
+            "router on special characters.",
+            "Wrap it: `{{encodeUriComponent(var)}}`.",
+        ),
+        _rule(
+            "IVR008",
+            "template-injection",
+            "error",
+            f"{_G} 3, The Trap: substitution is textual, so a value with a quote breaks (or "
+            "rewrites) a JSON body string or a quoted expression.",
+            "Use an object `body` with `{{var}}` values, and bare variables in expressions.",
+        ),
+        _rule(
+            "IVR009",
+            "mapping-not-jsonpath",
+            "error",
+            f"{_G} 2: response mapping uses JSONPath to extract fields; an operator in a "
+            "mapping is not a JSONPath and is not evaluated.",
+            "Map the raw field and compute the value in a DataAPI `evaluate` step.",
+        ),
+        _rule(
+            "IVR010",
+            "unformatted-validation",
+            "error",
+            f"{_G} 3, The Trap: raw DTMF is not E.164; validating it instead of the "
+            "formatted value rejects every good number (or passes a bad one).",
+            "Validate the result of `formatPhoneNumber(...)`, not the raw digits.",
+        ),
+        _rule(
+            "IVR011",
+            "error-routed-to-success",
+            "error",
+            f"{_G} 4, The Trap: collapsing error classes hides operational signals; an "
+            "error reaching the success branch silently corrupts the call.",
+            "Give 401/403/404/429/202 and status 0 their own branches before any catch-all.",
+        ),
+        _rule(
+            "IVR012",
+            "no-timeout-fallback",
+            "error",
+            f"{_G} 4, Architectural Reasoning: timeouts trigger a retry or a fallback; "
+            "without one the caller is routed as if the call succeeded or dead-ends.",
+            "Route `http_status_code == 0` / `http_outcome == 'timeout'` (or "
+            "`onTimeoutStepId`) to a fallback step.",
+        ),
+        _rule(
+            "IVR013",
+            "dead-end",
+            "error",
+            "SPEC 3: a Condition with no branch taken and no default, or a step with no "
+            "next step, ends the call with the error tone.",
+            "Add `defaultStepId` (or `nextStepId`) leading to a prompt or a transfer.",
+        ),
+        _rule(
+            "IVR014",
+            "dangling-step-reference",
+            "error",
+            "SPEC 3: a reference to a step that does not exist is a dead end at run time.",
+            "Point it at an existing step id.",
+        ),
+        _rule(
+            "IVR015",
+            "used-before-set",
+            "error",
+            f"{_G} 3, The Trap: a variable that is not set renders as '' and the request "
+            "fails with a 400 or routes to a default path, masking integration health.",
+            "Set it earlier on every path (flow `variables`, a step result, or pass it "
+            "into the sub-flow).",
+        ),
+        _rule(
+            "IVR016",
+            "literal-secret",
+            "error",
+            f"{_G} 2: credentials come from OAuth clients or a secret manager; a literal "
+            "secret in a flow document leaks through version control.",
+            "Reference a variable: `{{api_key_variable}}`.",
+        ),
+        _rule(
+            "IVR017",
+            "dead-air-budget",
+            "error",
+            f"{_G} 1, The Trap: a stalled call blocks the flow thread and the caller hears "
+            "dead air; the worst-case silence must fit the budget.",
+            "Shorten timeouts/retries, or play a prompt between slow steps.",
+        ),
+        _rule(
+            "IVR018",
+            "storage-key-never-read",
+            "warning",
+            f"{_G} 4: a hand-built breaker counter that nothing reads never opens the breaker.",
+            "Read the key (DataAPI get + Condition) or use `circuitBreaker`.",
+        ),
     )
 }
 

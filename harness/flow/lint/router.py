@@ -89,8 +89,12 @@ def _variables(
     for name, path in mapping.items():
         variables[name] = present if present is not None else _mapped(path, default, variables)
     variables.update(
-        http_status_code=status, http_outcome=outcome, http_attempts=1, http_elapsed_ms=0,
-        http_location="", http_error_code="",
+        http_status_code=status,
+        http_outcome=outcome,
+        http_attempts=1,
+        http_elapsed_ms=0,
+        http_location="",
+        http_error_code="",
     )
     return variables
 

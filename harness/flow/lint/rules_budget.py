@@ -29,7 +29,10 @@ def check_dead_air(ctx: LintContext) -> Iterator[Issue]:
             continue
         chain = " + ".join(f"{i.label} {i.silent_ms}" for i in run)
         yield ctx.issue(
-            "IVR017", flow, step, step.pointer,
+            "IVR017",
+            flow,
+            step,
+            step.pointer,
             f"worst-case dead air {silence} ms exceeds the {ctx.dead_air_budget_ms} ms budget "
             f"({chain})",
         )

@@ -24,7 +24,10 @@ def check_dangling(ctx: LintContext) -> Iterator[Issue]:
             for edge in edges(step):
                 if edge.target not in ids:
                     yield ctx.issue(
-                        "IVR014", flow, step, edge.pointer,
+                        "IVR014",
+                        flow,
+                        step,
+                        edge.pointer,
                         f"'{edge.target}' is not a step of flow '{flow.id}'",
                     )
 
@@ -84,7 +87,10 @@ def check_storage_keys(ctx: LintContext) -> Iterator[Issue]:
     for flow, step, key in writes:
         if key not in read:
             yield ctx.issue(
-                "IVR018", flow, step, f"{step.pointer}/configuration/key",
+                "IVR018",
+                flow,
+                step,
+                f"{step.pointer}/configuration/key",
                 f"Data Storage key '{step.config['key']}' is written here but no step reads it",
             )
 

@@ -45,7 +45,10 @@ def check_missing_timeout(ctx: LintContext) -> Iterator[Issue]:
         for step in flow.http_steps():
             if "timeout" not in step.config:
                 yield ctx.issue(
-                    "IVR001", flow, step, f"{step.pointer}/configuration",
+                    "IVR001",
+                    flow,
+                    step,
+                    f"{step.pointer}/configuration",
                     f"no timeout: the platform default of {default} ms applies to every attempt",
                 )
 
@@ -61,7 +64,10 @@ def check_slow_timeout(ctx: LintContext) -> Iterator[Issue]:
                 pointer = f"{step.pointer}/configuration"
                 pointer += "/timeout" if "timeout" in step.config else ""
                 yield ctx.issue(
-                    "IVR002", flow, step, pointer,
+                    "IVR002",
+                    flow,
+                    step,
+                    pointer,
                     f"timeout {timeout} ms on a caller-facing step (at most {CUSTOMER_TIMEOUT_MS})",
                 )
 
@@ -75,7 +81,9 @@ def check_retry_4xx(ctx: LintContext) -> Iterator[Issue]:
             if bad:
                 index = codes.index(bad[0])
                 yield ctx.issue(
-                    "IVR003", flow, step,
+                    "IVR003",
+                    flow,
+                    step,
                     f"{step.pointer}/configuration/retryPolicy/retryOnStatusCodes/{index}",
                     f"retries on {', '.join(map(str, bad))}: a client error fails the same "
                     "way again",
@@ -93,7 +101,10 @@ def check_unsafe_retry(ctx: LintContext) -> Iterator[Issue]:
                 continue  # RFC 6749 4.4: a token request creates nothing; retrying it is safe
             if method in _UNSAFE_METHODS and retries > 0 and not headers & _IDEMPOTENCY_HEADERS:
                 yield ctx.issue(
-                    "IVR004", flow, step, f"{step.pointer}/configuration/retryPolicy/maxRetries",
+                    "IVR004",
+                    flow,
+                    step,
+                    f"{step.pointer}/configuration/retryPolicy/maxRetries",
                     f"{method} retried up to {retries} time(s) without an Idempotency-Key header",
                 )
 
@@ -114,7 +125,10 @@ def check_token_path(ctx: LintContext) -> Iterator[Issue]:
                 continue
             sb = step_budget(step, flow, ctx.profile)
             yield ctx.issue(
-                "IVR005", flow, step, f"{step.pointer}/configuration/authentication",
+                "IVR005",
+                flow,
+                step,
+                f"{step.pointer}/configuration/authentication",
                 f"token endpoint on the caller path: a cold cache adds up to "
                 f"{sb.token_ms + sb.auth_retry_ms} ms (inline fetches and the re-auth retry; "
                 f"step worst case {sb.worst_ms} ms)",
@@ -127,7 +141,10 @@ def check_literal_secrets(ctx: LintContext) -> Iterator[Issue]:
         for name, value in flow.variables.items():
             if isinstance(value, str) and value and _SECRET_NAME.search(name):
                 yield ctx.issue(
-                    "IVR016", flow, None, f"/variables/{name}",
+                    "IVR016",
+                    flow,
+                    None,
+                    f"/variables/{name}",
                     f"flow variable '{name}' holds a literal secret",
                 )
         for step in flow.steps:

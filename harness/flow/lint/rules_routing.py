@@ -25,7 +25,10 @@ def check_error_routing(ctx: LintContext) -> Iterator[Issue]:
                 if route.outcome == "2xx" or route.target not in verdict.success_steps:
                     continue
                 yield ctx.issue(
-                    "IVR011", flow, router, _branch_pointer(router, route.branch),
+                    "IVR011",
+                    flow,
+                    router,
+                    _branch_pointer(router, route.branch),
                     f"outcome '{route.outcome}' of '{http.id}' reaches success step "
                     f"'{route.target}' ({_summary(verdict)})",
                 )

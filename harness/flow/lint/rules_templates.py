@@ -44,7 +44,10 @@ def check_unguarded_index(ctx: LintContext) -> Iterator[Issue]:
             if hits:
                 label = f"mapping '{site.name}'" if site.name else site.kind
                 yield ctx.issue(
-                    "IVR006", flow, site.step, site.pointer,
+                    "IVR006",
+                    flow,
+                    site.step,
+                    site.pointer,
                     f"{label} reads {', '.join(hits)} with no null guard: an empty array fails",
                 )
 
@@ -73,8 +76,10 @@ def _is_guard(test: Node) -> bool:
     for node in walk(test):
         if isinstance(node, Member) and node.name == "length":
             return True
-        if isinstance(node, Binary) and node.op in ("!=", "!==") and (
-            isinstance(node.right, Literal) and node.right.value is None
+        if (
+            isinstance(node, Binary)
+            and node.op in ("!=", "!==")
+            and (isinstance(node.right, Literal) and node.right.value is None)
         ):
             return True
     return False
@@ -90,7 +95,10 @@ def check_unencoded_url(ctx: LintContext) -> Iterator[Issue]:
             for placeholder in placeholders(site.text):
                 if placeholder.start >= start and not _encoded(placeholder.expr):
                     yield ctx.issue(
-                        "IVR007", flow, site.step, site.pointer,
+                        "IVR007",
+                        flow,
+                        site.step,
+                        site.pointer,
                         f"'{{{{{placeholder.expr}}}}}' goes into the URL unencoded",
                     )
 
@@ -120,7 +128,10 @@ def check_injection(ctx: LintContext) -> Iterator[Issue]:
             if site.kind == "body" and site.pointer.endswith("/body") and found:
                 names = ", ".join(f"{{{{{p.expr}}}}}" for p in found)
                 yield ctx.issue(
-                    "IVR008", flow, site.step, site.pointer,
+                    "IVR008",
+                    flow,
+                    site.step,
+                    site.pointer,
                     f"the JSON body is a string with {names} pasted in as text",
                 )
             elif site.kind in ("expression", "mapping"):
@@ -128,7 +139,10 @@ def check_injection(ctx: LintContext) -> Iterator[Issue]:
                 if quoted:
                     names = ", ".join(f"'{{{{{q}}}}}'" for q in quoted)
                     yield ctx.issue(
-                        "IVR008", flow, site.step, site.pointer,
+                        "IVR008",
+                        flow,
+                        site.step,
+                        site.pointer,
                         f"{names} quoted inside an expression: a quote in the value breaks out",
                     )
 
@@ -145,7 +159,10 @@ def check_mapping_jsonpath(ctx: LintContext) -> Iterator[Issue]:
                 continue
             if isinstance(tree, Binary | Unary):
                 yield ctx.issue(
-                    "IVR009", flow, site.step, site.pointer,
+                    "IVR009",
+                    flow,
+                    site.step,
+                    site.pointer,
                     f"mapping '{site.name}' applies '{tree.op}' to a JSONPath; the platform maps "
                     "JSONPath only",
                 )
@@ -160,7 +177,10 @@ def check_unformatted_validation(ctx: LintContext) -> Iterator[Issue]:
             raw = sorted({v for t in trees(site) for v in _validated_vars(t) if _raw(flow, v)})
             if raw:
                 yield ctx.issue(
-                    "IVR010", flow, site.step, site.pointer,
+                    "IVR010",
+                    flow,
+                    site.step,
+                    site.pointer,
                     f"validateE164 checks raw input {', '.join(raw)}, not the formatted number",
                 )
 

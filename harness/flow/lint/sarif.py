@@ -20,11 +20,13 @@ def to_sarif(findings: list[Finding], base: Path | None = None) -> dict[str, Any
     """A SARIF log; artifact URIs are relative to ``base`` (``%SRCROOT%``)."""
     ids = list(RULES)
     run: dict[str, Any] = {
-        "tool": {"driver": {
-            "name": "ivr-harness-lint",
-            "informationUri": "https://ivr-harness.dev/docs/lint-rules",
-            "rules": [_rule(rule_id) for rule_id in ids],
-        }},
+        "tool": {
+            "driver": {
+                "name": "ivr-harness-lint",
+                "informationUri": "https://ivr-harness.dev/docs/lint-rules",
+                "rules": [_rule(rule_id) for rule_id in ids],
+            }
+        },
         "results": [_result(f, ids.index(f.rule_id), base) for f in findings],
     }
     if base is not None:
@@ -58,14 +60,24 @@ def _result(finding: Finding, index: int, base: Path | None) -> dict[str, Any]:
         "ruleIndex": index,
         "level": _LEVEL[finding.severity],
         "message": {"text": finding.message},
-        "locations": [{
-            "physicalLocation": {
-                "artifactLocation": location,
-                "region": {"startLine": finding.line, "startColumn": finding.column},
-            },
-            "logicalLocations": [{"name": finding.step_id or finding.flow_id,
-                                  "fullyQualifiedName": logical, "kind": "object"}],
-        }],
-        "properties": {"pointer": finding.pointer, "flowId": finding.flow_id,
-                       "stepId": finding.step_id},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": location,
+                    "region": {"startLine": finding.line, "startColumn": finding.column},
+                },
+                "logicalLocations": [
+                    {
+                        "name": finding.step_id or finding.flow_id,
+                        "fullyQualifiedName": logical,
+                        "kind": "object",
+                    }
+                ],
+            }
+        ],
+        "properties": {
+            "pointer": finding.pointer,
+            "flowId": finding.flow_id,
+            "stepId": finding.step_id,
+        },
     }

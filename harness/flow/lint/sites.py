@@ -39,12 +39,17 @@ def _step_sites(step: Step) -> Iterator[Site]:
     if step.type == "Condition":
         for i, branch in enumerate(cfg.get("conditions", [])):
             text = str(branch.get("expression", ""))
-            yield Site(step=step, pointer=f"{base}/conditions/{i}/expression", text=text,
-                       kind="expression")
+            yield Site(
+                step=step, pointer=f"{base}/conditions/{i}/expression", text=text, kind="expression"
+            )
         return
     if step.type == "DataAPI" and cfg.get("operation") == "evaluate":
-        yield Site(step=step, pointer=f"{base}/expression", text=str(cfg.get("expression", "")),
-                   kind="expression")
+        yield Site(
+            step=step,
+            pointer=f"{base}/expression",
+            text=str(cfg.get("expression", "")),
+            kind="expression",
+        )
     mapping = cfg.get("responseMapping") if step.type == "HTTPRequest" else None
     for pointer, text in strings(cfg, base):
         relative = pointer[len(base) + 1 :]

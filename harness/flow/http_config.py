@@ -1,4 +1,5 @@
-"""The `configuration` of an HTTPRequest step, parsed into typed values."""
+"""The `configuration` of an HTTPRequest step, parsed into typed values (timeouts,
+retries, breaker) — what the lint, the budget and the executor all read."""
 
 from __future__ import annotations
 
@@ -7,12 +8,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.executor.breaker import BreakerConfig
-from harness.executor.profile import PlatformProfile
 from harness.flow.expressions import MISSING
 from harness.flow.model import Flow, Step
+from harness.flow.profile import PlatformProfile
 
-__all__ = ["MISSING", "HttpStepConfig", "RetryPolicy", "parse_http_config"]
+__all__ = ["MISSING", "BreakerConfig", "HttpStepConfig", "RetryPolicy", "parse_http_config"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BreakerConfig:
+    key: str
+    failure_threshold: int = 3
+    cooldown_ms: int = 30_000
+    count_on: frozenset[str] = field(
+        default_factory=lambda: frozenset({"5xx", "timeout", "connection"})
+    )
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> BreakerConfig:
+        return cls(
+            key=str(raw["key"]),
+            failure_threshold=int(raw.get("failureThreshold", 3)),
+            cooldown_ms=int(raw.get("cooldownMs", 30_000)),
+            count_on=frozenset(raw.get("countOn", ["5xx", "timeout", "connection"])),
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
