@@ -101,7 +101,7 @@ async def overhead(calls: int = 2000, block: int = 100) -> dict[str, Any]:
                     t = time.perf_counter()
                     await executor.execute(step, {"call": "c"})
                     exec_ms.append((time.perf_counter() - t) * 1000)
-                ctx.events._events.clear()  # keep memory flat over thousands of calls
+                ctx.events.clear()  # keep memory flat over thousands of calls
             await ctx.aclose()
     finally:
         proc.terminate()

@@ -19,11 +19,14 @@ import click
 
 from harness.cli_support import parse_pairs, tenant_variables, typed
 from harness.errors import ConfigError, HarnessError
+from harness.report.results import exit_code
 
 if TYPE_CHECKING:
     from harness.events import Event
     from harness.executor.timeline import Caller, CallResult
     from harness.flow.model import FlowSet
+    from harness.scenario.model import Scenario
+    from harness.scenario.runner import FlowSetRef, SuiteResult
 
 __all__ = ["main", "run_async"]
 
@@ -220,7 +223,7 @@ def suite(
         raise ConfigError("no scenario to run", file=", ".join(map(str, paths)) or "scenarios/")
     flow_sets = load_flow_sets(list(flow_dirs) or _default_flow_dirs())
     result = _run_with_reports(scenarios, flow_sets, report_dir, toxiproxy_url, max_parallel)
-    sys.exit({"pass": 0, "fail": 1}.get(result.verdict, 2))
+    sys.exit(exit_code(result.verdict))
 
 
 @main.command()
@@ -272,7 +275,7 @@ def chaos(
             for call in run.calls:
                 print_call(call, console)
         print_checks(run, console)
-    sys.exit({"pass": 0, "fail": 1}.get(result.verdict, 2))
+    sys.exit(exit_code(result.verdict))
 
 
 @main.command()
@@ -340,18 +343,18 @@ def load(
         from harness.report.console import print_load
 
         print_load(run, stats)
-    sys.exit({"pass": 0, "fail": 1}.get(result.verdict, 2))
+    sys.exit(exit_code(result.verdict))
 
 
-def _run_with_reports(  # type: ignore[no-untyped-def]
-    scenarios,
-    flow_sets,
+def _run_with_reports(
+    scenarios: list[Scenario],
+    flow_sets: list[FlowSetRef],
     report_dir: Path,
     toxiproxy_url: str | None,
     max_parallel: int,
     *,
     summary: bool = True,
-):
+) -> SuiteResult:
     from harness.faults.client import resolve_url
     from harness.report.console import make_console, print_suite
     from harness.report.progress import Progress

@@ -91,6 +91,10 @@ class EventLog:
             self._sink.write(clean.to_json() + "\n")
         return clean
 
+    def clear(self) -> None:
+        """Forget every event (a long benchmark keeps memory flat this way)."""
+        self._events.clear()
+
     def __iter__(self) -> Iterator[Event]:
         return iter(list(self._events))
 

@@ -19,7 +19,7 @@ from typing import Literal
 from harness.executor.storage import DataStorage
 from harness.flow.http_config import BreakerConfig
 
-__all__ = ["CircuitBreaker", "Permit", "State", "counts_as_failure"]
+__all__ = ["CircuitBreaker", "Permit", "State", "Transition", "counts_as_failure"]
 
 State = Literal["closed", "open", "half_open"]
 

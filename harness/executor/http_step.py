@@ -22,7 +22,7 @@ import tenacity
 
 from harness.events import looks_secret
 from harness.executor.auth import Token, TokenError, TokenKey, basic_header, parse_token
-from harness.executor.breaker import CircuitBreaker, counts_as_failure
+from harness.executor.breaker import CircuitBreaker, State, Transition, counts_as_failure
 from harness.executor.context import ExecutorContext
 from harness.executor.deadline import DeadlineExceeded, within
 from harness.executor.wire import WireError, WireResponse, exchange
@@ -182,8 +182,8 @@ class HttpStepExecutor:
                 value = render(cfg.auth[name], variables, now_ms=self.ctx.clock.wall_ms)
                 self.ctx.events.redactor.add(to_text(value))
 
-    def _breaker_event(self, call_id: str, step_id: str):  # type: ignore[no-untyped-def]
-        def emit(key: str, old: str, new: str) -> None:
+    def _breaker_event(self, call_id: str, step_id: str) -> Transition:
+        def emit(key: str, old: State, new: State) -> None:
             self.ctx.emit("breaker", call_id=call_id, step_id=step_id, key=key, old=old, new=new)
 
         return emit

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.errors import ConfigError, did_you_mean
 from harness.events import looks_secret
 from harness.executor.context import ExecutorContext
 from harness.executor.deadline import DeadlineExceeded, within
@@ -90,8 +91,6 @@ class FlowRunner:
         through `passThroughVariables`."""
         flow = self.flows.get(flow_id)
         if flow is None:
-            from harness.errors import ConfigError, did_you_mean
-
             raise ConfigError(
                 f"unknown flow id '{flow_id}'",
                 hint=did_you_mean(flow_id, self.flows.flows)

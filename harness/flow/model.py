@@ -7,7 +7,7 @@ kept beside the parsed values so that lint findings can point back into it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +80,7 @@ class FlowSet:
         jobs = (f for f in self.flows.values() if f.flow_type == "Scheduled")
         return sorted(jobs, key=lambda f: f.id)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Flow]:
         return iter(self.flows.values())
 
     def __len__(self) -> int:

@@ -11,7 +11,7 @@ are exact, because a timeout never fires early.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,9 @@ from harness.flow.model import Flow, FlowSet, Step
 from harness.flow.profile import PlatformProfile
 
 __all__ = ["Check", "RunFacts", "evaluate", "error_windows", "noise_allowance"]
+
+# (default title, what was expected, a test giving "" when a call holds, else why not)
+CallTest = tuple[str, str, Callable[[CallResult], str]]
 
 _BOUND = re.compile(r"^(timeout|budget)\s*(?:([+-])\s*(\d+))?$")
 _FAILED = frozenset(
@@ -115,7 +118,7 @@ def _per_call(raw: Mapping[str, Any], facts: RunFacts) -> Check:
     return Check(title=raw.get("title", title), passed=passed, expected=expected, actual=actual)
 
 
-def _call_test(raw: Mapping[str, Any], facts: RunFacts):  # type: ignore[no-untyped-def]
+def _call_test(raw: Mapping[str, Any], facts: RunFacts) -> CallTest:
     if "outcome" in raw:
         want = raw["outcome"]
         return (
@@ -153,7 +156,7 @@ def _call_test(raw: Mapping[str, Any], facts: RunFacts):  # type: ignore[no-unty
     raise AssertionError(f"unhandled expectation {sorted(raw)}")  # the schema forbids it
 
 
-def _variable_test(spec: Mapping[str, Any]):  # type: ignore[no-untyped-def]
+def _variable_test(spec: Mapping[str, Any]) -> CallTest:
     name = spec["name"]
     if spec.get("is_null") is not None:
         want_null = bool(spec["is_null"])
@@ -200,7 +203,7 @@ def resolve_bound(value: Any, facts: RunFacts, step_id: str | None) -> float:
     return base + delta
 
 
-def _step_test(spec: Mapping[str, Any], facts: RunFacts):  # type: ignore[no-untyped-def]
+def _step_test(spec: Mapping[str, Any], facts: RunFacts) -> CallTest:
     step_id = spec["id"]
     low = resolve_bound(spec["min_ms"], facts, step_id) if "min_ms" in spec else None
     high = resolve_bound(spec["max_ms"], facts, step_id) if "max_ms" in spec else None
@@ -253,7 +256,7 @@ def _check_segment(
     return ""
 
 
-def _dead_air_test(value: Any, facts: RunFacts):  # type: ignore[no-untyped-def]
+def _dead_air_test(value: Any, facts: RunFacts) -> CallTest:
     limit = resolve_bound(value, facts, None) if value == "budget" else float(value)
     allowance = noise_allowance(limit)
     return (

@@ -23,14 +23,13 @@ from harness.errors import ConfigError, HarnessError, did_you_mean
 from harness.events import Event, EventLog
 from harness.executor.deadline import DeadlineExceeded, within
 from harness.executor.runner import FlowRunner
-from harness.executor.timeline import Caller as CallerT
-from harness.executor.timeline import CallResult
+from harness.executor.timeline import Caller, CallResult
 from harness.flow.loader import load_flow_set
 from harness.flow.model import FlowSet
 from harness.flow.profile import CXONE, PlatformProfile
 from harness.scenario.callers import build_callers
 from harness.scenario.environment import Environment, environment
-from harness.scenario.expectations import Check, RunFacts, alert_fired, error_windows, evaluate
+from harness.scenario.expectations import Check, RunFacts, alert_fired, evaluate
 from harness.scenario.faults import CallCounter, FaultDriver
 from harness.scenario.model import Scenario
 
@@ -276,7 +275,7 @@ async def _repeat(
     while flow.schedule_every_ms:
         await clock.sleep(flow.schedule_every_ms / 1000)
         round_ += 1
-        caller = CallerT(ani="", dnis="", call_id=f"job-{flow.id}-{round_}")
+        caller = Caller(ani="", dnis="", call_id=f"job-{flow.id}-{round_}")
         result.jobs.append(await runner.run_call(flow.id, caller, variables))
 
 
@@ -329,7 +328,3 @@ async def run_suite(
         wall_ms=(time.monotonic() - start) * 1000,
         toxiproxy=toxiproxy_url or "embedded",
     )
-
-
-def windows_of(run: RunResult, profile: PlatformProfile = CXONE) -> list[dict[str, Any]]:
-    return error_windows(run.events, profile.alert_window_ms)
