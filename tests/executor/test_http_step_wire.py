@@ -198,3 +198,28 @@ async def test_api_key_and_body_on_the_wire(
     assert seen.headers["x-api-key"] == "key-abcdef"
     assert seen.body == b'{"phone": "+14155552671"}'
     assert seen.headers["host"] == "api.test" or seen.headers["host"].startswith("127.0.0.1")
+
+
+@pytest.mark.parametrize("kind,code", [("nxdomain", "NXDOMAIN"), ("servfail", "SERVFAIL")])
+async def test_dns_failures_on_the_wire(
+    wire: ExecutorContext, scripted: ScriptedServer, kind: str, code: str
+) -> None:
+    scripted.script("/x", WireReply(200, {}))
+    executor = routed(wire, api_test=scripted.url)
+    wire.resolver.set_fault("api.test", DnsFault(kind=kind))  # type: ignore[attr-defined, arg-type]
+    result = await executor.execute(http_step(), {})
+    assert result.outcome == "dns_error" and result.error_code == code
+    assert scripted.count("/x") == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_missing_timeout_waits_the_30_second_platform_default(
+    wire: ExecutorContext, black_hole: str
+) -> None:
+    executor = routed(wire, api_test=black_hole)
+    start = time.monotonic()
+    result = await executor.execute(http_step(timeout=None), {})
+    elapsed = (time.monotonic() - start) * 1000
+    assert result.outcome == "timeout"
+    assert 30_000 <= elapsed < 30_000 + SLACK_MS
