@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.errors import ConfigError, did_you_mean
 from harness.events import Event
 from harness.executor.timeline import CallResult
 from harness.flow.budget import step_budget
@@ -187,19 +188,32 @@ def _find_step(flows: FlowSet, step_id: str) -> tuple[Flow, Step] | None:
 
 
 def resolve_bound(value: Any, facts: RunFacts, step_id: str | None) -> float:
-    """A bound in ms: a number, or `timeout` / `budget` of the step, optionally +- ms."""
+    """A bound in ms: a number, or `timeout` / `budget` (+- ms) of the step named.
+
+    Without a step (dead air), `budget` is the run's dead-air budget.
+    """
     if isinstance(value, int | float):
         return float(value)
     match = _BOUND.match(str(value).strip())
-    found = _find_step(facts.flows, step_id) if step_id else None
-    if match is None or found is None:
-        return float(facts.dead_air_budget_ms)  # dead air "budget" is the run's budget
+    if match is None:  # the schema admits only the forms above
+        raise ConfigError(f"not a time bound: {value!r}", hint="a number, timeout or budget")
+    delta = float(match.group(3) or 0) * (-1 if match.group(2) == "-" else 1)
+    if step_id is None:
+        if match.group(1) != "budget":
+            raise ConfigError("dead air is bounded by a number or 'budget', not 'timeout'")
+        return facts.dead_air_budget_ms + delta
+    found = _find_step(facts.flows, step_id)
+    if found is None:
+        known = [s.id for f in facts.flows for s in f.steps]
+        raise ConfigError(
+            f"step '{step_id}' is in no flow of this flow set",
+            hint=did_you_mean(step_id, known) or "name a step id of the flows",
+        )
     flow, step = found
     if match.group(1) == "timeout":
         base = float(parse_http_config(step, facts.profile, flow).timeout_ms)
     else:
         base = float(step_budget(step, flow, facts.profile).worst_ms)
-    delta = float(match.group(3) or 0) * (-1 if match.group(2) == "-" else 1)
     return base + delta
 
 
@@ -257,7 +271,7 @@ def _check_segment(
 
 
 def _dead_air_test(value: Any, facts: RunFacts) -> CallTest:
-    limit = resolve_bound(value, facts, None) if value == "budget" else float(value)
+    limit = resolve_bound(value, facts, None)
     allowance = noise_allowance(limit)
     return (
         f"no silence longer than {limit:.0f} ms",
