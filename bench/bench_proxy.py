@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -30,16 +31,6 @@ async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 BULK = 256 * 1024 * 1024
-
-
-async def _sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    # Counts to a known size: Toxiproxy has no half-close, so EOF cannot carry the signal.
-    total = 0
-    while total < BULK and (data := await reader.read(262144)):
-        total += len(data)
-    writer.write(str(total).encode())
-    await writer.drain()
-    writer.close()
 
 
 async def _open(address: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -76,18 +67,57 @@ async def _requests(address: str, count: int) -> list[float]:
     return times
 
 
-async def _throughput(address: str, size: int) -> float:
-    reader, writer = await _open(address)
-    block = b"\0" * 262144
+# The bulk sender and its sink run in a child process, on their own core: the proxy is
+# measured as deployed (between other processes), not competing with both ends for one
+# thread. The child does the same work for the direct and the proxied transfer.
+_BULK_CHILD = """
+import asyncio, sys, time
+BULK = int(sys.argv[1])
+async def sink(reader, writer):
+    total = 0
+    while total < BULK and (data := await reader.read(262144)):
+        total += len(data)
+    writer.write(str(total).encode()); await writer.drain(); writer.close()
+async def send(address):
+    host, _, port = address.rpartition(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    block = bytes(262144)
     start = time.perf_counter()
-    for _ in range(size // len(block)):
+    for _ in range(BULK // len(block)):
         writer.write(block)
         await writer.drain()
     total = int(await reader.read())
     elapsed = time.perf_counter() - start
     writer.close()
-    assert total == size // len(block) * len(block)
-    return total / elapsed
+    return total, elapsed
+async def main():
+    server = await asyncio.start_server(sink, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    loop = asyncio.get_running_loop()
+    while line := (await loop.run_in_executor(None, sys.stdin.readline)).strip():
+        total, elapsed = await send(line)
+        print(total, elapsed, flush=True)
+asyncio.run(main())
+"""
+
+
+async def _bulk_child(size: int) -> tuple[asyncio.subprocess.Process, str]:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _BULK_CHILD, str(size),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdout is not None
+    port = int((await child.stdout.readline()).decode())
+    return child, f"127.0.0.1:{port}"
+
+
+async def _throughput(child: asyncio.subprocess.Process, address: str, size: int) -> float:
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write(f"{address}\n".encode())
+    await child.stdin.drain()
+    total, elapsed = (await child.stdout.readline()).decode().split()
+    assert int(total) == size
+    return int(total) / float(elapsed)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -96,9 +126,7 @@ def _pct(values: list[float], q: float) -> float:
 
 async def run() -> dict[str, Any]:
     echo = await asyncio.start_server(_echo, "127.0.0.1", 0)
-    sink = await asyncio.start_server(_sink, "127.0.0.1", 0)
     echo_addr = f"127.0.0.1:{echo.sockets[0].getsockname()[1]}"
-    sink_addr = f"127.0.0.1:{sink.sockets[0].getsockname()[1]}"
     results: dict[str, Any] = {}
     async with EmbeddedToxiproxy(seed=1) as server, httpx.AsyncClient(base_url=server.url) as c:
         lat = {"latency": 100}
@@ -155,10 +183,14 @@ async def run() -> dict[str, Any]:
             "target": "p50 overhead < 0.3 ms",
             "met": p50 < 0.3,
         }
-        listen = await _proxy(c, "bulk", sink_addr)
         size = BULK
-        direct_bps = await _throughput(sink_addr, size)
-        proxied_bps = await _throughput(listen, size)
+        child, child_sink = await _bulk_child(size)
+        listen = await _proxy(c, "bulk", child_sink)
+        direct_bps = await _throughput(child, child_sink, size)
+        proxied_bps = await _throughput(child, listen, size)
+        assert child.stdin is not None
+        child.stdin.close()
+        await child.wait()
         results["bulk_throughput"] = {
             "direct_MBps": direct_bps / 1e6,
             "proxied_MBps": proxied_bps / 1e6,
@@ -167,7 +199,6 @@ async def run() -> dict[str, Any]:
             "met": proxied_bps / direct_bps >= 0.5,
         }
     echo.close()
-    sink.close()
     return results
 
 

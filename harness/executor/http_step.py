@@ -1,7 +1,7 @@
 """The reference executor of one HTTPRequest step (SPEC section 4).
 
 One step execution is: breaker check, authorisation (maybe an inline token
-fetch), then attempts under a tenacity retry loop. Each attempt runs under one
+fetch), then attempts under a retry loop. Each attempt runs under one
 deadline on the injected clock covering DNS to the last body byte. The result
 carries the outcome variables the flow routes on, plus the mapped variables.
 """
@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
-
-import tenacity
 
 from harness.events import looks_secret
 from harness.executor.auth import Token, TokenError, TokenKey, basic_header, parse_token
@@ -103,6 +101,7 @@ class HttpStepExecutor:
 
     def __init__(self, ctx: ExecutorContext) -> None:
         self.ctx = ctx
+        self._configs: dict[int, tuple[Step, HttpStepConfig]] = {}
 
     async def execute(
         self,
@@ -113,7 +112,7 @@ class HttpStepExecutor:
         flow: Flow | None = None,
     ) -> StepResult:
         ctx = self.ctx
-        cfg = parse_http_config(step, ctx.profile, flow)
+        cfg = self._config(step, flow)
         call = self._prepare(step, cfg, variables, call_id)
         start = ctx.clock.monotonic()
         ctx.emit("step_start", call_id=call_id, step_id=step.id, method=call.method, url=call.url)
@@ -134,6 +133,14 @@ class HttpStepExecutor:
         return result
 
     # -- preparation -----------------------------------------------------------------------
+
+    def _config(self, step: Step, flow: Flow | None) -> HttpStepConfig:
+        # Steps are immutable values; parse each one's configuration once per executor.
+        cached = self._configs.get(id(step))
+        if cached is None or cached[0] is not step:
+            cached = (step, parse_http_config(step, self.ctx.profile, flow))
+            self._configs[id(step)] = cached
+        return cached[1]
 
     def _prepare(
         self, step: Step, cfg: HttpStepConfig, variables: Mapping[str, Any], call_id: str
@@ -191,16 +198,14 @@ class HttpStepExecutor:
     # -- the retry loop ----------------------------------------------------------------------
 
     async def _run(self, call: _Call) -> Attempt:
-        retrying = tenacity.AsyncRetrying(
-            stop=lambda rs: self._stop(call, rs),
-            wait=lambda rs: self._wait(call, rs),
-            retry=tenacity.retry_if_result(lambda a: self._should_retry(call, a)),
-            sleep=lambda seconds: self._backoff(call, seconds),
-            retry_error_callback=lambda rs: rs.outcome.result() if rs.outcome else None,
-            reraise=True,
-        )
-        result: Attempt = await retrying(self._one, call)
-        return result
+        # A plain loop, not tenacity: see ARCHITECTURE.md, "Why not tenacity".
+        tries = 1
+        attempt = await self._one(call)
+        while self._should_retry(call, attempt) and not self._stop(call, attempt, tries):
+            await self._backoff(call, self._wait(call, attempt, tries))
+            tries += 1
+            attempt = await self._one(call)
+        return attempt
 
     def _should_retry(self, call: _Call, attempt: Attempt) -> bool:
         policy = call.cfg.retry
@@ -212,11 +217,11 @@ class HttpStepExecutor:
             return False
         return attempt.status in policy.retry_on_status
 
-    def _stop(self, call: _Call, rs: tenacity.RetryCallState) -> bool:
-        if rs.attempt_number >= call.cfg.attempts:
+    def _stop(self, call: _Call, last: Attempt, tries: int) -> bool:
+        """No retry left, or a Retry-After longer than the policy allows: give up."""
+        if tries >= call.cfg.attempts:
             return True
-        last: Attempt | None = rs.outcome.result() if rs.outcome else None
-        if last is not None and last.retry_after_ms is not None:
+        if last.retry_after_ms is not None:
             if last.retry_after_ms > call.cfg.retry.max_delay_ms:
                 call.gave_up = "retry_after_exceeds_max_delay"
                 self.ctx.emit(
@@ -230,11 +235,11 @@ class HttpStepExecutor:
                 return True
         return False
 
-    def _wait(self, call: _Call, rs: tenacity.RetryCallState) -> float:
-        last: Attempt | None = rs.outcome.result() if rs.outcome else None
-        if last is not None and last.retry_after_ms is not None:
+    def _wait(self, call: _Call, last: Attempt, tries: int) -> float:
+        """Seconds before retry number `tries`: the server's Retry-After, else the backoff."""
+        if last.retry_after_ms is not None:
             return last.retry_after_ms / 1000
-        delay = call.cfg.retry.delay_ms(rs.attempt_number)
+        delay = call.cfg.retry.delay_ms(tries)
         if call.cfg.retry.jitter:
             delay = self.ctx.rng.uniform(0, delay)
         return delay / 1000

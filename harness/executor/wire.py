@@ -71,8 +71,7 @@ async def exchange(
     """Send one request and read its body, at most `cap_bytes + 1` of it."""
     try:
         logical_host, target = router.target(url)
-        httpx.URL(target)
-    except (httpx.InvalidURL, ValueError) as exc:
+    except ValueError as exc:
         raise WireError("connection_error", "EINVALIDURL", str(exc)) from exc
     parts = urlsplit(target)
     connect_host = parts.hostname or ""
@@ -98,9 +97,12 @@ async def exchange(
         target = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
         send_headers.setdefault("Host", parts.netloc)
         extensions["sni_hostname"] = connect_host
-    request = client.build_request(
-        method, target, headers=send_headers, content=content, extensions=extensions
-    )
+    try:
+        request = client.build_request(
+            method, target, headers=send_headers, content=content, extensions=extensions
+        )
+    except httpx.InvalidURL as exc:  # the caller's data made the URL unsendable
+        raise WireError("connection_error", "EINVALIDURL", str(exc)) from exc
     try:
         response = await client.send(request, stream=True)
         try:
