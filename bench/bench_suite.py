@@ -2,8 +2,10 @@
 
 * suite: the bundled catalogue against both flow sets, concurrently; wall time as a
   ratio to the longest single run in the same suite. Target: at most 1.5.
-* load: 400 callers through the hardened flows with no fault, 50 flow slots, as fast
-  as they arrive; answered calls per second of wall time on this machine.
+* load: 400 callers through the hardened flows with no fault, 10 at once, as fast as
+  they arrive; answered calls per second of wall time on this machine, with no
+  fallback (at 50 at once the harness itself saturates the two cores: integration
+  steps start timing out, which is a measurement of the machine, not of the flows).
 
 Run: .venv/bin/python bench/bench_suite.py --out bench/results-suite.json
 """
@@ -50,7 +52,7 @@ async def load(callers: int = 400) -> dict[str, Any]:
     scenario = dataclasses.replace(
         base,
         name="load-baseline",
-        callers=Callers(count=callers, concurrency=50),
+        callers=Callers(count=callers, concurrency=10),
         expect=({"outcome": "transfer:agent-queue"},),
         known_defects={},
     )
@@ -61,8 +63,8 @@ async def load(callers: int = 400) -> dict[str, Any]:
         **stats.to_json(),
         "wall_ms": run.wall_ms,
         "verdict": run.verdict,
-        "target": "report only (2 cores)",
-        "met": run.verdict == "pass",
+        "target": "report; no fallback (2 cores)",
+        "met": run.verdict == "pass" and stats.fallback == 0,
     }
 
 
