@@ -11,17 +11,15 @@ Run: .venv/bin/python bench/bench_executor.py --out bench/results-executor.json
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import json
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
+import _common  # bench/ is on sys.path: the scripts' own folder
 import httpx
 
 from harness.executor.context import ExecutorContext
@@ -158,16 +156,5 @@ async def run() -> dict[str, Any]:
     return {"executor_overhead": await overhead(), "timeout_fidelity": await timeout_fidelity()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("bench/results-executor.json"))
-    args = parser.parse_args()
-    results = asyncio.run(run())
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    for name, row in results.items():
-        numbers = ", ".join(f"{k}={v:.3f}" for k, v in row.items() if isinstance(v, float))
-        print(f"{'OK ' if row['met'] else 'MISS'} {name:20} {numbers}  (target {row['target']})")
-
-
 if __name__ == "__main__":
-    main()
+    _common.main(__doc__, run, "bench/results-executor.json")

@@ -5,15 +5,13 @@ Run: .venv/bin/python bench/bench_proxy.py --out bench/results-proxy.json
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
+import _common  # bench/ is on sys.path: the scripts' own folder
 import httpx
 
 from harness.faults.toxiproxy import EmbeddedToxiproxy
@@ -202,16 +200,5 @@ async def run() -> dict[str, Any]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("bench/results-proxy.json"))
-    args = parser.parse_args()
-    results = asyncio.run(run())
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    for name, row in results.items():
-        numbers = ", ".join(f"{k}={v:.3f}" for k, v in row.items() if isinstance(v, float))
-        print(f"{'OK ' if row['met'] else 'MISS'} {name:36} {numbers}  (target {row['target']})")
-
-
 if __name__ == "__main__":
-    main()
+    _common.main(__doc__, run, "bench/results-proxy.json")

@@ -12,12 +12,10 @@ Run: .venv/bin/python bench/bench_suite.py --out bench/results-suite.json
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import dataclasses
-import json
-from pathlib import Path
 from typing import Any
+
+import _common  # bench/ is on sys.path: the scripts' own folder
 
 from harness.flow.loader import CONTRACTS
 from harness.scenario.load import load_stats
@@ -72,20 +70,5 @@ async def run() -> dict[str, Any]:
     return {"suite_wall_time": await suite(), "load_callers_per_second": await load()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("bench/results-suite.json"))
-    args = parser.parse_args()
-    results = asyncio.run(run())
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    for name, row in results.items():
-        numbers = ", ".join(
-            f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in row.items()
-            if isinstance(v, int | float) and not isinstance(v, bool)
-        )
-        print(f"{'OK ' if row['met'] else 'MISS'} {name:24} {numbers}  (target {row['target']})")
-
-
 if __name__ == "__main__":
-    main()
+    _common.main(__doc__, run, "bench/results-suite.json")

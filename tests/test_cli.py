@@ -73,53 +73,30 @@ def backends() -> Iterator[dict[str, str]]:
     proc.communicate(timeout=10)
 
 
-def test_call_prints_a_readable_timeline(backends: dict[str, str]) -> None:
+def call_hardened(
+    backends: dict[str, str], dtmf: str, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`ivr-harness call` on the hardened flows, routed to the backends of the fixture."""
     routes = [f"--base-url={host}={url}" for host, url in backends.items()]
-    result = run_cli(
-        "call",
-        str(HARDENED),
-        "--flow",
-        "customer-lookup-ivr",
-        "--dtmf",
-        "4155552671#",
-        "--skip-audio",
-        "--set",
-        "oauth_client_secret=cli-secret",
-        "--set",
-        "api_key_variable=cli-key",
-        "--expect",
-        "transfer:agent-queue",
-        *routes,
-    )
+    flow = ["--flow", "customer-lookup-ivr", "--dtmf", dtmf, "--skip-audio"]
+    return run_cli("call", str(HARDENED), *flow, *extra, *routes, env=env)
+
+
+def test_call_prints_a_readable_timeline(backends: dict[str, str]) -> None:
+    secrets = ["--set", "oauth_client_secret=cli-secret", "--set", "api_key_variable=cli-key"]
+    result = call_hardened(backends, "4155552671#", *secrets, "--expect", "transfer:agent-queue")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for text in (
-        "http-customer-lookup",
-        "play-case-number",
-        "outcome transfer:agent-queue",
-        "dead air",
-    ):
+    for text in ("http-customer-lookup", "play-case-number", "outcome transfer:agent-queue"):
         assert text in out
+    assert "dead air" in out
     assert "cli-secret" not in out and "\x1b[" not in out  # no secret, NO_COLOR honoured
 
 
 def test_call_json_never_carries_a_secret(backends: dict[str, str]) -> None:
-    routes = [f"--base-url={host}={url}" for host, url in backends.items()]
-    result = run_cli(
-        "call",
-        str(HARDENED),
-        "--flow",
-        "customer-lookup-ivr",
-        "--dtmf",
-        "4155552671#",
-        "--skip-audio",
-        "--set-env",
-        "oauth_client_secret=CRM_SECRET",
-        "--set",
-        "api_key_variable=cli-key",
-        "--json",
-        *routes,
-        env={"CRM_SECRET": "cli-secret"},
+    secrets = ["--set-env", "oauth_client_secret=CRM_SECRET", "--set", "api_key_variable=cli-key"]
+    result = call_hardened(
+        backends, "4155552671#", *secrets, "--json", env={"CRM_SECRET": "cli-secret"}
     )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
@@ -128,19 +105,7 @@ def test_call_json_never_carries_a_secret(backends: dict[str, str]) -> None:
 
 
 def test_call_expect_mismatch_exits_1(backends: dict[str, str]) -> None:
-    routes = [f"--base-url={host}={url}" for host, url in backends.items()]
-    result = run_cli(
-        "call",
-        str(HARDENED),
-        "--flow",
-        "customer-lookup-ivr",
-        "--dtmf",
-        "1#",
-        "--skip-audio",
-        "--expect",
-        "voicemail",
-        *routes,
-    )
+    result = call_hardened(backends, "1#", "--expect", "voicemail")
     assert result.returncode == 1
     assert "expected the call to end in voicemail" in result.stderr
 
