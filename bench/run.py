@@ -12,15 +12,12 @@ import argparse
 import asyncio
 import json
 import platform
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import bench_executor  # noqa: E402
-import bench_proxy  # noqa: E402
-import bench_suite  # noqa: E402
+import bench_executor  # bench/ is on sys.path: the script's own folder
+import bench_proxy
+import bench_suite
 
 
 def main() -> None:
