@@ -30,7 +30,7 @@ _EXPORTS = {
     "PlatformProfile": "harness.flow.profile",
     "ExecutorContext": "harness.executor.context",
     "HttpStepExecutor": "harness.executor.http_step",
-    "StepResult": "harness.executor.http_step",
+    "StepResult": "harness.executor.outcome",
     "FlowRunner": "harness.executor.runner",
     "Caller": "harness.executor.timeline",
     "CallResult": "harness.executor.timeline",

@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.contract.openapi import Operation, Spec, resolve_ref
 from harness.contract.schemas import media_schema, parse_jsonpath, walk_jsonpath
-from harness.executor.http_step import classify
+from harness.executor.outcome import classify
 from harness.flow._expr_js import truthy
 from harness.flow._expr_nodes import JsonPath, children
 from harness.flow.expressions import (

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,57 +20,25 @@ from harness.executor.auth import Token, TokenError, TokenKey, basic_header, par
 from harness.executor.breaker import CircuitBreaker, State, Transition, counts_as_failure
 from harness.executor.context import ExecutorContext
 from harness.executor.deadline import DeadlineExceeded, within
+from harness.executor.outcome import (
+    Attempt,
+    StepResult,
+    classify,
+    error_code,
+    parse_json,
+    retry_after_ms,
+)
 from harness.executor.wire import WireError, WireResponse, exchange
 from harness.flow.expressions import ExpressionError, Scope, evaluate_mapping
 from harness.flow.http_config import MISSING, HttpStepConfig, parse_http_config
 from harness.flow.model import Flow, Step
 from harness.flow.templates import render, substitute_text, to_text
 
-__all__ = ["Attempt", "HttpStepExecutor", "StepResult", "classify"]
+__all__ = ["HttpStepExecutor"]
 
 _AUTH_RETRY_CODES = frozenset({"invalid_token", "token_expired"})
 # A URL the caller's data made unsendable: not the backend's fault, never retried or counted.
 _INVALID_URL = "EINVALIDURL"
-_WWW_AUTH_ERROR = re.compile(r'error="?([A-Za-z_]+)"?')
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Attempt:
-    """One request on the wire (or the breaker refusing one: number 0)."""
-
-    number: int
-    outcome: str
-    status: int = 0
-    code: str = ""
-    started_ms: float = 0.0
-    elapsed_ms: float = 0.0
-    body_sha256: str = ""
-    retry_after_ms: float | None = None
-    location: str = ""
-    document: Any = MISSING
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StepResult:
-    outcome: str
-    status: int
-    attempts: tuple[Attempt, ...]
-    elapsed_ms: float
-    location: str = ""
-    error_code: str = ""
-    inline_token_fetch: bool = False
-    variables: Mapping[str, Any] = field(default_factory=dict)
-
-
-def classify(status: int) -> str:
-    """The `http_outcome` of a complete response."""
-    if status == 202:
-        return "accepted"
-    if 200 <= status < 300:
-        return "success"
-    if status in (401, 403):
-        return "auth_error"
-    return "http_error"
 
 
 @dataclass(kw_only=True)
@@ -369,16 +334,16 @@ class HttpStepExecutor:
     ) -> Attempt:
         elapsed = (self.ctx.clock.monotonic() - started) * 1000
         outcome = "too_large" if response.truncated else classify(response.status)
-        document = MISSING if response.truncated else _parse_json(response.body)
+        document = MISSING if response.truncated else parse_json(response.body)
         return Attempt(
             number=number,
             outcome=outcome,
             status=response.status,
-            code=_error_code(response, document),
+            code=error_code(response, document),
             started_ms=begin,
             elapsed_ms=elapsed,
             body_sha256=hashlib.sha256(response.body).hexdigest() if response.body else "",
-            retry_after_ms=_retry_after_ms(response, self.ctx.clock.wall_ms()),
+            retry_after_ms=retry_after_ms(response, self.ctx.clock.wall_ms()),
             location=response.headers.get("location", ""),
             document=document,
         )
@@ -513,48 +478,3 @@ class HttpStepExecutor:
                     error=str(exc),
                 )
         return out
-
-
-def _parse_json(body: bytes) -> Any:
-    if not body.strip():
-        return MISSING
-    try:
-        return json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
-    except ValueError:
-        return MISSING
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"{text} is past the range of a double")
-    return value
-
-
-def _reject_constant(name: str) -> Any:
-    # NaN and Infinity are not JSON; Python's parser accepts them, the platform's does not.
-    raise ValueError(f"{name} is not JSON")
-
-
-def _error_code(response: WireResponse, document: Any) -> str:
-    if response.status < 400:
-        return ""
-    if isinstance(document, dict) and isinstance(document.get("error"), str):
-        return str(document["error"])
-    match = _WWW_AUTH_ERROR.search(response.headers.get("www-authenticate", ""))
-    return match.group(1) if match else ""
-
-
-def _retry_after_ms(response: WireResponse, now_wall_ms: int) -> float | None:
-    if response.status not in (429, 503):
-        return None
-    raw = response.headers.get("retry-after", "").strip()
-    if not raw:
-        return None
-    if raw.isdigit():
-        return float(raw) * 1000
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() * 1000 - now_wall_ms)

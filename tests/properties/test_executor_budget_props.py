@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from harness.clock import VirtualClock
 from harness.executor.context import ExecutorContext
-from harness.executor.http_step import HttpStepExecutor, StepResult
+from harness.executor.http_step import HttpStepExecutor
+from harness.executor.outcome import StepResult
 from harness.executor.resolver import DnsFault, FaultyResolver
 from harness.flow.budget import step_budget
 from harness.flow.loader import parse_flow

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from harness.clock import VirtualClock
 from harness.executor.context import ExecutorContext
-from harness.executor.http_step import HttpStepExecutor, StepResult
+from harness.executor.http_step import HttpStepExecutor
+from harness.executor.outcome import StepResult
 from harness.executor.resolver import FaultyResolver
 from harness.flow.functions import encode_uri_component
 from harness.flow.lint import lint_flow_set
