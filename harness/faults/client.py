@@ -35,7 +35,7 @@ from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 from toxiproxy.proxy import Proxy
 from toxiproxy.toxic import Toxic
 
-from harness.errors import HarnessError, UnreachableError
+from harness.errors import ConfigError, HarnessError, UnreachableError
 
 __all__ = [
     "ProxyHandle",
@@ -148,13 +148,20 @@ class ToxiproxyControl:
         attributes: Mapping[str, int] | None = None,
     ) -> ToxicHandle:
         """Attach a toxic; ``name`` defaults to ``<type>_<stream>`` as in Toxiproxy."""
+        attrs = dict(attributes or {})
+        if type == "slicer" and attrs.get("average_size", 0) + attrs.get("size_variation", 0) < 1:
+            # Toxiproxy 2.12 recurses until its stack overflows and the whole server dies.
+            raise ConfigError(
+                "a slicer needs average_size + size_variation >= 1",
+                hint="a real Toxiproxy server crashes on a zero-sized slicer",
+            )
         proxy_name = self._proxy_name(proxy)
         body = {
             "name": name or f"{type}_{stream}",
             "type": type,
             "stream": stream,
             "toxicity": toxicity,
-            "attributes": dict(attributes or {}),
+            "attributes": attrs,
         }
         url = f"/proxies/{proxy_name}/toxics"
         response = await self._call(lambda: APIConsumer.post(url, json=body, timeout=self.timeout))

@@ -154,7 +154,7 @@ class FaultDriver:
             if key in _MS_ATTRIBUTES or (toxic == "slicer" and key == "delay"):
                 out[key] = max(0, round(value / self.scale))
             elif toxic == "bandwidth" and key == "rate":
-                out[key] = round(value * self.scale)
+                out[key] = max(1, round(value * self.scale))  # 0 would mean "deliver nothing"
             else:
                 out[key] = value
         return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import socket
 import time
 from typing import Any
 
@@ -161,3 +162,31 @@ async def test_update_applies_to_live_connection(tp: Toxiproxy, echo: Echo) -> N
     await reader.readexactly(1)
     writer.close()
     assert 0.150 <= time.monotonic() - start < 0.150 + SLACK
+
+
+async def test_bandwidth_zero_holds_data_until_removed(tp: Toxiproxy, echo: Echo) -> None:
+    # As Toxiproxy 2.12: a rate of 0 delivers nothing; removing the toxic lets it all through.
+    proxy = await _proxy(tp, echo, {"type": "bandwidth", "attributes": {"rate": 0}})
+    reader, writer = await connect(proxy.listen)
+    writer.write(b"held back")
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(reader.readexactly(1), 0.3)
+    await sync(proxy.destroy_toxic, "bandwidth_downstream")
+    assert await asyncio.wait_for(reader.readexactly(9), 2) == b"held back"
+    writer.close()
+
+
+async def test_refused_upstream_ends_the_client_connection(tp: Toxiproxy) -> None:
+    # Toxiproxy 2.12 closes the client when the upstream refuses: an EOF, or a reset when
+    # the client's bytes arrived first (both seen on the real server). Ours drains what
+    # the client sent, so it is always an EOF; either way no data ever comes back.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{probe.getsockname()[1]}"
+    proxy = await sync(tp.create, upstream=dead, name="dead")
+    for _ in range(10):
+        reader, writer = await connect(proxy.listen)
+        writer.write(b"GET / HTTP/1.1\r\n\r\n")
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 2) == b""
+        writer.close()

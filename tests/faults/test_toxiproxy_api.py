@@ -149,15 +149,21 @@ async def test_error_status_and_body(
         await client.post("/proxies/p/toxics", json={"type": "noop", "name": "taken"})
         response = await client.request(method, path, json=body)
     assert response.status_code == status
-    assert response.json() == {"error": message, "status": status}
-    assert response.text.endswith("\n")
+    if path == "/populate":
+        # Toxiproxy answers populate failures as JSON, with the proxies done so far.
+        assert response.json() == {"error": message, "status": status, "proxies": None}
+        assert response.headers["content-type"].startswith("application/json")
+    else:
+        assert response.json() == {"error": message, "status": status}
+        assert response.text.endswith("\n")
 
 
 async def test_status_codes_and_shapes(server: EmbeddedToxiproxy, echo: Echo) -> None:
     async with httpx.AsyncClient(base_url=server.url) as client:
         created = await client.post("/proxies", json={"name": "p", "upstream": echo.address})
         assert created.status_code == 201
-        assert set(created.json()) == {"name", "listen", "upstream", "enabled", "toxics"}
+        # Toxiproxy 2.12 also serialises an empty, untagged "Logger" field.
+        assert set(created.json()) == {"name", "listen", "upstream", "enabled", "Logger", "toxics"}
         toxic = await client.post(
             "/proxies/p/toxics", json={"type": "latency", "attributes": {"latency": 5}}
         )
@@ -206,7 +212,6 @@ MALFORMED = [
     ("POST", "/proxies", b'"text"'),
     ("POST", "/proxies", b'{"name": 5, "upstream": "127.0.0.1:1"}'),
     ("POST", "/proxies", b'{"name": "n", "upstream": "127.0.0.1:1", "enabled": "yes"}'),
-    ("POST", "/proxies", b'{"name": "n", "upstream": "127.0.0.1:1", "listen": "nowhere"}'),
     ("POST", "/proxies", b"\xff\xfe"),
     ("PATCH", "/proxies/p", b"nope"),
     ("PATCH", "/proxies/p", b'{"enabled": 1}'),
@@ -243,3 +248,36 @@ async def test_garbled_http_gets_400_not_a_dropped_connection(server: EmbeddedTo
     answer = await asyncio.wait_for(reader.read(), 5)
     writer.close()
     assert answer.startswith(b"HTTP/1.1 400")
+
+
+async def test_unusable_listen_address_is_a_500_like_toxiproxy(
+    server: EmbeddedToxiproxy,
+) -> None:
+    # Toxiproxy only fails at listen(2) and answers 500 with Go's net error.
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        body = {"name": "n", "upstream": "127.0.0.1:1", "listen": "nowhere"}
+        response = await client.post("/proxies", json=body)
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "listen tcp: address nowhere: missing port in address",
+        "status": 500,
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("POST", "/populate", 201), ("POST", "/proxies", 400), ("POST", "/proxies/p/toxics", 400)],
+)
+async def test_json_null_body_means_no_fields_as_in_go(
+    server: EmbeddedToxiproxy, echo: Echo, method: str, path: str, status: int
+) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        await client.post("/proxies", json={"name": "p", "upstream": echo.address})
+        response = await client.request(method, path, content=b"null")
+    assert response.status_code == status
+
+
+async def test_head_and_trailing_slash_are_not_served(server: EmbeddedToxiproxy) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.head("/proxies")).status_code == 405
+        assert (await client.get("/proxies/")).status_code == 404

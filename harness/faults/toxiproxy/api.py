@@ -60,6 +60,8 @@ def build_app(collection: ProxyCollection) -> Starlette:
 
     def guarded(handler: Handler, *, locked: bool = True) -> Handler:
         async def endpoint(request: Request) -> Response:
+            if request.method == "HEAD":  # gorilla mux does not answer HEAD for GET routes
+                return Response(status_code=405)
             if request.headers.get("user-agent", "").startswith("Mozilla/"):
                 return Response("User agent not allowed\n", 403, media_type="text/plain")
             try:
@@ -83,7 +85,11 @@ def build_app(collection: ProxyCollection) -> Starlette:
         return _json(proxy.to_json(), 201)
 
     async def populate(request: Request) -> Response:
-        done, err = await collection.populate(await _body(request))
+        # Toxiproxy answers every populate failure as JSON with the proxies done so far.
+        try:
+            done, err = await collection.populate(await _body(request))
+        except ApiError as exc:
+            done, err = [], exc
         data: dict[str, Any] = {}
         if err is not None:
             data = {"error": err.message, "status": err.status}
@@ -148,7 +154,9 @@ def build_app(collection: ProxyCollection) -> Starlette:
         Route(toxic, guarded(toxic_delete), methods=["DELETE"]),
         Route("/version", guarded(version, locked=False), methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    app.router.redirect_slashes = False  # /proxies/ is a 404 on Toxiproxy, not a redirect
+    return app
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -57,6 +57,8 @@ def _go_type(kind: type) -> str:
 
 
 def _object(body: Any, what: str) -> Mapping[str, Any]:
+    if body is None:
+        return {}  # Go decodes JSON null into a struct as "no fields given"
     if not isinstance(body, dict):
         raise bad_body(f"json: cannot unmarshal {_json_kind(body)} into Go value of type {what}")
     return body
@@ -65,6 +67,8 @@ def _object(body: Any, what: str) -> Mapping[str, Any]:
 def _json_kind(value: Any) -> str:
     if isinstance(value, list):
         return "array"
+    if isinstance(value, dict):
+        return "object"
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int | float):
@@ -75,8 +79,9 @@ def _json_kind(value: Any) -> str:
 def _normalise_listen(listen: str) -> str:
     try:
         host, port = parse_address(listen)
-    except ValueError as exc:
-        raise bad_body(f"invalid listen address: {exc}") from None
+    except ValueError:
+        # Toxiproxy fails later, at listen(2), and answers 500 with Go's net error.
+        raise ApiError(f"listen tcp: address {listen}: missing port in address", 500) from None
     return format_address(host or "127.0.0.1", port)
 
 
@@ -146,6 +151,8 @@ class ProxyCollection:
 
     async def populate(self, body: Any) -> tuple[list[Proxy], ApiError | None]:
         """Create or replace proxies from a list; returns those done and the first error."""
+        if body is None:
+            return [], None  # Go: a null list is an empty one
         if not isinstance(body, list):
             kind = _json_kind(body)
             raise bad_body(f"json: cannot unmarshal {kind} into Go value of type []struct")

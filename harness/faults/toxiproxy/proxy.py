@@ -9,6 +9,7 @@ it closes its destination socket, which ends the other link in turn.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import socket
 import struct
@@ -21,6 +22,17 @@ from .toxics import ToxicSpec, build_stage, closes_on_remove
 __all__ = ["Connection", "Proxy", "format_address", "parse_address"]
 
 DIRECTIONS = ("upstream", "downstream")
+
+
+def _drain(transport: asyncio.Transport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    try:
+        while os.read(sock.fileno(), 65536):
+            pass
+    except OSError:  # BlockingIOError once nothing is left; anything else: nothing to drain
+        pass
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -142,6 +154,9 @@ class Connection:
             host, port = parse_address(self.proxy.upstream)
             await loop.create_connection(lambda: self.upstream, host, port)
         except (OSError, ValueError):
+            # Toxiproxy's client sees EOF here. Closing a socket with unread bytes makes
+            # Linux send RST instead, so read and drop what the client already sent.
+            _drain(client)
             client.close()
             return
         if self.client.lost:
@@ -232,6 +247,7 @@ class Proxy:
             "listen": self.listen,
             "upstream": self.upstream,
             "enabled": self.enabled,
+            "Logger": {},  # Toxiproxy 2.12 serialises its untagged logger field like this
             "toxics": self.toxics_json(),
         }
 

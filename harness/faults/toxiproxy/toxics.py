@@ -7,6 +7,7 @@ as in Toxiproxy, and whose ``run`` is the :class:`~.streams.Stage` behaviour.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,17 +78,22 @@ class Latency:
 
 @dataclass(frozen=True, slots=True)
 class Bandwidth:
-    """Limits throughput to ``rate`` KB/s (1 KB = 1000 bytes); 0 means unlimited."""
+    """Limits throughput to ``rate`` KB/s (1 KB = 1000 bytes).
+
+    A rate of 0 or less delivers nothing until the toxic is removed, as Toxiproxy 2.12
+    does (its sender loops on empty chunks); the held data then flows on unharmed.
+    """
 
     rate: int = 0
     close_on_remove: ClassVar[bool] = False
 
     async def run(self, port: StagePort) -> None:
         due = port.clock.monotonic()
+        if self.rate <= 0:
+            # Take nothing: queued data stays in the input pipe and moves on, in order,
+            # when the toxic is removed (the stage is cancelled here).
+            await asyncio.get_running_loop().create_future()
         while (chunk := await port.get()) is not None:
-            if self.rate <= 0:
-                port.emit(chunk)
-                continue
             per_second = self.rate * 1000
             now = port.clock.monotonic()
             # A small lag is a sleep overshoot and is paid back; a large one means we were idle.
