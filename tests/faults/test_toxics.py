@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import socket
 import time
 from typing import Any
@@ -176,6 +177,10 @@ async def test_bandwidth_zero_holds_data_until_removed(tp: Toxiproxy, echo: Echo
     writer.close()
 
 
+@pytest.mark.skipif(
+    bool(os.environ.get("TOXIPROXY_TEST_SERVER_URL")),
+    reason="the real server answers an EOF or a reset here, by timing; ours always an EOF",
+)
 async def test_refused_upstream_ends_the_client_connection(tp: Toxiproxy) -> None:
     # Toxiproxy 2.12 closes the client when the upstream refuses: an EOF, or a reset when
     # the client's bytes arrived first (both seen on the real server). Ours drains what
