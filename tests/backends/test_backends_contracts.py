@@ -1,14 +1,11 @@
 """The backends conform to their own OpenAPI contracts (schemathesis, live sockets).
 
-schemathesis' `case.call()` is synchronous (requests), so the backends run on a
-loop in a helper thread here; on the test's own loop a blocking call would
-deadlock the servers it waits for.
+schemathesis' `case.call()` is synchronous, so the backends run in a helper thread
+(tests/fixtures/threaded_backends.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +26,8 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
-from harness.backends.server import ReferenceBackends
 from harness.backends.tickets import TICKET_REQUEST_SCHEMA
+from tests.fixtures.threaded_backends import backends_in_thread
 
 from .conftest import API_KEY, CLIENTS
 
@@ -62,28 +59,14 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[Live]:
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
-
-    async def serve() -> None:
-        async with ReferenceBackends(api_key=API_KEY, clients=CLIENTS) as b:
-            stop = asyncio.Event()
-            holder.update(urls=b.urls, loop=asyncio.get_running_loop(), stop=stop)
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(10), "backends did not start"
-    token = requests.post(
-        f"{holder['urls']['oauth']}/oauth/token",
-        data={"grant_type": "client_credentials", "scope": "crm:read accounts:query"},
-        auth=("ivr-client", CLIENTS["ivr-client"]),
-        timeout=5,
-    ).json()["access_token"]
-    yield Live(urls=holder["urls"], token=token)
-    holder["loop"].call_soon_threadsafe(holder["stop"].set)
-    thread.join(10)
+    with backends_in_thread(api_key=API_KEY, clients=CLIENTS) as (urls, _):
+        token = requests.post(
+            f"{urls['oauth']}/oauth/token",
+            data={"grant_type": "client_credentials", "scope": "crm:read accounts:query"},
+            auth=("ivr-client", CLIENTS["ivr-client"]),
+            timeout=5,
+        ).json()["access_token"]
+        yield Live(urls=urls, token=token)
 
 
 crm = schemathesis.openapi.from_path(CONTRACTS / "crm.yaml")

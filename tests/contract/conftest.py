@@ -1,24 +1,21 @@
 """Fixtures for the contract tests: bundled paths, a CLI runner, live reference backends.
 
-schemathesis' ``case.call`` is synchronous, so the backends run on a loop in a helper
-thread: on the test's own loop a blocking call would deadlock the servers it waits for.
+The live backends run in a helper thread (tests/fixtures/threaded_backends.py), because
+schemathesis' ``case.call`` is synchronous.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner
 
-from harness.backends.server import ReferenceBackends
 from harness.contract.cli import contract_command, gate_command, provider_command
+from tests.fixtures.threaded_backends import backends_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAPI = ROOT / "contracts" / "openapi"
@@ -63,20 +60,5 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[Live]:
-    ready = threading.Event()
-    holder: dict[str, Any] = {}
-
-    async def serve() -> None:
-        async with ReferenceBackends(api_key=API_KEY, clients=CLIENTS) as b:
-            stop = asyncio.Event()
-            holder.update(urls=dict(b.urls), hosts=dict(b.hosts), stop=stop)
-            holder["loop"] = asyncio.get_running_loop()
-            ready.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    assert ready.wait(10), "backends did not start"
-    yield Live(urls=holder["urls"], hosts=holder["hosts"])
-    holder["loop"].call_soon_threadsafe(holder["stop"].set)
-    thread.join(10)
+    with backends_in_thread(api_key=API_KEY, clients=CLIENTS) as (urls, hosts):
+        yield Live(urls=urls, hosts=hosts)
