@@ -17,7 +17,7 @@ from typing import Any
 
 import _common  # bench/ is on sys.path: the scripts' own folder
 
-from harness.flow.loader import CONTRACTS
+from harness.bundled import CONTRACTS, SCENARIOS
 from harness.scenario.load import load_stats
 from harness.scenario.model import Callers, load_scenario, load_scenarios
 from harness.scenario.runner import load_flow_sets, run_suite
@@ -27,7 +27,7 @@ FLOWS = CONTRACTS / "flows"
 
 async def suite() -> dict[str, Any]:
     result = await run_suite(
-        load_scenarios([CONTRACTS.parent / "scenarios"]),
+        load_scenarios([SCENARIOS]),
         load_flow_sets([FLOWS / "hardened", FLOWS / "seed"]),
     )
     longest = max(result.runs, key=lambda r: r.wall_ms)
@@ -46,7 +46,7 @@ async def suite() -> dict[str, Any]:
 
 
 async def load(callers: int = 400) -> dict[str, Any]:
-    base = load_scenario(CONTRACTS.parent / "scenarios" / "happy-path.yaml")
+    base = load_scenario(SCENARIOS / "happy-path.yaml")
     scenario = dataclasses.replace(
         base,
         name="load-baseline",

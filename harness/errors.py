@@ -27,6 +27,7 @@ __all__ = [
     "UnreachableError",
     "UnsafeTargetError",
     "did_you_mean",
+    "exit_code",
 ]
 
 
@@ -80,3 +81,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A "did you mean 'x'?" hint, or an empty string when nothing is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
+
+
+def exit_code(verdict: str) -> int:
+    """The exit code for a verdict: 0 all held, 1 a check failed, 2 the harness could not run."""
+    return {"pass": 0, "passed": 0, "fail": 1, "failed": 1}.get(verdict, 2)

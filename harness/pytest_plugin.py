@@ -60,12 +60,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 def _flow_sets(config: pytest.Config) -> list[FlowSetRef]:
     if _FLOW_SETS not in config.stash:
-        from harness.flow.loader import CONTRACTS
+        from harness.bundled import example_flow_dirs
         from harness.scenario.runner import load_flow_sets
 
         given = [Path(p) for p in config.getoption("--flows")]
-        default = [CONTRACTS / "flows" / "hardened", CONTRACTS / "flows" / "seed"]
-        config.stash[_FLOW_SETS] = load_flow_sets(given or default)
+        config.stash[_FLOW_SETS] = load_flow_sets(given or example_flow_dirs())
     return config.stash[_FLOW_SETS]
 
 

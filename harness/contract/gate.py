@@ -8,6 +8,7 @@ it ``failed`` (exit 1), else ``passed`` (exit 0).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import random
 import time
@@ -17,15 +18,11 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from harness.contract.auth import auth_from_flows
 from harness.contract.consumer import check_consumer, load_named_specs
-from harness.contract.junit import Case, Suite
 from harness.contract.matching import NamedSpec
-from harness.contract.provider import run_provider
-from harness.contract.suites import budget_suite, consumer_suite, lint_suite, provider_suite
-from harness.errors import ConfigError, HarnessError
+from harness.errors import ConfigError, HarnessError, exit_code
 from harness.flow.loader import load_flow_set
-from harness.flow.model import Flow, FlowSet
+from harness.flow.model import FlowSet
 
 __all__ = ["GateOptions", "GateResult", "Part", "make_run_id", "run_gate"]
 
@@ -59,15 +56,19 @@ class GateOptions:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Part:
-    """One part of the verdict: its status, a one-line summary and its JUnit suite."""
+    """One part of the verdict: its status, a one-line summary, and the report it read.
+
+    `raw` is the part's own report (lint findings, budget reports, the consumer or
+    provider report), which the report layer renders; None when the part errored.
+    """
 
     name: str
     status: Status
     summary: str
-    suite: Suite
     details: dict[str, Any] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
     raw: Any = field(default=None, compare=False, repr=False)
+    duration_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,7 +90,7 @@ class GateResult:
 
     @property
     def exit_code(self) -> int:
-        return {"passed": 0, "failed": 1}.get(self.verdict, 2)
+        return exit_code(self.verdict)
 
 
 def run_gate(options: GateOptions) -> GateResult:
@@ -125,17 +126,12 @@ def run_gate(options: GateOptions) -> GateResult:
 
 
 def _timed(name: str, run: Callable[[], Part]) -> Part:
+    started = time.monotonic()
     try:
-        return run()
+        part = run()
     except HarnessError as exc:
-        case = Case(name=name, classname=f"gate.{name}", error=str(exc))
-        return Part(
-            name=name,
-            status="error",
-            summary=str(exc),
-            suite=Suite(name=name, cases=[case]),
-            problems=(str(exc),),
-        )
+        part = Part(name=name, status="error", summary=str(exc), problems=(str(exc),))
+    return dataclasses.replace(part, duration_s=time.monotonic() - started)
 
 
 def _lint(flows: FlowSet, config: Any, budget_ms: int) -> Part:
@@ -148,7 +144,6 @@ def _lint(flows: FlowSet, config: Any, budget_ms: int) -> Part:
         name="lint",
         status="failed" if errors else "passed",
         summary=f"{len(errors)} errors, {warnings} warnings, {len(findings)} findings",
-        suite=lint_suite(findings),
         details={"findings": [f.to_json() for f in findings]},
         problems=tuple(f"{f.flow_id}/{f.step_id}: [{f.rule_id}] {f.message}" for f in errors),
         raw=findings,
@@ -158,31 +153,19 @@ def _lint(flows: FlowSet, config: Any, budget_ms: int) -> Part:
 def _budget(flows: FlowSet, budget_ms: int) -> Part:
     from harness.flow.budget import flow_budget
 
-    reports = [flow_budget(flows, f.id, dead_air_budget_ms=budget_ms) for f in _entries(flows)]
+    reports = [flow_budget(flows, f.id, dead_air_budget_ms=budget_ms) for f in flows.entry_flows()]
     over = [r for r in reports if r.over_budget]
     worst = max((r.worst_silence_ms for r in reports), default=0)
     return Part(
         name="budget",
         status="failed" if over else "passed",
         summary=f"worst dead air {worst} ms of {budget_ms} ms over {len(reports)} entry flows",
-        suite=budget_suite(reports),
+        raw=reports,
         details={"budget_ms": budget_ms, "flows": [r.to_json() for r in reports]},
         problems=tuple(
             f"{r.flow_id}: dead air {r.worst_silence_ms} ms > {budget_ms} ms" for r in over
         ),
     )
-
-
-def _entries(flows: FlowSet) -> list[Flow]:
-    """The flows a call enters: IVR flows, else the ones no SubFlow calls."""
-    called = {
-        target.id
-        for flow in flows
-        for step in flow.steps
-        if step.type == "SubFlow" and (target := flows.subflow_target(flow, step)) is not None
-    }
-    ivr = [f for f in flows if f.flow_type == "IVR"]
-    return ivr or [f for f in flows if f.id not in called]
 
 
 def _consumer(flows: FlowSet, specs: Sequence[NamedSpec], max_examples: int) -> Part:
@@ -197,7 +180,7 @@ def _consumer(flows: FlowSet, specs: Sequence[NamedSpec], max_examples: int) -> 
         name="consumer",
         status="failed" if errors else "passed",
         summary=f"{report.steps_checked} HTTP steps, {len(errors)} errors, {notes} notes/warnings",
-        suite=consumer_suite(report),
+        raw=report,
         details=report.to_json(),
         problems=tuple(f.line() for f in errors),
     )
@@ -206,6 +189,9 @@ def _consumer(flows: FlowSet, specs: Sequence[NamedSpec], max_examples: int) -> 
 def _provider(
     flows: FlowSet, specs: Sequence[NamedSpec], name: str, url: str, options: GateOptions
 ) -> Part:
+    from harness.contract.auth import auth_from_flows
+    from harness.contract.provider import run_provider
+
     named = [s for s in specs if s.name == name or name in {v.host for v in s.spec.servers}]
     if not named or named[0].spec.file is None:
         raise ConfigError(
@@ -234,7 +220,7 @@ def _provider(
         status="failed" if report.failed else "passed",
         summary=f"{len(report.operations)} operations on {urlsplit(url).netloc}, "
         f"{failures} backend failures, {len(report.spec_defects)} spec defects",
-        suite=provider_suite(f"provider {name}", report),
+        raw=report,
         details=report.to_json(),
         problems=tuple(problems),
     )

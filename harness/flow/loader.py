@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
+from harness.bundled import bundled_schema
 from harness.errors import ConfigError, did_you_mean
 from harness.flow.model import Flow, FlowSet, Step
 
-# The data folder of the checkout the harness runs from (it is installed editable).
-CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
-
 __all__ = [
-    "CONTRACTS",
-    "bundled_schema",
     "flow_schema",
     "load_flow",
     "load_flow_set",
@@ -30,16 +25,6 @@ __all__ = [
 def flow_schema() -> Mapping[str, Any]:
     """The bundled `contracts/schemas/flow.schema.json`."""
     return bundled_schema("flow.schema.json")
-
-
-@cache
-def bundled_schema(name: str) -> Mapping[str, Any]:
-    """One of the JSON Schemas in `contracts/schemas/`."""
-    candidate = CONTRACTS / "schemas" / name
-    if not candidate.is_file():
-        raise ConfigError(f"bundled schema {name} is missing", file=candidate, hint="reinstall")
-    data: Mapping[str, Any] = json.loads(candidate.read_text(encoding="utf-8"))
-    return data
 
 
 def pointer_of(path: Any) -> str:

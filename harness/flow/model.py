@@ -91,6 +91,24 @@ class FlowSet:
         ref = str(step.config.get("flowId", ""))
         return self.flows.get(resolve_flow_ref(ref, parent.variables))
 
+    def callers(self) -> dict[str, list[tuple[Flow, Step]]]:
+        """For each flow id, the (flow, SubFlow step) pairs that call it."""
+        found: dict[str, list[tuple[Flow, Step]]] = {}
+        for flow in self.flows.values():
+            for step in flow.steps:
+                child = self.subflow_target(flow, step) if step.type == "SubFlow" else None
+                if child is not None:
+                    found.setdefault(child.id, []).append((flow, step))
+        return found
+
+    def entry_flows(self) -> list[Flow]:
+        """Where calls start: the IVR flows, else every flow no SubFlow step calls."""
+        ivr = [f for f in self.flows.values() if f.flow_type == "IVR"]
+        if ivr:
+            return ivr
+        called = self.callers()
+        return [f for f in self.flows.values() if f.id not in called]
+
 
 def resolve_flow_ref(ref: str, variables: Mapping[str, Any]) -> str:
     """`{{integrationFlowId}}` resolves through the flow's variable defaults, as at deploy time."""

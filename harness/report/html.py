@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from html import escape as _escape
 
 from harness.flow.profile import CXONE, PlatformProfile
-from harness.report.results import breaker_history, known_defects_cleared, run_json
 from harness.report.svg import breaker_svg, timeline_svg, windows_svg
 from harness.scenario.expectations import Check
 from harness.scenario.runner import RunResult, SuiteResult
@@ -194,7 +193,7 @@ def _attention(suite: SuiteResult) -> str:
         if run.ok:
             continue
         if run.verdict == "unexpected_pass":
-            why = "known defect no longer detected: " + "; ".join(known_defects_cleared(run))
+            why = "known defect no longer detected: " + "; ".join(run.cleared_defects())
         elif run.error:
             why = run.error
         else:
@@ -227,7 +226,7 @@ def _checks(run: RunResult) -> str:
     head = ("check", "expected", "actual")
     parts = []
     if run.verdict == "unexpected_pass":
-        cleared = "; ".join(known_defects_cleared(run))
+        cleared = "; ".join(run.cleared_defects())
         parts.append(f'<p class="error">known defect no longer detected: {_esc(cleared)}</p>')
     if failed:
         parts.append(f"<h3>Failed checks</h3>{_table(head, _check_rows(failed))}")
@@ -270,7 +269,7 @@ def _run_span(run: RunResult) -> float:
 
 
 def _breakers(run: RunResult) -> str:
-    history = breaker_history(run.events)
+    history = run.breakers
     if not history:
         return '<h3>Circuit breakers</h3><p class="note">No breaker transitions in this run.</p>'
     span = _run_span(run)
@@ -279,7 +278,7 @@ def _breakers(run: RunResult) -> str:
 
 
 def _windows(run: RunResult, profile: PlatformProfile) -> str:
-    windows = run_json(run, profile)["error_windows"]
+    windows = run.error_windows
     if not windows:
         return ""
     svg = windows_svg(windows, profile.alert_error_rate, profile.alert_window_ms)

@@ -3,30 +3,24 @@
 `contracts/schemas/results.schema.json` validates the output and `docs/results.md`
 describes it field by field. Fields are only ever added within v1; a rename or a
 removal bumps the version, so dashboards and CI scripts can rely on the shape.
-The other reports (JUnit, HTML, Markdown) read the same derived facts from here,
-so every report tells the same story.
+Every report renders facts the scenario layer decided when the run ended (verdicts,
+breaker moves, error windows), so every report tells the same story.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.events import Event
+from harness.errors import exit_code
 from harness.flow.profile import CXONE, PlatformProfile
-from harness.scenario.expectations import error_windows
 from harness.scenario.runner import RunResult, SuiteResult
 
 __all__ = [
     "SCHEMA_ID",
     "VERDICTS",
-    "BreakerMove",
-    "breaker_history",
-    "exit_code",
-    "known_defects_cleared",
     "run_json",
     "suite_json",
     "to_results",
@@ -34,49 +28,6 @@ __all__ = [
 
 SCHEMA_ID = "ivr-harness/results/v1"
 VERDICTS = ("pass", "fail", "expected_failure", "unexpected_pass", "error")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BreakerMove:
-    """One breaker transition, on the run's clock."""
-
-    key: str
-    t_ms: float
-    old: str
-    new: str
-    call_id: str
-    step_id: str
-
-
-def breaker_history(events: Iterable[Event]) -> dict[str, list[BreakerMove]]:
-    """Transitions per breaker key, in the order they happened."""
-    history: dict[str, list[BreakerMove]] = {}
-    for event in events:
-        if event.kind != "breaker":
-            continue
-        key = str(event.data.get("key", ""))
-        history.setdefault(key, []).append(
-            BreakerMove(
-                key=key,
-                t_ms=event.t_ms,
-                old=str(event.data.get("old", "")),
-                new=str(event.data.get("new", "")),
-                call_id=event.call_id,
-                step_id=event.step_id,
-            )
-        )
-    return history
-
-
-def known_defects_cleared(run: RunResult) -> list[str]:
-    """Known defects of this flow set that the run no longer detects (why it is unexpected_pass)."""
-    failed = {c.title for c in run.failures()}
-    return [t for t in run.scenario.known_defects.get(run.flow_set, ()) if t not in failed]
-
-
-def exit_code(verdict: str) -> int:
-    """The CLI's exit code for a suite verdict: 0 all held, 1 a check failed, 2 harness error."""
-    return {"pass": 0, "fail": 1}.get(verdict, 2)
 
 
 def _counts(runs: Sequence[RunResult]) -> dict[str, int]:
@@ -100,14 +51,7 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _windows(run: RunResult, profile: PlatformProfile) -> list[dict[str, Any]]:
-    return [
-        {**w, "rate": round(w["rate"], 6), "over_threshold": w["rate"] > profile.alert_error_rate}
-        for w in error_windows(run.events, profile.alert_window_ms)
-    ]
-
-
-def run_json(run: RunResult, profile: PlatformProfile = CXONE) -> dict[str, Any]:
+def run_json(run: RunResult) -> dict[str, Any]:
     """One scenario x flow set run as its results.json entry."""
     failed = run.failures()
     return {
@@ -132,29 +76,15 @@ def run_json(run: RunResult, profile: PlatformProfile = CXONE) -> dict[str, Any]
             "events": len(run.events),
         },
         "known_defects": list(run.scenario.known_defects.get(run.flow_set, ())),
-        "known_defects_cleared": known_defects_cleared(run)
-        if run.verdict == "unexpected_pass"
-        else [],
+        "known_defects_cleared": run.cleared_defects() if run.verdict == "unexpected_pass" else [],
         "checks": [c.to_json() for c in run.checks],
         "faults": _jsonable(run.faults),
         "calls": _jsonable([c.to_json() for c in run.calls]),
         "breakers": [
-            {
-                "key": key,
-                "transitions": [
-                    {
-                        "t_ms": m.t_ms,
-                        "old": m.old,
-                        "new": m.new,
-                        "call_id": m.call_id,
-                        "step_id": m.step_id,
-                    }
-                    for m in moves
-                ],
-            }
-            for key, moves in breaker_history(run.events).items()
+            {"key": key, "transitions": [m.to_json() for m in moves]}
+            for key, moves in run.breakers.items()
         ],
-        "error_windows": _windows(run, profile),
+        "error_windows": run.error_windows,
     }
 
 
@@ -174,7 +104,7 @@ def suite_json(suite: SuiteResult, profile: PlatformProfile = CXONE) -> dict[str
             "alert_window_ms": profile.alert_window_ms,
         },
         "counts": _counts(suite.runs),
-        "runs": [run_json(r, profile) for r in suite.runs],
+        "runs": [run_json(r) for r in suite.runs],
     }
 
 

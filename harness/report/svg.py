@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.events import Event
 from harness.executor.timeline import CallResult, Segment
-from harness.report.results import BreakerMove
+from harness.scenario.facts import BreakerMove
 
 __all__ = ["breaker_svg", "timeline_svg", "windows_svg"]
 

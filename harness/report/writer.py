@@ -1,25 +1,21 @@
 """Write a suite's reports to `reports/<run-id>/`, atomically.
 
 Every document is rendered in memory first, so a rendering bug leaves nothing
-behind; each file is then written to a temporary name in the same folder and
-renamed into place, so a reader (a CI artifact upload, a person refreshing the
-HTML) never sees a half-written file. The Markdown summary is appended to
-`$GITHUB_STEP_SUMMARY` when that variable is set, as GitHub Actions expects.
+behind; each is then written atomically (:mod:`harness.report.files`). The
+Markdown summary is appended to `$GITHUB_STEP_SUMMARY` when that variable is set.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.flow.profile import CXONE, PlatformProfile
+from harness.report.files import append_step_summary, atomic_write
 from harness.report.html import render_html
-from harness.report.junit import render_junit
+from harness.report.junit import suite_junit
 from harness.report.markdown import render_markdown
 from harness.report.results import to_results
 from harness.scenario.runner import SuiteResult
@@ -49,32 +45,6 @@ def render_events(suite: SuiteResult) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    # Not tempfile.mkstemp: its 0600 mode would make reports unreadable to a web server
-    # or a CI artifact step running as another user; "x" mode honours the umask.
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("x", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def _append_step_summary(markdown: str) -> Path | None:
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
-        return None
-    path = Path(target)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(markdown if markdown.endswith("\n") else markdown + "\n")
-    return path
-
-
 def write_reports(
     suite: SuiteResult, report_dir: Path, profile: PlatformProfile = CXONE
 ) -> ReportPaths:
@@ -90,11 +60,10 @@ def write_reports(
     documents = {
         paths.events: render_events(suite),
         paths.results: to_results(suite, profile),
-        paths.junit: render_junit(suite),
+        paths.junit: suite_junit(suite),
         paths.html: render_html(suite, profile),
     }
     markdown = render_markdown(suite, report_path=str(paths.html))
-    directory.mkdir(parents=True, exist_ok=True)
     for path, text in documents.items():
-        _atomic_write(path, text)
-    return dataclasses.replace(paths, step_summary=_append_step_summary(markdown))
+        atomic_write(path, text)
+    return dataclasses.replace(paths, step_summary=append_step_summary(markdown))

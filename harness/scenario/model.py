@@ -14,8 +14,9 @@ from typing import Any
 
 import yaml
 
+from harness.bundled import bundled_schema
 from harness.errors import ConfigError
-from harness.flow.loader import bundled_schema, validate_against
+from harness.flow.loader import validate_against
 
 __all__ = ["Callers", "Fault", "Scenario", "load_scenario", "load_scenarios", "scenario_schema"]
 

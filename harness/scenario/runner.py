@@ -29,7 +29,8 @@ from harness.flow.model import FlowSet
 from harness.flow.profile import CXONE, PlatformProfile
 from harness.scenario.callers import build_callers
 from harness.scenario.environment import Environment, environment
-from harness.scenario.expectations import Check, RunFacts, alert_fired, evaluate
+from harness.scenario.expectations import Check, RunFacts, evaluate
+from harness.scenario.facts import BreakerMove, alert_windows, breaker_history
 from harness.scenario.faults import CallCounter, FaultDriver
 from harness.scenario.model import Scenario
 
@@ -66,6 +67,8 @@ class RunResult:
     wall_ms: float = 0.0
     error: str = ""
     alert: bool = False
+    error_windows: list[dict[str, Any]] = field(default_factory=list)
+    breakers: dict[str, list[BreakerMove]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -77,6 +80,11 @@ class RunResult:
 
     def failures(self) -> list[Check]:
         return [c for c in self.checks if not c.passed]
+
+    def cleared_defects(self) -> list[str]:
+        """Known defects of this flow set the run no longer detects (why it is unexpected_pass)."""
+        failed = {c.title for c in self.failures()}
+        return [t for t in self.scenario.known_defects.get(self.flow_set, ()) if t not in failed]
 
 
 @dataclass(kw_only=True)
@@ -174,7 +182,9 @@ async def run_scenario(
             )
             checks = evaluate(scenario.expect, facts)
             result.verdict, result.checks = _verdict(scenario, flow_set.name, checks)
-            result.alert = alert_fired(result.events, profile)
+            result.error_windows = alert_windows(result.events, profile)
+            result.alert = any(w["over_threshold"] for w in result.error_windows)
+            result.breakers = breaker_history(result.events)
     except HarnessError as exc:
         result.verdict, result.error = "error", str(exc)
         result.events = list(events)

@@ -9,16 +9,16 @@ import sys
 import httpx
 from click.testing import CliRunner
 
-from harness.backends.cli import backend
+from harness.cli import main
 
 
 def test_serve_refuses_non_loopback_host() -> None:
-    result = CliRunner().invoke(backend, ["serve", "--host", "0.0.0.0"])
+    result = CliRunner().invoke(main, ["backend", "serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "--allow-non-loopback" in result.output
 
 
 def test_serve_prints_urls_and_stops_on_ctrl_c() -> None:
-    command = [sys.executable, "-m", "harness.backends.cli", "serve", "--api-key", "k"]
+    command = [sys.executable, "-m", "harness", "backend", "serve", "--api-key", "k"]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:

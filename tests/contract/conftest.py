@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 
-from harness.contract.cli import contract_command, gate_command, provider_command
+from harness.cli import main
 from tests.fixtures.threaded_backends import backends_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,15 +28,6 @@ GUIDE_SPECS = (
 )
 
 
-@click.group()
-def cli() -> None:
-    """The contract commands on their own group, as harness.cli attaches them."""
-
-
-for _command in (contract_command, provider_command, gate_command):
-    cli.add_command(_command)
-
-
 @dataclass
 class Run:
     exit_code: int
@@ -48,7 +38,7 @@ class Run:
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Run:
     """Run `ivr-harness ARGS` in-process; stdout and stderr apart."""
-    result = CliRunner().invoke(cli, [str(a) for a in args], env=env, catch_exceptions=True)
+    result = CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=True)
     return Run(result.exit_code, result.stdout, result.stderr, result.exception)
 
 

@@ -88,7 +88,8 @@ async def cli_server() -> AsyncIterator[str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "harness.faults.cli",
+        "harness",
+        "toxiproxy",
         "serve",
         "--port",
         "0",
@@ -146,7 +147,7 @@ def test_cli_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:
     config = tmp_path / "proxies.json"
     config.write_text(json.dumps([{"name": "a", "upstream": "127.0.0.1:1", "lisen": "x"}]))
     result = subprocess.run(
-        [sys.executable, "-m", "harness.faults.cli", "serve", "--port", "0", "--config", config],
+        [sys.executable, "-m", "harness", "toxiproxy", "serve", "--port", "0", "--config", config],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -167,7 +168,8 @@ async def test_cli_config_creates_proxies(tmp_path: Path, echo: Echo) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "harness.faults.cli",
+        "harness",
+        "toxiproxy",
         "serve",
         "--port",
         "0",

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from harness.cli import main
 from harness.errors import ConfigError
 from harness.flow.lint import RULES, LintConfig, lint_flow_set
-from harness.flow.lint.cli import budget_command, lint_command
 from harness.flow.loader import parse_flow
 from harness.flow.model import FlowSet
 
@@ -181,13 +181,13 @@ def test_config_errors_name_file_pointer_and_fix(
 def test_cli_lint_exit_codes_and_formats(tmp_path: Path) -> None:
     runner = CliRunner()
     seed = str(ROOT / "contracts" / "flows" / "seed")
-    result = runner.invoke(lint_command, [seed])
+    result = runner.invoke(main, ["lint", seed])
     assert result.exit_code == 1 and "IVR011 error-routed-to-success" in result.output
     assert result.output.strip().splitlines()[-1].startswith("22 finding(s)")
     out = tmp_path / "lint.sarif"
-    result = runner.invoke(lint_command, [seed, "--format", "sarif", "--output", str(out)])
+    result = runner.invoke(main, ["lint", seed, "--format", "sarif", "--output", str(out)])
     assert result.exit_code == 1 and json.loads(out.read_text())["version"] == "2.1.0"
-    result = runner.invoke(lint_command, [seed, "--format", "json"])
+    result = runner.invoke(main, ["lint", seed, "--format", "json"])
     assert json.loads(result.output)["summary"]["total"] == 22
 
 
@@ -195,7 +195,7 @@ def test_cli_lint_is_clean_when_errors_are_configured_away(tmp_path: Path) -> No
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"rules": {r: "warning" for r in RULES}}))
     hardened = str(ROOT / "contracts" / "flows" / "hardened")
-    result = CliRunner().invoke(lint_command, [hardened, "--lint-config", str(config)])
+    result = CliRunner().invoke(main, ["lint", hardened, "--lint-config", str(config)])
     assert result.exit_code == 0, result.output
 
 
@@ -203,19 +203,19 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
     config = tmp_path / "c.json"
     config.write_text('{"rules": {"IVR999": "off"}}')
     seed = str(ROOT / "contracts" / "flows" / "seed")
-    result = CliRunner().invoke(lint_command, [seed, "--lint-config", str(config)])
+    result = CliRunner().invoke(main, ["lint", seed, "--lint-config", str(config)])
     assert result.exit_code == 2
     assert "Traceback" not in result.output and "IVR999" in result.output
-    result = CliRunner().invoke(lint_command, [str(tmp_path / "missing")])
+    result = CliRunner().invoke(main, ["lint", str(tmp_path / "missing")])
     assert result.exit_code == 2
 
 
 def test_cli_budget() -> None:
     runner = CliRunner()
     flows = str(ROOT / "contracts" / "flows" / "hardened")
-    result = runner.invoke(budget_command, [flows, "--format", "json"])
+    result = runner.invoke(main, ["budget", flows, "--format", "json"])
     assert result.exit_code == 0
     worst = max(f["worst_silence_ms"] for f in json.loads(result.output)["flows"])
     assert worst == 8000
-    result = runner.invoke(budget_command, [flows, "--dead-air-ms", "7999"])
+    result = runner.invoke(main, ["budget", flows, "--dead-air-ms", "7999"])
     assert result.exit_code == 1 and "OVER BUDGET" in result.output

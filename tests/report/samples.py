@@ -13,7 +13,9 @@ from pathlib import Path
 
 from harness.events import Event
 from harness.executor.timeline import CallResult, Segment
+from harness.flow.profile import CXONE
 from harness.scenario.expectations import Check
+from harness.scenario.facts import alert_windows, breaker_history
 from harness.scenario.model import Scenario, load_scenarios
 from harness.scenario.runner import RunResult, SuiteResult, load_flow_sets, run_suite
 
@@ -104,7 +106,8 @@ def _breaker_run() -> RunResult:
         scenario=_scenario("storm"), flow_set="hardened", verdict="fail",
         checks=[_check("breaker opens", True), _check(f"no dead end {HOSTILE}", False)],
         calls=calls, events=sorted(events, key=lambda e: e.t_ms), faults=faults,
-        wall_ms=1234.5, alert=True,
+        wall_ms=1234.5, alert=True, breakers=breaker_history(events),
+        error_windows=alert_windows(sorted(events, key=lambda e: e.t_ms), CXONE),
     )  # fmt: skip
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.report.junit import render_junit
+from harness.report.junit import suite_junit
 from harness.scenario.runner import SuiteResult
 
 XSD = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "schemas" / "junit-10.xsd"
 
 
 def _cases(suite: SuiteResult) -> dict[str, ET.Element]:
-    root = ET.fromstring(render_junit(suite))
+    root = ET.fromstring(suite_junit(suite))
     return {c.get("name", ""): c for c in root.iter("testcase")}
 
 
@@ -23,12 +23,12 @@ def test_validates_against_the_junit_xsd(any_suite: SuiteResult) -> None:
         pytest.skip(f"JUnit XSD not available at {XSD}")
     xmlschema = pytest.importorskip("xmlschema", reason="xmlschema is a test extra")
     schema = xmlschema.XMLSchema(str(XSD))
-    errors = [str(e.reason) for e in schema.iter_errors(render_junit(any_suite))]
+    errors = [str(e.reason) for e in schema.iter_errors(suite_junit(any_suite))]
     assert errors == []
 
 
 def test_one_testsuite_per_flow_set(happy_suite: SuiteResult) -> None:
-    root = ET.fromstring(render_junit(happy_suite))
+    root = ET.fromstring(suite_junit(happy_suite))
     suites = {s.get("name"): s for s in root.findall("testsuite")}
     assert set(suites) == {"hardened", "seed"}
     for name, element in suites.items():
@@ -46,15 +46,26 @@ def test_failure_says_expected_and_actual(fake_suite: SuiteResult) -> None:
     assert "expected: transfer:agent-queue" in (failure.text or "")
 
 
-def test_expected_failure_passes_and_lists_known_defects(fake_suite: SuiteResult) -> None:
-    root = ET.fromstring(render_junit(fake_suite))
+def test_expected_failure_is_skipped_with_the_known_defect_as_reason(
+    fake_suite: SuiteResult,
+) -> None:
+    root = ET.fromstring(suite_junit(fake_suite))
     case = _cases(fake_suite)["storm[seed]"]
     assert case.find("failure") is None and case.find("error") is None
+    (skipped,) = case.findall("skipped")
+    assert skipped.get("message") == "known defect: every call ends in transfer:agent-queue"
     out = case.findtext("system-out") or ""
     assert "known defects still present" in out
     assert "every call ends in transfer:agent-queue: expected" in out
-    props = {p.get("name"): p.get("value") for p in root.iter("property")}
-    assert props["known_defect[storm[seed]]"] == "every call ends in transfer:agent-queue"
+    seed = next(s for s in root.findall("testsuite") if s.get("name") == "seed")
+    assert (seed.get("skipped"), seed.get("failures")) == ("1", "1")  # storm known, fixed cleared
+
+
+def test_times_are_wall_time_not_the_sum_of_concurrent_runs(fake_suite: SuiteResult) -> None:
+    root = ET.fromstring(suite_junit(fake_suite))
+    assert sum(r.wall_ms for r in fake_suite.runs) > fake_suite.wall_ms  # they overlapped
+    assert root.get("time") == "1.500"
+    assert {s.get("time") for s in root.findall("testsuite")} == {"1.500"}
 
 
 def test_unexpected_pass_is_a_failure(fake_suite: SuiteResult) -> None:
@@ -65,7 +76,7 @@ def test_unexpected_pass_is_a_failure(fake_suite: SuiteResult) -> None:
 
 
 def test_error_is_an_error(fake_suite: SuiteResult) -> None:
-    root = ET.fromstring(render_junit(fake_suite))
+    root = ET.fromstring(suite_junit(fake_suite))
     (error,) = _cases(fake_suite)["broken[hardened]"].findall("error")
     assert "cannot reach toxiproxy" in error.get("message", "")
     hardened = next(s for s in root.findall("testsuite") if s.get("name") == "hardened")
@@ -78,7 +89,7 @@ def test_real_seed_run_is_an_expected_failure(happy_suite: SuiteResult) -> None:
     seed = _cases(happy_suite)["happy-path[seed]"]
     run = next(r for r in happy_suite.runs if r.flow_set == "seed")
     if run.verdict == "expected_failure":
-        assert seed.find("failure") is None
+        assert seed.find("failure") is None and seed.find("skipped") is not None
         assert "known defects still present" in (seed.findtext("system-out") or "")
     else:  # the bundled scenario changed under us; the report must still say why
         assert seed.find("failure") is not None

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.flow.loader import CONTRACTS
+from harness.bundled import CONTRACTS
+from harness.bundled import SCENARIOS as CATALOGUE
 from harness.scenario.model import Scenario, load_scenarios
 from harness.scenario.runner import SuiteResult, load_flow_sets, run_suite
 
-CATALOGUE = CONTRACTS.parent / "scenarios"
 SCENARIOS = load_scenarios([CATALOGUE])
 WITH_FAULTS = [s for s in SCENARIOS if s.faults]
 SPEC_CATALOGUE = {

@@ -40,13 +40,7 @@ class LintContext:
 
     @classmethod
     def build(cls, flows: FlowSet, profile: PlatformProfile, budget_ms: int) -> LintContext:
-        callers: dict[str, list[tuple[Flow, Step]]] = {}
-        for flow in flows:
-            for step in flow.steps:
-                child = flows.subflow_target(flow, step) if step.type == "SubFlow" else None
-                if child is not None:
-                    callers.setdefault(child.id, []).append((flow, step))
-        frozen = {k: tuple(v) for k, v in callers.items()}
+        frozen = {k: tuple(v) for k, v in flows.callers().items()}
         return cls(flows=flows, profile=profile, dead_air_budget_ms=budget_ms, callers=frozen)
 
     def issue(
@@ -66,11 +60,6 @@ class LintContext:
             seen.add(current)
             stack.extend(p.id for p, _ in self.callers.get(current, ()) if p.id not in seen)
         return False
-
-    def entry_flows(self) -> list[Flow]:
-        """Where calls start: IVR flows, else every flow no other flow calls."""
-        ivr = [f for f in self.flows if f.flow_type == "IVR"]
-        return ivr or [f for f in self.flows if f.id not in self.callers]
 
 
 def edges(step: Step) -> list[Edge]:

@@ -13,7 +13,7 @@ __all__ = ["check_dead_air"]
 def check_dead_air(ctx: LintContext) -> Iterator[Issue]:
     """One finding per step that carries the most silence of an over-budget run."""
     worst: dict[tuple[str, str], tuple[int, tuple[PathItem, ...]]] = {}
-    for entry in ctx.entry_flows():
+    for entry in ctx.flows.entry_flows():
         report = flow_budget(ctx.flows, entry.id, ctx.profile, ctx.dead_air_budget_ms)
         for path in report.paths:
             if not path.over_budget:

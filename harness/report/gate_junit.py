@@ -1,17 +1,20 @@
-"""JUnit suites for each gate part: a testcase per check or finding."""
+"""The gate as JUnit: a testsuite per part, a testcase per check or finding."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.contract.consumer import ConsumerReport
-from harness.contract.junit import Case, Suite
 from harness.contract.model import CHECKS, ContractFinding
-from harness.contract.provider import ProviderReport
+from harness.report.junit import Case, Suite, render_junit
 
-__all__ = ["budget_suite", "consumer_suite", "lint_suite", "provider_suite"]
+if TYPE_CHECKING:
+    from harness.contract.consumer import ConsumerReport
+    from harness.contract.gate import GateResult, Part
+    from harness.contract.provider import ProviderReport
+
+__all__ = ["budget_suite", "consumer_suite", "gate_junit", "lint_suite", "provider_suite"]
 
 
 def lint_suite(findings: Sequence[Any]) -> Suite:
@@ -104,3 +107,25 @@ def provider_suite(name: str, report: ProviderReport) -> Suite:
         )
     )
     return Suite(name=name, cases=cases)
+
+
+def _part_suite(part: Part) -> Suite:
+    if part.status == "error" or part.raw is None:
+        error = part.summary if part.status == "error" else None
+        case = Case(name=part.name, classname=f"gate.{part.name}", error=error)
+        return Suite(name=part.name, cases=[case], time_s=part.duration_s)
+    if part.name == "lint":
+        suite = lint_suite(part.raw)
+    elif part.name == "budget":
+        suite = budget_suite(part.raw)
+    elif part.name == "consumer":
+        suite = consumer_suite(part.raw)
+    else:
+        suite = provider_suite(part.name, part.raw)
+    return Suite(name=suite.name, cases=suite.cases, time_s=part.duration_s)
+
+
+def gate_junit(result: GateResult) -> str:
+    """junit.xml text for a gate run."""
+    suites = [_part_suite(p) for p in result.parts]
+    return render_junit(suites, name=f"ivr-harness gate {result.run_id}", time_s=result.duration_s)

@@ -1,25 +1,26 @@
-"""The `ivr-harness` command line.
-
-Exit codes everywhere: 0 all held, 1 a check failed (the system under test is
-wrong), 2 the harness could not run (bad input, unreachable server, usage).
-`asyncio.run` appears only here and in the pytest plugin.
-"""
+"""The chaos side: `call`, `suite`, `chaos` and `load`."""
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import json
-import signal
 import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from harness.cli_support import parse_pairs, tenant_variables, typed
-from harness.errors import ConfigError, HarnessError
-from harness.report.results import exit_code
+from harness.cli.app import run_async
+from harness.cli.options import (
+    allow_non_loopback_option,
+    parse_pairs,
+    report_dir_option,
+    set_options,
+    tenant_variables,
+    toxiproxy_url_option,
+    typed,
+)
+from harness.errors import ConfigError, exit_code
 
 if TYPE_CHECKING:
     from harness.events import Event
@@ -28,66 +29,21 @@ if TYPE_CHECKING:
     from harness.scenario.model import Scenario
     from harness.scenario.runner import FlowSetRef, SuiteResult
 
-__all__ = ["main", "run_async"]
+__all__ = ["call", "chaos", "load", "suite"]
 
-T = TypeVar("T")
-
-
-class _Group(click.Group):
-    """Turns every HarnessError into one line on stderr and exit code 2."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except HarnessError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(2)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+_flow_dir_option = click.option(
+    "--flows",
+    "flow_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Flow set folder. Default: the bundled hardened set.",
+)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="ivr-harness")
-def main() -> None:
-    """Contract-testing and chaos harness for CXone Studio IVR integrations.
-
-    Exit codes: 0 all held, 1 a check failed, 2 the harness could not run.
-    """
-
-
-def run_async(work: Coroutine[Any, Any, T]) -> T:
-    """`asyncio.run` with SIGTERM handled like Ctrl-C: the run is cancelled, so every
-    proxy, toxic and server it created is removed on the way out (exit 143)."""
-
-    async def guarded() -> T:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        if task is not None:
-            loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        try:
-            return await work
-        finally:
-            loop.remove_signal_handler(signal.SIGTERM)
-
-    try:
-        return asyncio.run(guarded())
-    except asyncio.CancelledError:
-        click.echo("terminated", err=True)
-        sys.exit(143)
-
-
-@main.command()
+@click.command()
 @click.argument("flow_dir", type=click.Path(path_type=Path))
 @click.option("--flow", "flow_id", required=True, help="Id of the flow the call enters.")
-@click.option("--set", "sets", multiple=True, metavar="VAR=VALUE", help="Set a flow variable.")
-@click.option(
-    "--set-env",
-    "set_envs",
-    multiple=True,
-    metavar="VAR=ENVVAR",
-    help="Set a flow variable from an environment variable (for secrets).",
-)
+@set_options
 @click.option(
     "--base-url",
     "base_urls",
@@ -104,9 +60,7 @@ def run_async(work: Coroutine[Any, Any, T]) -> T:
     "--expect", default=None, help="Exit 1 unless the call ends so, e.g. transfer:agent-queue."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline and events as JSON.")
-@click.option(
-    "--allow-non-loopback", is_flag=True, help="Allow targets outside 127.0.0.0/8 and ::1."
-)
+@allow_non_loopback_option
 def call(
     flow_dir: Path,
     flow_id: str,
@@ -166,23 +120,21 @@ async def _one_call(
         await ctx.aclose()
 
 
-def _default_flow_dirs() -> list[Path]:
-    from harness.flow.loader import CONTRACTS
-
-    return [CONTRACTS / "flows" / "hardened", CONTRACTS / "flows" / "seed"]
-
-
 def _default_scenarios() -> list[Path]:
-    from harness.flow.loader import CONTRACTS
+    from harness.bundled import SCENARIOS
 
     local = Path("scenarios")
-    return [local if local.is_dir() else CONTRACTS.parent / "scenarios"]
+    return [local if local.is_dir() else SCENARIOS]
 
 
-_TOXIPROXY_HELP = "Drive this Toxiproxy server (default: $TOXIPROXY_URL, else an embedded one)."
+def _flow_sets(flow_dirs: list[Path]) -> list[FlowSetRef]:
+    from harness.bundled import example_flow_dirs
+    from harness.scenario.runner import load_flow_sets
+
+    return load_flow_sets(flow_dirs or example_flow_dirs())
 
 
-@main.command()
+@click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--flows",
@@ -191,14 +143,18 @@ _TOXIPROXY_HELP = "Drive this Toxiproxy server (default: $TOXIPROXY_URL, else an
     type=click.Path(path_type=Path),
     help="Flow set folder (repeatable). Default: the bundled hardened and seed sets.",
 )
-@click.option(
-    "--report-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
-)
-@click.option("--toxiproxy-url", default=None, help=_TOXIPROXY_HELP)
+@report_dir_option
+@toxiproxy_url_option
 @click.option(
     "--scenario-filter", "-k", default=None, help="Run only scenarios whose name contains this."
 )
-@click.option("--max-parallel", default=32, show_default=True, help="Scenario runs at once.")
+@click.option(
+    "--max-parallel",
+    default=32,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Scenario runs at once.",
+)
 def suite(
     paths: tuple[Path, ...],
     flow_dirs: tuple[Path, ...],
@@ -209,38 +165,30 @@ def suite(
 ) -> None:
     """The nightly resilience suite: every scenario against every flow set.
 
-    PATHS are scenario files or folders (default: ./scenarios). Known defects of a
-    flow set (a scenario's known_defects) are listed as expected findings; exit 1
-    when anything else fails or a known defect is no longer detected.
+    PATHS are scenario files or folders (default: ./scenarios, else the bundled
+    catalogue). Known defects of a flow set (a scenario's known_defects) are listed
+    as expected findings; exit 1 when anything else fails or a known defect is no
+    longer detected.
     """
     from harness.scenario.model import load_scenarios
-    from harness.scenario.runner import load_flow_sets
 
     scenarios = load_scenarios(list(paths) or _default_scenarios())
     if scenario_filter:
         scenarios = [s for s in scenarios if scenario_filter in s.name]
     if not scenarios:
         raise ConfigError("no scenario to run", file=", ".join(map(str, paths)) or "scenarios/")
-    flow_sets = load_flow_sets(list(flow_dirs) or _default_flow_dirs())
+    flow_sets = _flow_sets(list(flow_dirs))
     result = _run_with_reports(scenarios, flow_sets, report_dir, toxiproxy_url, max_parallel)
     sys.exit(exit_code(result.verdict))
 
 
-@main.command()
+@click.command()
 @click.argument("scenario_file", type=click.Path(path_type=Path))
 @click.option("--flow", "flow_id", default=None, help="Entry flow id (default: the scenario's).")
-@click.option(
-    "--flows",
-    "flow_dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Flow set folder. Default: the bundled hardened set.",
-)
+@_flow_dir_option
 @click.option("--set", "sets", multiple=True, metavar="VAR=VALUE", help="Set a flow variable.")
-@click.option(
-    "--report-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
-)
-@click.option("--toxiproxy-url", default=None, help=_TOXIPROXY_HELP)
+@report_dir_option
+@toxiproxy_url_option
 @click.option("--verbose", "-v", is_flag=True, help="Also print every call's full timeline.")
 def chaos(
     scenario_file: Path,
@@ -252,11 +200,8 @@ def chaos(
     verbose: bool,
 ) -> None:
     """An ad hoc chaos run of one scenario, with live progress and a per-call timeline."""
-    import dataclasses
-
     from harness.report.console import make_console, print_call, print_calls, print_checks
     from harness.scenario.model import load_scenario
-    from harness.scenario.runner import load_flow_sets
 
     scenario = load_scenario(scenario_file)
     overrides = {k: typed(v) for k, v in parse_pairs(sets, "--set").items()}
@@ -266,39 +211,47 @@ def chaos(
         variables={**scenario.variables, **overrides},
         flows=(),
     )
-    flow_sets = load_flow_sets([flow_dir or _default_flow_dirs()[0]])
+    flow_sets = _flow_sets([flow_dir] if flow_dir else [])[:1]
     result = _run_with_reports([scenario], flow_sets, report_dir, toxiproxy_url, 1, summary=False)
     console = make_console()
     for run in result.runs:
         print_calls(run, console)
         if verbose:
-            for call in run.calls:
-                print_call(call, console)
+            for one in run.calls:
+                print_call(one, console)
         print_checks(run, console)
     sys.exit(exit_code(result.verdict))
 
 
-@main.command()
+@click.command()
 @click.argument("scenario_file", type=click.Path(path_type=Path))
+@_flow_dir_option
 @click.option(
-    "--flows",
-    "flow_dir",
-    type=click.Path(path_type=Path),
+    "--callers",
+    type=click.IntRange(min=1),
     default=None,
-    help="Flow set folder (default: hardened).",
+    help="Number of callers (default: the scenario's).",
 )
 @click.option(
-    "--callers", type=int, default=None, help="Number of callers (default: the scenario's)."
-)
-@click.option("--rate", type=float, default=None, help="Arrivals per second of flow time.")
-@click.option("--slots", type=int, default=None, help="Flow-execution slots (concurrent calls).")
-@click.option(
-    "--max-queue-ms", type=int, default=None, help="Drop a caller who waits longer for a slot."
+    "--rate",
+    type=click.FloatRange(min=0.001, max=100_000),
+    default=None,
+    help="Arrivals per second of flow time.",
 )
 @click.option(
-    "--report-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
+    "--slots",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Flow-execution slots (concurrent calls).",
 )
-@click.option("--toxiproxy-url", default=None, help=_TOXIPROXY_HELP)
+@click.option(
+    "--max-queue-ms",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Drop a caller who waits longer for a slot.",
+)
+@report_dir_option
+@toxiproxy_url_option
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 def load(
     scenario_file: Path,
@@ -315,13 +268,10 @@ def load(
 
     Reports dropped calls (no slot in time), dead-air percentiles, the fallback
     rate and each integration step's p95. Exit 1 when the scenario's
-    expectations fail. One machine only: past it, use Locust's distributed mode.
+    expectations fail. Runs on this machine.
     """
-    import dataclasses
-
     from harness.scenario.load import load_stats
     from harness.scenario.model import load_scenario
-    from harness.scenario.runner import load_flow_sets
 
     scenario = load_scenario(scenario_file)
     spec = scenario.callers
@@ -333,7 +283,7 @@ def load(
         max_queue_ms=max_queue_ms if max_queue_ms is not None else spec.max_queue_ms,
     )
     scenario = dataclasses.replace(scenario, callers=spec, flows=(), known_defects={})
-    flow_sets = load_flow_sets([flow_dir or _default_flow_dirs()[0]])
+    flow_sets = _flow_sets([flow_dir] if flow_dir else [])[:1]
     result = _run_with_reports([scenario], flow_sets, report_dir, toxiproxy_url, 1, summary=False)
     run = result.runs[0]
     stats = load_stats(run.calls, run.wall_ms / 1000)
@@ -385,29 +335,3 @@ def _run_with_reports(
     console.print(f"verdict [bold]{result.verdict}[/]: {len(result.runs)} runs in {timing}")
     console.print(f"reports in {paths.directory}")
     return result
-
-
-def _attach_optional_commands() -> None:
-    """Commands owned by other layers, attached when their modules are present."""
-    import importlib
-
-    for module, names in (
-        ("harness.faults.cli", ("toxiproxy",)),
-        ("harness.backends.cli", ("backend",)),
-        ("harness.flow.lint.cli", ("lint_command", "budget_command")),
-        ("harness.contract.cli", ("contract_command", "provider_command", "gate_command")),
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        for name in names:
-            command = getattr(mod, name, None)
-            if isinstance(command, click.Command):
-                main.add_command(command)
-
-
-_attach_optional_commands()
-
-if __name__ == "__main__":
-    main()

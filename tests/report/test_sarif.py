@@ -6,9 +6,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harness.flow.lint import lint_flow_set, to_sarif
+from harness.flow.lint import lint_flow_set
 from harness.flow.lint.positions import SourceMap
 from harness.flow.loader import load_flow_set
+from harness.report.sarif import to_sarif
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / ".." / "shared" / "corpus" / "schemas" / "sarif-schema-2.1.0.json"

@@ -1,23 +1,58 @@
-"""``backend serve``: run the reference backends until Ctrl-C.
-
-Also runnable as ``python -m harness.backends.cli serve``.
-"""
+"""The stand-ins, standalone: `toxiproxy serve` and `backend serve`."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from harness.errors import HarnessError
-from harness.loopback import is_loopback
+from harness.cli.app import serve_until_stopped
+from harness.cli.options import allow_non_loopback_option
 
-from .server import GUIDE_HOSTS, ReferenceBackends
+if TYPE_CHECKING:
+    from harness.backends.server import ReferenceBackends
 
-__all__ = ["backend"]
+__all__ = ["backend", "toxiproxy"]
 
 
-@click.group("backend")
+@click.group()
+def toxiproxy() -> None:
+    """Toxiproxy-compatible fault proxy."""
+
+
+@toxiproxy.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="API listen address.")
+@click.option(
+    "--port",
+    default=8474,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="API port (0: any).",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="JSON list of proxies to create at startup (Toxiproxy's -config format).",
+)
+@click.option("--seed", type=int, default=None, help="Seed for jitter and toxicity rolls.")
+def toxiproxy_serve(host: str, port: int, config: Path | None, seed: int | None) -> None:
+    """Serve the Toxiproxy HTTP API; prints the API URL as the first line of stdout."""
+    from harness.faults.toxiproxy import serve
+
+    serve_until_stopped(serve(host, port, config, on_ready=_announce, seed=seed))
+
+
+def _announce(url: str) -> None:
+    click.echo(url)
+    sys.stdout.flush()
+
+
+@click.group()
 def backend() -> None:
     """Reference backends (CRM, tickets, OAuth) with a fault-control API."""
 
@@ -41,8 +76,8 @@ def backend() -> None:
 )
 @click.option("--seed", default=0, show_default=True, help="Seed for fractional faults.")
 @click.option("--token-ttl", default=3600, show_default=True, help="Token lifetime, seconds.")
-@click.option("--allow-non-loopback", is_flag=True, help="Permit a host other than loopback.")
-def serve(
+@allow_non_loopback_option
+def backend_serve(
     host: str,
     port_base: int,
     api_key: str,
@@ -52,6 +87,9 @@ def serve(
     allow_non_loopback: bool,
 ) -> None:
     """Serve the backends and print their URLs; stop with Ctrl-C."""
+    from harness.backends.server import ReferenceBackends
+    from harness.loopback import is_loopback
+
     if not allow_non_loopback and not is_loopback(host):
         raise click.UsageError(
             f"--host {host} is not loopback; add --allow-non-loopback if you mean it"
@@ -73,22 +111,14 @@ def serve(
         ports=ports,
         allow_non_loopback=allow_non_loopback,
     )
-    try:
-        asyncio.run(_run(backends))
-    except KeyboardInterrupt:
-        click.echo("stopped", err=True)
-    except HarnessError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from exc
+    serve_until_stopped(_run_backends(backends))
 
 
-async def _run(backends: ReferenceBackends) -> None:
+async def _run_backends(backends: ReferenceBackends) -> None:
+    from harness.backends.server import GUIDE_HOSTS
+
     async with backends as b:
         for name, url in b.urls.items():
             click.echo(f"{name:8} {url}  ({GUIDE_HOSTS[name]})")
         click.echo("fault control: POST/GET/DELETE <url>/__faults; log: GET <url>/__requests")
         await asyncio.Event().wait()
-
-
-if __name__ == "__main__":
-    backend()

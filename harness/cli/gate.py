@@ -1,4 +1,4 @@
-"""``ivr-harness contract``, ``provider`` and ``gate``.
+"""The contract side: `contract`, `provider` and `gate`.
 
 Exit codes: 0 all held, 1 a contract failed (flows, backend or spec are wrong), 2 the
 harness could not run (unparseable input -> one line naming file + pointer).
@@ -13,10 +13,17 @@ from typing import Any
 
 import click
 
-from harness.cli_support import guarded, parse_pairs, tenant_variables
+from harness.cli.options import (
+    allow_non_loopback_option,
+    parse_pairs,
+    report_dir_option,
+    set_options,
+    tenant_variables,
+)
+from harness.cli.static import lint_config_path
 from harness.errors import ConfigError
 
-__all__ = ["contract_command", "gate_command", "provider_command"]
+__all__ = ["contract", "gate", "provider"]
 
 
 _spec_option = click.option(
@@ -29,7 +36,7 @@ _spec_option = click.option(
 )
 
 
-@click.command("contract")
+@click.command()
 @click.argument("flows", type=click.Path(path_type=Path))
 @_spec_option
 @click.option(
@@ -41,19 +48,16 @@ _spec_option = click.option(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--notes/--no-notes", default=False, help="Also print notes (unsupported parts).")
-def contract_command(
+def contract(
     flows: Path, specs: tuple[str, ...], max_examples: int, as_json: bool, notes: bool
 ) -> None:
     """Consumer contract: check the flow set FLOWS against the OpenAPI specs, offline."""
     from harness.contract.consumer import check_consumer, load_named_specs
     from harness.flow.loader import load_flow_set
 
-    def run() -> Any:
-        return check_consumer(
-            load_flow_set(flows), load_named_specs(specs), max_examples=max_examples
-        )
-
-    report = guarded(run)
+    report = check_consumer(
+        load_flow_set(flows), load_named_specs(specs), max_examples=max_examples
+    )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -69,7 +73,7 @@ def contract_command(
     raise SystemExit(1 if report.failed else 0)
 
 
-@click.command("provider")
+@click.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("--base-url", required=True, help="The live backend, e.g. http://127.0.0.1:8080.")
 @click.option("--max-examples", default=20, show_default=True, type=click.IntRange(1, 10_000))
@@ -104,16 +108,9 @@ def contract_command(
     default=None,
     help="Take the auth config from these flows' HTTP steps.",
 )
-@click.option("--set", "sets", multiple=True, metavar="VAR=VALUE", help="Flow variable.")
-@click.option(
-    "--set-env",
-    "set_envs",
-    multiple=True,
-    metavar="VAR=ENV",
-    help="Flow variable from the environment (secrets).",
-)
-@click.option("--allow-non-loopback", is_flag=True, help="Allow a base URL off 127.0.0.0/8.")
-def provider_command(
+@set_options
+@allow_non_loopback_option
+def provider(
     spec: Path,
     base_url: str,
     max_examples: int,
@@ -122,23 +119,20 @@ def provider_command(
     **auth_options: Any,
 ) -> None:
     """Provider contract: schemathesis against the live backend at --base-url."""
-    from harness.contract.junit import write_junit
     from harness.contract.provider import run_provider
-    from harness.contract.suites import provider_suite
+    from harness.report.files import atomic_write
+    from harness.report.gate_junit import provider_suite
+    from harness.report.junit import render_junit
 
-    def run() -> Any:
-        allow = bool(auth_options.pop("allow_non_loopback"))
-        auth = _provider_auth(spec, auth_options)
-        return run_provider(
-            spec,
-            base_url,
-            auth=auth,
-            max_examples=max_examples,
-            max_time=max_time,
-            allow_non_loopback=allow,
-        )
-
-    report = guarded(run)
+    allow = bool(auth_options.pop("allow_non_loopback"))
+    report = run_provider(
+        spec,
+        base_url,
+        auth=_provider_auth(spec, auth_options),
+        max_examples=max_examples,
+        max_time=max_time,
+        allow_non_loopback=allow,
+    )
     for op in report.operations:
         state = "FAIL" if op.failures or op.errors else "ok"
         click.echo(f"{state:4} {op.label} ({op.calls} calls)")
@@ -147,7 +141,7 @@ def provider_command(
     for defect in report.spec_defects:
         click.echo(f"SPEC {defect.line()}")
     if junit is not None:
-        write_junit(junit, [provider_suite("provider", report)])
+        atomic_write(junit, render_junit([provider_suite("provider", report)]))
     backend = sum(len(o.failures) + len(o.errors) for o in report.operations)
     click.echo(
         f"provider contract {'FAILED' if report.failed else 'passed'}: "
@@ -196,7 +190,7 @@ def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
     )
 
 
-@click.command("gate")
+@click.command()
 @click.argument("flows", type=click.Path(path_type=Path))
 @_spec_option
 @click.option(
@@ -206,25 +200,16 @@ def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
     metavar="NAME=URL",
     help="Also run the provider contract of spec NAME against URL.",
 )
-@click.option(
-    "--report-dir", type=click.Path(path_type=Path), default=Path("reports"), show_default=True
-)
+@report_dir_option
 @click.option("--dead-air-ms", type=click.IntRange(min=1), default=None)
 @click.option("--lint-config", type=click.Path(path_type=Path), default=None)
-@click.option("--set", "sets", multiple=True, metavar="VAR=VALUE", help="Flow variable.")
-@click.option(
-    "--set-env",
-    "set_envs",
-    multiple=True,
-    metavar="VAR=ENV",
-    help="Flow variable from the environment (secrets for the provider run).",
-)
+@set_options
 @click.option("--max-examples", default=150, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--provider-examples", default=20, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--max-time", default=None, type=click.FloatRange(min=0.1))
 @click.option("--run-id", default=None, help="Reports folder name (default: UTC time + suffix).")
-@click.option("--allow-non-loopback", is_flag=True)
-def gate_command(
+@allow_non_loopback_option
+def gate(
     flows: Path,
     specs: tuple[str, ...],
     base_urls: tuple[str, ...],
@@ -241,26 +226,23 @@ def gate_command(
 ) -> None:
     """Pre-release gate: lint + budget + consumer (+ provider) contract, one verdict."""
     from harness.contract.gate import GateOptions, make_run_id, run_gate
-    from harness.contract.gate_report import print_summary, write_reports
+    from harness.report.gate import print_summary, write_reports
 
-    def run() -> Any:
-        options = GateOptions(
-            flows=flows,
-            specs=specs,
-            base_urls=parse_pairs(base_urls, "--base-url"),
-            report_dir=report_dir,
-            dead_air_ms=dead_air_ms,
-            lint_config=lint_config,
-            variables=tenant_variables(sets, set_envs),
-            max_examples=max_examples,
-            provider_examples=provider_examples,
-            provider_max_time=max_time,
-            allow_non_loopback=allow_non_loopback,
-            run_id=run_id or make_run_id(),
-        )
-        result = run_gate(options)
-        return result, write_reports(result, report_dir)
-
-    result, out = guarded(run)
+    options = GateOptions(
+        flows=flows,
+        specs=specs,
+        base_urls=parse_pairs(base_urls, "--base-url"),
+        report_dir=report_dir,
+        dead_air_ms=dead_air_ms,
+        lint_config=lint_config_path(lint_config, flows),
+        variables=tenant_variables(sets, set_envs),
+        max_examples=max_examples,
+        provider_examples=provider_examples,
+        provider_max_time=max_time,
+        allow_non_loopback=allow_non_loopback,
+        run_id=run_id or make_run_id(),
+    )
+    result = run_gate(options)
+    out = write_reports(result, report_dir)
     print_summary(result, out)
     raise SystemExit(result.exit_code)

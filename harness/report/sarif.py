@@ -1,4 +1,4 @@
-"""SARIF 2.1.0 output: one run, the rule registry as ``tool.driver.rules``."""
+"""SARIF 2.1.0 output of lint findings: one run, the rule registry as ``tool.driver.rules``."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.contract.gate import GateResult
-from harness.contract.junit import write_junit
+from harness.report.console import make_console
+from harness.report.files import append_step_summary, atomic_write
+from harness.report.gate_junit import gate_junit
+from harness.report.sarif import format_sarif
 
-__all__ = ["print_summary", "results_json", "write_reports"]
+__all__ = ["print_summary", "render_markdown", "results_json", "write_reports"]
 
 _STYLE = {"passed": "green", "failed": "bold red", "error": "bold magenta", "skipped": "dim"}
 _PER_PART = 3
@@ -50,24 +52,20 @@ def results_json(result: GateResult) -> dict[str, Any]:
 
 def write_reports(result: GateResult, report_dir: Path) -> Path:
     """Write lint.sarif, junit.xml and results.json under ``report_dir/<run-id>/``."""
-    from harness.flow.lint import format_sarif
-
     out = report_dir / result.run_id
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "lint.sarif").write_text(
-        format_sarif(result.lint_findings, Path.cwd()) + "\n", encoding="utf-8"
-    )
-    write_junit(out / "junit.xml", [p.suite for p in result.parts])
-    text = json.dumps(results_json(result), indent=2, default=str)
-    (out / "results.json").write_text(text + "\n", encoding="utf-8")
-    _step_summary(result, out)
+    documents = {
+        "lint.sarif": format_sarif(result.lint_findings, Path.cwd()) + "\n",
+        "junit.xml": gate_junit(result),
+        "results.json": json.dumps(results_json(result), indent=2, default=str) + "\n",
+    }
+    for name, text in documents.items():
+        atomic_write(out / name, text)
+    append_step_summary(render_markdown(result, out))
     return out
 
 
-def _step_summary(result: GateResult, out: Path) -> None:
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
-        return
+def render_markdown(result: GateResult, out: Path) -> str:
+    """The gate's verdict and parts as Markdown, for `$GITHUB_STEP_SUMMARY`."""
     lines = [
         f"## ivr-harness gate: {result.verdict.upper()}",
         "",
@@ -76,13 +74,12 @@ def _step_summary(result: GateResult, out: Path) -> None:
     ]
     lines += [f"| {p.name} | {p.status} | {p.summary} |" for p in result.parts]
     lines += ["", f"Reports: `{out}`", ""]
-    with open(target, "a", encoding="utf-8") as handle:
-        handle.write("\n".join(lines))
+    return "\n".join(lines)
 
 
 def print_summary(result: GateResult, out: Path | None, console: Console | None = None) -> None:
     """Verdict, one row per part, the first problems, and where the reports are."""
-    console = console or Console(highlight=False, no_color="NO_COLOR" in os.environ)
+    console = console or make_console()
     style = _STYLE[result.verdict]
     console.print(
         f"[{style}]GATE {result.verdict.upper()}[/] (exit {result.exit_code}) "

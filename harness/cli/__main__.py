@@ -1,0 +1,5 @@
+"""`python -m harness.cli` is `ivr-harness`."""
+
+from harness.cli import main
+
+main()

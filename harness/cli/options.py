@@ -1,0 +1,98 @@
+"""What the commands share: option blocks, NAME=VALUE parsing, tenant variables.
+
+Every option block is declared once here and stacked on the commands that take it,
+so `--set`, `--report-dir` or `--toxiproxy-url` mean the same everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from harness.errors import ConfigError
+
+__all__ = [
+    "allow_non_loopback_option",
+    "parse_pairs",
+    "report_dir_option",
+    "set_options",
+    "tenant_variables",
+    "toxiproxy_url_option",
+    "typed",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(function: F) -> F:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+set_options = _stack(
+    click.option("--set", "sets", multiple=True, metavar="VAR=VALUE", help="Set a flow variable."),
+    click.option(
+        "--set-env",
+        "set_envs",
+        multiple=True,
+        metavar="VAR=ENVVAR",
+        help="Set a flow variable from an environment variable (for secrets).",
+    ),
+)
+
+report_dir_option = click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Reports go to REPORT_DIR/<run-id>/.",
+)
+
+toxiproxy_url_option = click.option(
+    "--toxiproxy-url",
+    default=None,
+    help="Drive this Toxiproxy server (default: $TOXIPROXY_URL, else an embedded one).",
+)
+
+allow_non_loopback_option = click.option(
+    "--allow-non-loopback", is_flag=True, help="Allow targets outside 127.0.0.0/8 and ::1."
+)
+
+
+def parse_pairs(values: Sequence[str], option: str) -> dict[str, str]:
+    """NAME=VALUE pairs from repeated options, with a usage error naming the bad one."""
+    pairs: dict[str, str] = {}
+    for raw in values:
+        name, sep, value = raw.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"{option} expects NAME=VALUE, got '{raw}'", file=option)
+        pairs[name.strip()] = value
+    return pairs
+
+
+def typed(value: str) -> Any:
+    """`--set n=3` gives a number, `--set flag=true` a boolean, anything else a string."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    return parsed if isinstance(parsed, int | float | bool) or parsed is None else value
+
+
+def tenant_variables(sets: Sequence[str], set_envs: Sequence[str]) -> dict[str, Any]:
+    """Variables from `--set VAR=VALUE` and, for secrets, `--set-env VAR=ENVVAR`."""
+    variables: dict[str, Any] = {k: typed(v) for k, v in parse_pairs(sets, "--set").items()}
+    for var, env_name in parse_pairs(set_envs, "--set-env").items():
+        if env_name not in os.environ:
+            raise ConfigError(f"environment variable {env_name} is not set", file="--set-env")
+        variables[var] = os.environ[env_name]
+    return variables
