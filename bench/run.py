@@ -15,7 +15,8 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-import bench_executor  # bench/ is on sys.path: the script's own folder
+import bench_cli  # bench/ is on sys.path: the script's own folder
+import bench_executor
 import bench_proxy
 import bench_suite
 
@@ -27,13 +28,14 @@ def main() -> None:
     results = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+        "cli": asyncio.run(bench_cli.run()),
         "executor": asyncio.run(bench_executor.run()),
         "proxy": asyncio.run(bench_proxy.run()),
         "suite": asyncio.run(bench_suite.run()),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    for group in ("executor", "proxy", "suite"):
+    for group in ("cli", "executor", "proxy", "suite"):
         for name, row in results[group].items():
             mark = "OK  " if row.get("met") else "MISS"
             print(f"{mark} {group:8} {name:34} target {row.get('target')}")
