@@ -204,7 +204,10 @@ def test_lint_and_budget_are_attached() -> None:
     assert run_cli("budget", str(HARDENED)).returncode == 0
 
 
-@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    "sig,code",
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGQUIT, 131)],
+)
 def test_killed_halfway_leaves_nothing_on_the_toxiproxy_server(
     tmp_path: Path, sig: signal.Signals, code: int
 ) -> None:
@@ -224,8 +227,56 @@ def test_killed_halfway_leaves_nothing_on_the_toxiproxy_server(
         assert "Traceback" not in err
         assert chaos.returncode == code
         assert httpx.get(f"{url}/proxies").json() == {}
+        (report,) = tmp_path.iterdir()
+        results = json.loads((report / "results.json").read_text())
+        assert results["complete"] is False
+        assert results["incomplete_reason"] == f"interrupted by {sig.name}"
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=10)
+
+
+def test_an_interrupted_suite_keeps_every_finished_run(tmp_path: Path) -> None:
+    serve = [*CLI, "toxiproxy", "serve", "--port", "0"]
+    with subprocess.Popen(serve, stdout=subprocess.PIPE, text=True, cwd=ROOT) as server:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        names = ("happy-path", "latency-over-timeout")
+        scenarios = [ROOT / "scenarios" / f"{n}.yaml" for n in names]
+        suite_cmd = [*CLI, "suite", *map(str, scenarios), "--flows", str(HARDENED)]
+        suite_cmd += ["--toxiproxy-url", url, "--report-dir", str(tmp_path)]
+        with subprocess.Popen(
+            suite_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        ) as suite:
+            finished = _wait_for_finished_runs(tmp_path, 1)
+            assert finished == ["happy-path[hardened]"], "the fast run never finished first"
+            assert _wait_for_toxic(url)
+            suite.send_signal(signal.SIGTERM)
+            _, err = suite.communicate(timeout=30)
+        assert suite.returncode == 143 and "Traceback" not in err
+        assert "1 finished runs kept" in err
+        assert httpx.get(f"{url}/proxies").json() == {}
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=10)
+    (report,) = tmp_path.iterdir()
+    results = json.loads((report / "results.json").read_text())
+    assert (results["complete"], results["incomplete_reason"]) == (False, "interrupted by SIGTERM")
+    assert [r["id"] for r in results["runs"]] == ["happy-path[hardened]"]
+    assert results["runs"][0]["verdict"] == "pass"
+    events = (report / "events.jsonl").read_text().splitlines()
+    assert events and {json.loads(line)["run"] for line in events} == {"happy-path[hardened]"}
+    assert "happy-path[hardened]" in (report / "junit.xml").read_text()
+    assert "happy-path[hardened]" in (report / "report.html").read_text()
+
+
+def _wait_for_finished_runs(report_dir: Path, count: int) -> list[str]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for results in report_dir.glob("*/results.json"):
+            runs = json.loads(results.read_text())["runs"]
+            if len(runs) >= count:
+                return [r["id"] for r in runs]
+        time.sleep(0.05)
+    return []
 
 
 def _wait_for_toxic(url: str) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -20,7 +19,7 @@ import click
 from harness import __version__
 from harness.errors import HarnessError
 
-__all__ = ["main", "run_async", "serve_until_stopped"]
+__all__ = ["STOP_SIGNALS", "Interrupted", "main", "run_async", "serve_until_stopped"]
 
 T = TypeVar("T")
 
@@ -34,6 +33,9 @@ class _Group(click.Group):
         except HarnessError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
+        except Interrupted as exc:
+            click.echo(f"interrupted by {exc.signame}", err=True)
+            ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
@@ -48,25 +50,51 @@ def main() -> None:
     """
 
 
+class Interrupted(KeyboardInterrupt):
+    """A signal stopped the run after its cleanup ran; exit code 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        self.signame = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(self.signame)
+
+
+# Every signal a CI runner or a terminal sends to stop a job. Each cancels the run, so
+# every proxy, toxic and server it created is removed on the way out.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
 def run_async(work: Coroutine[Any, Any, T]) -> T:
-    """`asyncio.run` with SIGTERM handled like Ctrl-C: the run is cancelled, so every
-    proxy, toxic and server it created is removed on the way out (exit 143)."""
+    """`asyncio.run`, with SIGINT, SIGTERM, SIGHUP and SIGQUIT cancelling the work.
+
+    The first signal cancels it; later ones are noted but do not interrupt the cleanup
+    under way. The caller gets :class:`Interrupted` once the cleanup is done.
+    """
+    received: list[int] = []
 
     async def guarded() -> T:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
-        if task is not None:
-            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+
+        def stop(signum: int) -> None:
+            if not received and task is not None:
+                task.cancel()
+            received.append(signum)
+
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, stop, signum)
         try:
             return await work
         finally:
-            loop.remove_signal_handler(signal.SIGTERM)
+            for signum in STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
 
     try:
         return asyncio.run(guarded())
     except asyncio.CancelledError:
-        click.echo("terminated", err=True)
-        sys.exit(143)
+        if received:
+            raise Interrupted(received[0]) from None
+        raise
 
 
 def serve_until_stopped(work: Coroutine[Any, Any, None]) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from harness.cli.app import run_async
+from harness.cli.app import Interrupted, run_async
 from harness.cli.options import (
     allow_non_loopback_option,
     parse_pairs,
@@ -20,14 +20,14 @@ from harness.cli.options import (
     toxiproxy_url_option,
     typed,
 )
-from harness.errors import ConfigError, exit_code
+from harness.errors import ConfigError, HarnessError, exit_code
 
 if TYPE_CHECKING:
     from harness.events import Event
     from harness.executor.timeline import Caller, CallResult
     from harness.flow.model import FlowSet
     from harness.scenario.model import Scenario
-    from harness.scenario.runner import FlowSetRef, SuiteResult
+    from harness.scenario.runner import FlowSetRef, RunResult, SuiteResult
 
 __all__ = ["call", "chaos", "load", "suite"]
 
@@ -308,22 +308,38 @@ def _run_with_reports(
     from harness.faults.client import resolve_url
     from harness.report.console import make_console, print_suite
     from harness.report.progress import Progress
-    from harness.report.writer import write_reports
-    from harness.scenario.runner import run_suite
+    from harness.report.stream import ReportStream
+    from harness.scenario.runner import new_run_id, run_suite, suite_pairs
 
-    runs = sum(1 for s in scenarios for f in flow_sets if s.applies_to(f.name))
+    url = resolve_url(toxiproxy_url)
+    runs = len(suite_pairs(scenarios, flow_sets))  # input errors before any report is written
+    stream = ReportStream(report_dir=report_dir, run_id=new_run_id(), toxiproxy=url or "embedded")
     with Progress(runs) as progress:
-        result = run_async(
-            run_suite(
-                scenarios,
-                flow_sets,
-                toxiproxy_url=resolve_url(toxiproxy_url),
-                max_parallel=max_parallel,
-                on_call=progress.on_call,
-                on_run=progress.on_run,
+
+        def finished(run: RunResult) -> None:
+            progress.on_run(run)
+            stream.on_run(run)
+
+        try:
+            result = run_async(
+                run_suite(
+                    scenarios,
+                    flow_sets,
+                    toxiproxy_url=url,
+                    run_id=stream.run_id,
+                    max_parallel=max_parallel,
+                    on_call=progress.on_call,
+                    on_run=finished,
+                )
             )
-        )
-    paths = write_reports(result, report_dir)
+        except Interrupted as exc:
+            kept = stream.abort(f"interrupted by {exc.signame}")
+            click.echo(f"{len(stream.runs)} finished runs kept in {kept.directory}", err=True)
+            raise
+        except HarnessError as exc:
+            stream.abort(f"harness error: {exc}")
+            raise
+    paths = stream.finish(result)
     console = make_console()
     if summary:
         print_suite(result, console)

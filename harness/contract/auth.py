@@ -17,9 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from harness.errors import ConfigError, UnreachableError
-from harness.flow.expressions import ExpressionError
+from harness.flow.expr import ExpressionError, substitute_text
 from harness.flow.model import FlowSet
-from harness.flow.templates import substitute_text
 
 __all__ = ["OAuthClient", "ProviderAuth", "auth_from_flows", "fetch_token"]
 

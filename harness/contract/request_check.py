@@ -29,9 +29,8 @@ from harness.contract.values import (
     shapes_of,
     strings_in,
 )
-from harness.flow.expressions import ExpressionError
+from harness.flow.expr import ExpressionError, placeholders, render, substitute_text
 from harness.flow.model import Step
-from harness.flow.templates import placeholders, render, substitute_text
 
 __all__ = ["Problem", "check_request", "describe_example"]
 

@@ -15,18 +15,19 @@ from typing import Any
 
 from harness.contract.openapi import Operation, Spec, resolve_ref
 from harness.contract.schemas import media_schema, parse_jsonpath, walk_jsonpath
-from harness.executor.outcome import classify
-from harness.flow._expr_js import truthy
-from harness.flow._expr_nodes import JsonPath, children
-from harness.flow.expressions import (
+from harness.flow.expr import (
     ExpressionError,
+    JsonPath,
     Scope,
+    children,
     evaluate_condition,
     evaluate_mapping,
     is_pure_jsonpath,
     parse,
+    truthy,
 )
 from harness.flow.model import Flow, Step
+from harness.flow.outcomes import SUCCESSFUL, classify
 
 __all__ = [
     "MappingProblem",
@@ -258,7 +259,7 @@ def _variables(flow: Flow, step: Step, op: Operation, spec: Spec, code: str) -> 
     variables.update(
         http_status_code=int(code), http_outcome=outcome, http_attempts=1, subflow_error=False
     )
-    if outcome in ("success", "accepted"):
+    if outcome in SUCCESSFUL:
         examples = response_examples(spec, op.responses[_codes(op)[code]])
         for name, path in mapping.items():
             found = [v for v in (_mapped(str(path), e) for e in examples) if v is not None]

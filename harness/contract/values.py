@@ -22,9 +22,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from harness.flow.expressions import ExpressionError, parse
+from harness.flow.expr import ExpressionError, parse, placeholders
 from harness.flow.model import FlowSet, Step
-from harness.flow.templates import placeholders
 
 __all__ = [
     "HOSTILE_STRINGS",
@@ -135,7 +134,7 @@ def shapes_of(templates: Iterable[str]) -> Mapping[str, Shape]:
 
 
 def _collect(node: Any, shapes: dict[str, dict[str, Any]]) -> None:
-    from harness.flow._expr_nodes import Member, Var, children
+    from harness.flow.expr import Member, Var, children
 
     stack = [node]
     while stack:

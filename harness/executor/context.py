@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -40,7 +40,6 @@ class ExecutorContext:
     slots: asyncio.Semaphore
     t0: float = 0.0
     owns_client: bool = False
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def create(

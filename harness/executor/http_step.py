@@ -23,16 +23,22 @@ from harness.executor.deadline import DeadlineExceeded, within
 from harness.executor.outcome import (
     Attempt,
     StepResult,
-    classify,
     error_code,
     parse_json,
     retry_after_ms,
 )
 from harness.executor.wire import WireError, WireResponse, exchange
-from harness.flow.expressions import ExpressionError, Scope, evaluate_mapping
+from harness.flow.expr import (
+    ExpressionError,
+    Scope,
+    evaluate_mapping,
+    render,
+    substitute_text,
+    to_text,
+)
 from harness.flow.http_config import MISSING, HttpStepConfig, parse_http_config
 from harness.flow.model import Flow, Step
-from harness.flow.templates import render, substitute_text, to_text
+from harness.flow.outcomes import SUCCESSFUL, classify
 
 __all__ = ["HttpStepExecutor"]
 
@@ -66,7 +72,6 @@ class HttpStepExecutor:
 
     def __init__(self, ctx: ExecutorContext) -> None:
         self.ctx = ctx
-        self._configs: dict[int, tuple[Step, HttpStepConfig]] = {}
 
     async def execute(
         self,
@@ -77,7 +82,7 @@ class HttpStepExecutor:
         flow: Flow | None = None,
     ) -> StepResult:
         ctx = self.ctx
-        cfg = self._config(step, flow)
+        cfg = parse_http_config(step, ctx.profile, flow)
         call = self._prepare(step, cfg, variables, call_id)
         start = ctx.clock.monotonic()
         ctx.emit("step_start", call_id=call_id, step_id=step.id, method=call.method, url=call.url)
@@ -98,14 +103,6 @@ class HttpStepExecutor:
         return result
 
     # -- preparation -----------------------------------------------------------------------
-
-    def _config(self, step: Step, flow: Flow | None) -> HttpStepConfig:
-        # Steps are immutable values; parse each one's configuration once per executor.
-        cached = self._configs.get(id(step))
-        if cached is None or cached[0] is not step:
-            cached = (step, parse_http_config(step, self.ctx.profile, flow))
-            self._configs[id(step)] = cached
-        return cached[1]
 
     def _prepare(
         self, step: Step, cfg: HttpStepConfig, variables: Mapping[str, Any], call_id: str
@@ -455,7 +452,7 @@ class HttpStepExecutor:
 
     def _map(self, call: _Call, final: Attempt, variables: Mapping[str, Any]) -> dict[str, Any]:
         cfg = call.cfg
-        document = final.document if final.outcome in ("success", "accepted") else MISSING
+        document = final.document if final.outcome in SUCCESSFUL else MISSING
         if (document is MISSING or document is None) and cfg.default_response is not MISSING:
             document = cfg.default_response
         out: dict[str, Any] = {}

@@ -1,8 +1,8 @@
 """What one HTTP attempt produced, and how a response is read into it.
 
-Pure values and functions: the outcome class of a status, the JSON document of a
-body (strict JSON: no NaN, no numbers past a double), the OAuth error code, and a
-`Retry-After` in milliseconds.
+Pure values and functions: the JSON document of a body (strict JSON: no NaN, no
+numbers past a double), the OAuth error code, and a `Retry-After` in milliseconds.
+The outcome class of a status is :func:`harness.flow.outcomes.classify`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from harness.executor.wire import WireResponse
-from harness.flow.expressions import MISSING
+from harness.flow.expr import MISSING
 
 __all__ = [
     "Attempt",
     "StepResult",
-    "classify",
     "error_code",
     "parse_json",
     "retry_after_ms",
@@ -56,17 +55,6 @@ class StepResult:
     error_code: str = ""
     inline_token_fetch: bool = False
     variables: Mapping[str, Any] = field(default_factory=dict)
-
-
-def classify(status: int) -> str:
-    """The `http_outcome` of a complete response."""
-    if status == 202:
-        return "accepted"
-    if 200 <= status < 300:
-        return "success"
-    if status in (401, 403):
-        return "auth_error"
-    return "http_error"
 
 
 def parse_json(body: bytes) -> Any:

@@ -18,9 +18,9 @@ from harness.executor.context import ExecutorContext
 from harness.executor.deadline import DeadlineExceeded, within
 from harness.executor.http_step import HttpStepExecutor
 from harness.executor.timeline import Caller, CallResult, Segment, dead_air
-from harness.flow.expressions import ExpressionError, Scope, evaluate_condition, truthy
+from harness.flow.expr import ExpressionError, Scope, evaluate_condition, render, to_text, truthy
 from harness.flow.model import Flow, FlowSet, Step
-from harness.flow.templates import render, to_text
+from harness.flow.outcomes import SUCCESSFUL
 
 __all__ = ["FlowRunner"]
 
@@ -230,7 +230,7 @@ class FlowRunner:
         nxt = step.next_step_id
         if result.outcome == "timeout" and step.config.get("onTimeoutStepId"):
             nxt = step.config["onTimeoutStepId"]
-        elif result.outcome not in ("success", "accepted") and step.config.get("onErrorStepId"):
+        elif result.outcome not in SUCCESSFUL and step.config.get("onErrorStepId"):
             nxt = step.config["onErrorStepId"]
         detail = {
             "outcome": result.outcome,

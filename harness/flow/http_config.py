@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import ConfigError
-from harness.flow.expressions import MISSING
+from harness.flow.expr import MISSING
 from harness.flow.model import Flow, Step
 from harness.flow.profile import PlatformProfile
 
@@ -89,10 +89,28 @@ def parse_retry(raw: Mapping[str, Any] | None, profile: PlatformProfile) -> Retr
     )
 
 
+# Steps are immutable values: each is parsed once per profile, whoever asks first (the
+# budget, the executor, an expectation). Keyed by identity, holding the step so its id
+# cannot be reused while the entry lives.
+_PARSED: dict[tuple[int, PlatformProfile], tuple[Step, HttpStepConfig]] = {}
+_PARSED_MAX = 4096
+
+
 def parse_http_config(
     step: Step, profile: PlatformProfile, flow: Flow | None = None
 ) -> HttpStepConfig:
     """Typed view of an HTTPRequest step; a timeout over the platform maximum is invalid."""
+    cached = _PARSED.get((id(step), profile))
+    if cached is not None and cached[0] is step:
+        return cached[1]
+    config = _parse(step, profile, flow)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[(id(step), profile)] = (step, config)
+    return config
+
+
+def _parse(step: Step, profile: PlatformProfile, flow: Flow | None) -> HttpStepConfig:
     raw = step.config
     timeout = raw.get("timeout")
     if timeout is not None and int(timeout) > profile.max_timeout_ms:

@@ -67,6 +67,11 @@ def render_markdown(suite: SuiteResult, report_path: str | None = None) -> str:
         "",
         f"Run `{suite.run_id}` · {len(suite.runs)} runs ({tally}) · {suite.wall_ms / 1000:.1f} s",
         "",
+        *(
+            [f"**Incomplete:** {_cell(suite.incomplete)}; only finished runs are listed.", ""]
+            if suite.incomplete
+            else []
+        ),
         "| scenario | flow set | verdict | checks passed | calls | wall time |",
         "|---|---|---|---:|---:|---:|",
         *(_row(r) for r in suite.runs),

@@ -105,6 +105,8 @@ def suite_json(suite: SuiteResult, profile: PlatformProfile = CXONE) -> dict[str
         },
         "counts": _counts(suite.runs),
         "runs": [run_json(r) for r in suite.runs],
+        "complete": not suite.incomplete,
+        "incomplete_reason": suite.incomplete,
     }
 
 

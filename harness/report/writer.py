@@ -18,9 +18,9 @@ from harness.report.html import render_html
 from harness.report.junit import suite_junit
 from harness.report.markdown import render_markdown
 from harness.report.results import to_results
-from harness.scenario.runner import SuiteResult
+from harness.scenario.runner import RunResult, SuiteResult
 
-__all__ = ["ReportPaths", "render_events", "write_reports"]
+__all__ = ["ReportPaths", "render_events", "render_run_events", "write_reports"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,14 +35,18 @@ class ReportPaths:
     step_summary: Path | None = None
 
 
+def render_run_events(run: RunResult) -> str:
+    """One run's events as JSON Lines, each with its `run` id."""
+    lines = []
+    for event in run.events:
+        record = {"run": run.id, **dataclasses.asdict(event)}
+        lines.append(json.dumps(record, sort_keys=True, default=str) + "\n")
+    return "".join(lines)
+
+
 def render_events(suite: SuiteResult) -> str:
     """events.jsonl: every run's events, one JSON object a line, each with its `run` id."""
-    lines = []
-    for run in suite.runs:
-        for event in run.events:
-            record = {"run": run.id, **dataclasses.asdict(event)}
-            lines.append(json.dumps(record, sort_keys=True, default=str))
-    return "".join(line + "\n" for line in lines)
+    return "".join(render_run_events(run) for run in suite.runs)
 
 
 def write_reports(

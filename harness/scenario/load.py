@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.executor.timeline import CallResult
+from harness.flow.outcomes import SUCCESSFUL
 
 __all__ = ["LoadStats", "load_stats", "percentile"]
 
@@ -66,7 +67,7 @@ def load_stats(calls: Sequence[CallResult], wall_s: float) -> LoadStats:
     fallback = 0
     for call in answered:
         http = [s for s in call.segments if s.step_type == "HTTPRequest"]
-        if any(s.detail.get("outcome") not in ("success", "accepted") for s in http):
+        if any(s.detail.get("outcome") not in SUCCESSFUL for s in http):
             fallback += 1
         for seg in http:
             durations.setdefault(seg.step_id, []).append(seg.duration_ms)

@@ -94,10 +94,11 @@ class SuiteResult:
     runs: list[RunResult]
     wall_ms: float
     toxiproxy: str
+    incomplete: str = ""  # why the suite stopped before every run finished; "" when it did
 
     @property
     def verdict(self) -> str:
-        if any(r.verdict == "error" for r in self.runs):
+        if self.incomplete or any(r.verdict == "error" for r in self.runs):
             return "error"
         return "pass" if all(r.ok for r in self.runs) else "fail"
 
@@ -289,6 +290,22 @@ async def _repeat(
         result.jobs.append(await runner.run_call(flow.id, caller, variables))
 
 
+def suite_pairs(
+    scenarios: Sequence[Scenario], flow_sets: Sequence[FlowSetRef]
+) -> list[tuple[Scenario, FlowSetRef]]:
+    """The (scenario, flow set) runs of a suite; a ConfigError when an entry flow is missing."""
+    pairs = [(s, f) for s in scenarios for f in flow_sets if s.applies_to(f.name)]
+    for scenario, flow_set in pairs:
+        if flow_set.flows.get(scenario.entry) is None:
+            raise ConfigError(
+                f"entry flow '{scenario.entry}' is not in flow set {flow_set.path}",
+                file=scenario.path,
+                pointer="/entry",
+                hint=did_you_mean(scenario.entry, flow_set.flows.flows) or "",
+            )
+    return pairs
+
+
 async def run_suite(
     scenarios: Sequence[Scenario],
     flow_sets: Sequence[FlowSetRef],
@@ -304,15 +321,7 @@ async def run_suite(
 
     run_id = run_id or new_run_id()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    pairs = [(s, f) for s in scenarios for f in flow_sets if s.applies_to(f.name)]
-    for scenario, flow_set in pairs:
-        if flow_set.flows.get(scenario.entry) is None:
-            raise ConfigError(
-                f"entry flow '{scenario.entry}' is not in flow set {flow_set.path}",
-                file=scenario.path,
-                pointer="/entry",
-                hint=did_you_mean(scenario.entry, flow_set.flows.flows) or "",
-            )
+    pairs = suite_pairs(scenarios, flow_sets)
     gate = asyncio.Semaphore(max_parallel)
     start = time.monotonic()
 

@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from harness.flow.expressions import (
+from harness.flow.expr import (
     ExpressionError,
     Scope,
     evaluate,
@@ -23,8 +23,8 @@ from harness.flow.expressions import (
     parse,
     variables_used,
 )
-from harness.flow.functions import encode_uri_component, format_phone_number, validate_e164
-from harness.flow.templates import placeholders, render, substitute_text, to_text
+from harness.flow.expr.functions import encode_uri_component, format_phone_number, validate_e164
+from harness.flow.expr.templates import placeholders, render, substitute_text, to_text
 
 REGIONS = st.sampled_from(["US", "GB", "DE", "FR", "IN", "BR", "JP", "AU", "it", "ZZ", ""])
 

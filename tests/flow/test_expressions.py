@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from harness.errors import HarnessError
-from harness.flow.expressions import (
+from harness.flow.expr import (
     MAX_DEPTH,
     Binary,
     Call,

@@ -9,8 +9,8 @@ import jwt
 import phonenumbers
 import pytest
 
-from harness.flow.expressions import ExpressionError, Scope, evaluate
-from harness.flow.functions import (
+from harness.flow.expr import ExpressionError, Scope, evaluate
+from harness.flow.expr.functions import (
     FUNCTIONS,
     coalesce,
     current_timestamp,

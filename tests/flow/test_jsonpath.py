@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from harness.flow.expressions import ExpressionError
-from harness.flow.jsonpath import is_valid_path, query_all, query_first
+from harness.flow.expr import ExpressionError
+from harness.flow.expr.jsonpath import is_valid_path, query_all, query_first
 
 DOC: dict[str, Any] = {
     "status": "ok",

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from harness.flow.expressions import ExpressionError
-from harness.flow.templates import (
+from harness.flow.expr import ExpressionError
+from harness.flow.expr.templates import (
     Placeholder,
     placeholders,
     render,

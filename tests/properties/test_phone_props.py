@@ -16,8 +16,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.flow.expressions import Scope, evaluate
-from harness.flow.functions import format_phone_number, validate_e164
+from harness.flow.expr import Scope, evaluate
+from harness.flow.expr.functions import format_phone_number, validate_e164
 from tests.fixtures.flows import HARDENED
 from tests.properties.strategies import (
     dtmf_strings,

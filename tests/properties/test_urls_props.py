@@ -22,11 +22,11 @@ from harness.executor.context import ExecutorContext
 from harness.executor.http_step import HttpStepExecutor
 from harness.executor.outcome import StepResult
 from harness.executor.resolver import FaultyResolver
-from harness.flow.functions import encode_uri_component
+from harness.flow.expr.functions import encode_uri_component
+from harness.flow.expr.templates import to_text
 from harness.flow.lint import lint_flow_set
 from harness.flow.loader import load_flow_set
 from harness.flow.model import Flow, FlowSet, Step
-from harness.flow.templates import to_text
 from tests.fixtures.flows import HARDENED, SEED
 from tests.properties.strategies import (
     contract_query,

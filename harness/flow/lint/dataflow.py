@@ -12,26 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from harness.flow.expressions import ExpressionError, variables_used
+from harness.flow.expr import ExpressionError, placeholders, variables_used
 from harness.flow.lint.context import Issue, LintContext, edges
 from harness.flow.lint.sites import sites
 from harness.flow.model import Flow, Step
-from harness.flow.templates import placeholders
+from harness.flow.outcomes import OUTCOME_VARIABLES
 
 __all__ = ["check_used_before_set", "defined_by", "entry_set"]
 
 ENTRY_CALLER_VARIABLES = frozenset({"ani", "dnis", "flow_execution_id"})
 CHILD_CALLER_VARIABLES = frozenset({"ani", "flow_execution_id"})
-HTTP_OUTCOME_VARIABLES = frozenset(
-    {
-        "http_status_code",
-        "http_outcome",
-        "http_attempts",
-        "http_elapsed_ms",
-        "http_location",
-        "http_error_code",
-    }
-)
 
 
 def defined_by(step: Step) -> frozenset[str]:
@@ -45,7 +35,7 @@ def defined_by(step: Step) -> frozenset[str]:
     if step.type == "Wait":
         names.add("wait_timed_out")
     if step.type == "HTTPRequest":
-        names |= set(cfg.get("responseMapping", {})) | HTTP_OUTCOME_VARIABLES
+        names |= set(cfg.get("responseMapping", {})) | OUTCOME_VARIABLES
     if step.type == "SubFlow":
         names |= set(cfg.get("returnVariables", [])) | {"subflow_error", "subflow_error_reason"}
     return frozenset(names)

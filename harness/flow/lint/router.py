@@ -13,25 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.flow._expr_js import truthy
-from harness.flow.expressions import ExpressionError, Scope, evaluate_condition, evaluate_mapping
+from harness.flow.expr import ExpressionError, Scope, evaluate_condition, evaluate_mapping, truthy
 from harness.flow.model import Flow, Step
+from harness.flow.outcomes import OUTCOME_CLASSES
 
-__all__ = ["OUTCOME_CLASSES", "Route", "RouterVerdict", "evaluate_router", "router_of"]
+__all__ = ["Route", "RouterVerdict", "evaluate_router", "router_of"]
 
-# class name -> (http_status_code, http_outcome)
-OUTCOME_CLASSES: dict[str, tuple[int, str]] = {
-    "2xx": (200, "success"),
-    "202": (202, "accepted"),
-    "400": (400, "http_error"),
-    "401": (401, "auth_error"),
-    "403": (403, "auth_error"),
-    "404": (404, "http_error"),
-    "429": (429, "http_error"),
-    "5xx": (503, "http_error"),
-    "timeout": (0, "timeout"),
-    "connection": (0, "connection_error"),
-}
 _SAMPLES: tuple[Any, ...] = ({"id": "sample", "attributes": {}}, "ok", True)
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from harness.flow._expr_js import truthy
-from harness.flow.expressions import ExpressionError, Scope, evaluate, variables_used
+from harness.flow.expr import ExpressionError, Scope, evaluate, truthy, variables_used
 from harness.flow.lint.context import Issue, LintContext, edges
 from harness.flow.lint.router import evaluate_router
 from harness.flow.model import Flow, Step

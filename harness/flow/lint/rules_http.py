@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from harness.flow.budget import step_budget
+from harness.flow.expr import placeholders
 from harness.flow.lint.context import Issue, LintContext, strings
-from harness.flow.templates import placeholders
 
 __all__ = [
     "check_literal_secrets",

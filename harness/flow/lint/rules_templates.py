@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from harness.flow._expr_nodes import (
+from harness.flow.expr import (
     Binary,
     Call,
     Conditional,
+    ExpressionError,
     Index,
     JsonPath,
     Literal,
@@ -18,12 +19,13 @@ from harness.flow._expr_nodes import (
     Unary,
     Var,
     children,
+    is_pure_jsonpath,
+    parse,
+    placeholders,
 )
-from harness.flow.expressions import ExpressionError, is_pure_jsonpath, parse
 from harness.flow.lint.context import Issue, LintContext
 from harness.flow.lint.sites import sites, trees, walk
 from harness.flow.model import Flow
-from harness.flow.templates import placeholders
 
 __all__ = [
     "check_injection",

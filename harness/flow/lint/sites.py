@@ -6,11 +6,9 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from harness.flow._expr_nodes import Node, children
-from harness.flow.expressions import ExpressionError, parse
+from harness.flow.expr import ExpressionError, Node, children, parse, placeholders
 from harness.flow.lint.context import strings
 from harness.flow.model import Flow, Step
-from harness.flow.templates import placeholders
 
 __all__ = ["Site", "sites", "trees", "walk"]
 

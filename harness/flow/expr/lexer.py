@@ -1,4 +1,4 @@
-"""Lexer of the expression language (private; see :mod:`harness.flow.expressions`)."""
+"""Lexer of the expression language (private; see :mod:`harness.flow.expr`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from harness.flow._expr_core import ExpressionError
+from harness.flow.expr.core import ExpressionError
 
 __all__ = ["Kind", "Token", "tokenize"]
 

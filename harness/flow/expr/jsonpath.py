@@ -3,7 +3,7 @@
 A thin layer over ``jsonpath-rfc9535``: compiled queries are cached, a path that matches
 nothing (a missing key, ``[0]`` of an empty array, a step into a string or number) gives
 ``None`` or ``[]`` instead of an error, and an invalid path raises
-:class:`~harness.flow.expressions.ExpressionError` with the offset of the problem.
+:class:`~harness.flow.expr.ExpressionError` with the offset of the problem.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import jsonpath_rfc9535
 from jsonpath_rfc9535 import JSONPathError, JSONPathQuery
 
-from harness.flow._expr_core import ExpressionError
+from harness.flow.expr.core import ExpressionError
 
 __all__ = ["check_path", "is_valid_path", "query_all", "query_first"]
 

@@ -1,4 +1,7 @@
-"""Expressions of CXone Studio flows: parse, evaluate, inspect.
+"""The expression engine of CXone Studio flows: parse, evaluate, inspect, render templates.
+
+This package's namespace is its public surface; its modules (lexer, parser, nodes,
+interpreter, js, functions, jsonpath, templates) are the implementation.
 
 Grammar (loosest binding first; a hand-written Pratt parser, never Python ``eval``)::
 
@@ -19,7 +22,7 @@ Grammar (loosest binding first; a hand-written Pratt parser, never Python ``eval
 ``"..."`` with backslash escapes (``\\n \\t \\r \\b \\f \\v \\0 \\xHH \\uHHHH``; any other
 escaped character stands for itself) and no raw line breaks. ``NAME`` is
 ``[A-Za-z_][A-Za-z0-9_]*``: a flow variable, or a function when followed by ``(``.
-Only the functions in :data:`harness.flow.functions.FUNCTIONS` can be called (checked,
+Only the functions in :data:`harness.flow.expr.functions.FUNCTIONS` can be called (checked,
 with their argument count, at parse time). ``JSONPATH`` starts with ``$`` and runs over
 ``.name``, ``.*``, ``..name`` and ``[...]`` segments (RFC 9535, validated at parse time)
 up to a ``.length`` segment or anything else. A ``[...]`` right after a path belongs to
@@ -38,7 +41,7 @@ Evaluation is JavaScript-like over JSON values; deliberate choices:
 * Truthiness: null, false, 0, NaN and '' are falsy; every array and object is truthy.
   ``&&``/``||`` short-circuit and return an operand; ``!`` returns a boolean.
 * ``+`` concatenates when either side is a string, array or object, converting both
-  with :func:`harness.flow.templates.to_text` (so null becomes '' -- JS would write
+  with :func:`harness.flow.expr.templates.to_text` (so null becomes '' -- JS would write
   'null'); otherwise it adds numbers.
 * Arithmetic converts with JS ``ToNumber`` (null 0, true 1, '' 0, ' 12 ' 12, 'abc' NaN,
   arrays/objects NaN). ``%`` takes the sign of the dividend, as in JS. Any result that
@@ -61,11 +64,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.flow._expr_core import MISSING, ExpressionError, Missing, Scope
-from harness.flow._expr_eval import evaluate_node
-from harness.flow._expr_js import truthy
-from harness.flow._expr_lexer import Kind, tokenize
-from harness.flow._expr_nodes import (
+from harness.flow.expr.core import MISSING, ExpressionError, Missing, Scope
+from harness.flow.expr.functions import (
+    FUNCTIONS,
+    encode_uri_component,
+    format_phone_number,
+    validate_e164,
+)
+from harness.flow.expr.interpreter import evaluate_node
+from harness.flow.expr.js import truthy
+from harness.flow.expr.jsonpath import check_path, is_valid_path, query_all, query_first
+from harness.flow.expr.lexer import Kind, tokenize
+from harness.flow.expr.nodes import (
     Binary,
     Call,
     Conditional,
@@ -79,12 +89,34 @@ from harness.flow._expr_nodes import (
     Var,
     children,
 )
-from harness.flow._expr_parser import MAX_DEPTH, parse_cached
-from harness.flow.jsonpath import is_valid_path, query_first
-from harness.flow.templates import placeholders, substitute_in
+from harness.flow.expr.parser import MAX_DEPTH, parse_cached
+from harness.flow.expr.templates import (
+    Placeholder,
+    placeholders,
+    render,
+    render_in,
+    substitute_in,
+    substitute_text,
+    to_text,
+)
 
 __all__ = [
+    "FUNCTIONS",
     "MAX_DEPTH",
+    "Placeholder",
+    "check_path",
+    "encode_uri_component",
+    "format_phone_number",
+    "is_valid_path",
+    "placeholders",
+    "query_all",
+    "query_first",
+    "render",
+    "render_in",
+    "substitute_in",
+    "substitute_text",
+    "to_text",
+    "validate_e164",
     "Binary",
     "Call",
     "Conditional",

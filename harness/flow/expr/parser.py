@@ -1,4 +1,4 @@
-"""Pratt parser of the expression language (private; see :mod:`harness.flow.expressions`)."""
+"""Pratt parser of the expression language (private; see :mod:`harness.flow.expr`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from harness.errors import did_you_mean
-from harness.flow._expr_core import ExpressionError
-from harness.flow._expr_lexer import Kind, Token, tokenize
-from harness.flow._expr_nodes import (
+from harness.flow.expr.core import ExpressionError
+from harness.flow.expr.functions import FUNCTIONS
+from harness.flow.expr.jsonpath import check_path
+from harness.flow.expr.lexer import Kind, Token, tokenize
+from harness.flow.expr.nodes import (
     Binary,
     Call,
     Conditional,
@@ -25,8 +27,6 @@ from harness.flow._expr_nodes import (
     Var,
     children,
 )
-from harness.flow.functions import FUNCTIONS
-from harness.flow.jsonpath import check_path
 
 __all__ = ["MAX_DEPTH", "parse_cached", "parse_source"]
 

@@ -1,6 +1,6 @@
 """Shared core of the expression engine: the error type, the scope and the MISSING marker.
 
-Private: import these names from :mod:`harness.flow.expressions`. They live here so the
+Private: import these names from :mod:`harness.flow.expr`. They live here so the
 lexer, parser, evaluator, JSONPath and function modules can share them without importing
 the public facade (which imports all of them).
 """

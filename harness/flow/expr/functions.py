@@ -2,7 +2,7 @@
 
 Every function is total over JSON values: it returns a value (often null or '') for any
 input rather than raising, except ``encodeUriComponent``, which raises
-:class:`~harness.flow.expressions.ExpressionError` on a lone surrogate as JavaScript
+:class:`~harness.flow.expr.ExpressionError` on a lone surrogate as JavaScript
 raises ``URIError``. ``currentTimestamp()`` reads the wall clock here; the evaluator
 replaces it with the run clock of the expression's scope.
 """
@@ -19,8 +19,8 @@ from typing import Any
 import jwt
 import phonenumbers
 
-from harness.flow._expr_core import ExpressionError, wall_clock_ms
-from harness.flow._expr_js import to_text
+from harness.flow.expr.core import ExpressionError, wall_clock_ms
+from harness.flow.expr.js import to_text
 
 __all__ = [
     "FUNCTIONS",

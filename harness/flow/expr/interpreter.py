@@ -1,12 +1,14 @@
-"""Evaluator of expression syntax trees (private; see :mod:`harness.flow.expressions`)."""
+"""Evaluator of expression syntax trees (private; see :mod:`harness.flow.expr`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.flow import _expr_js as js
-from harness.flow._expr_core import MISSING, ExpressionError, Scope
-from harness.flow._expr_nodes import (
+from harness.flow.expr import js
+from harness.flow.expr.core import MISSING, ExpressionError, Scope
+from harness.flow.expr.functions import FUNCTIONS
+from harness.flow.expr.jsonpath import query_first
+from harness.flow.expr.nodes import (
     Binary,
     Call,
     Conditional,
@@ -19,8 +21,6 @@ from harness.flow._expr_nodes import (
     Unary,
     Var,
 )
-from harness.flow.functions import FUNCTIONS
-from harness.flow.jsonpath import query_first
 
 __all__ = ["evaluate_node"]
 

@@ -1,4 +1,4 @@
-"""Syntax tree of the expression language (private; see :mod:`harness.flow.expressions`)."""
+"""Syntax tree of the expression language (private; see :mod:`harness.flow.expr`)."""
 
 from __future__ import annotations
 

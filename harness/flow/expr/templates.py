@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.flow._expr_core import Scope, wall_clock_ms
-from harness.flow._expr_eval import evaluate_node
-from harness.flow._expr_js import to_text
-from harness.flow._expr_parser import parse_cached
+from harness.flow.expr.core import Scope, wall_clock_ms
+from harness.flow.expr.interpreter import evaluate_node
+from harness.flow.expr.js import to_text
+from harness.flow.expr.parser import parse_cached
 
 __all__ = [
     "Placeholder",
@@ -92,7 +92,7 @@ def substitute_in(template: str, scope: Scope) -> str:
 
 
 def render_in(template: Any, scope: Scope) -> Any:
-    """:func:`render` with a full :class:`~harness.flow.expressions.Scope`."""
+    """:func:`render` with a full :class:`~harness.flow.expr.Scope`."""
     if isinstance(template, str):
         found = list(_PLACEHOLDER.finditer(template))
         if len(found) == 1 and found[0].span() == (0, len(template)):
@@ -110,7 +110,7 @@ def substitute_text(
 ) -> str:
     """Textual substitution: always a string; a null value becomes ''.
 
-    Raises :class:`~harness.flow.expressions.ExpressionError` when a placeholder's
+    Raises :class:`~harness.flow.expr.ExpressionError` when a placeholder's
     expression does not parse.
     """
     return substitute_in(template, Scope(variables=variables, now_ms=now_ms))
