@@ -93,6 +93,7 @@ class FlowRunner:
         if flow is None:
             raise ConfigError(
                 f"unknown flow id '{flow_id}'",
+                file=self.flows.root,
                 hint=did_you_mean(flow_id, self.flows.flows)
                 or "known: " + ", ".join(self.flows.flows),
             )

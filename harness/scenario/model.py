@@ -15,6 +15,7 @@ from typing import Any
 from harness.errors import ConfigError
 from harness.flow.loader import bundled_schema, validate_against
 from harness.inputs import parse_yaml, read_text
+from harness.scenario.references import check_references
 
 __all__ = ["Callers", "Fault", "Scenario", "load_scenario", "load_scenarios", "scenario_schema"]
 
@@ -82,6 +83,7 @@ def load_scenario(path: Path) -> Scenario:
     if not isinstance(document, dict):
         raise ConfigError("a scenario is a YAML mapping", file=path, hint="start with 'name:'")
     validate_against(scenario_schema(), document, file=path)
+    check_references(document, scenario_schema(), path)
     return _build(document, path)
 
 
