@@ -91,3 +91,25 @@ def test_yaml_alias_bomb_in_a_scenario_fails_fast(tmp_path: Path, command: str) 
     # A hang check, not a speed check: unbounded, this runs for minutes and eats gigabytes.
     assert time.monotonic() - started < 20
     assert_one_line_error(result, f"{bomb}: ", "alias bomb")
+
+
+@pytest.mark.parametrize("run_id", ["../../escaped", "a/b", ".."])
+def test_gate_run_id_cannot_write_outside_the_report_dir(tmp_path: Path, run_id: str) -> None:
+    reports = tmp_path / "deep" / "er" / "reports"
+    reports.mkdir(parents=True)
+    spec = HARDENED.parents[1] / "openapi" / "crm.yaml"
+    result = run_cli(
+        "gate",
+        str(HARDENED),
+        "--spec",
+        f"api.crm-provider.com={spec}",
+        "--report-dir",
+        str(reports),
+        "--run-id",
+        run_id,
+        "--max-examples",
+        "1",
+    )
+    assert_one_line_error(result, "--run-id", "is not a plain name")
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written == []
