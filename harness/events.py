@@ -8,14 +8,26 @@ so nothing downstream can leak them.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import html
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote, quote_plus
 
-__all__ = ["REDACTED", "Event", "EventLog", "Redactor", "looks_secret"]
+__all__ = [
+    "REDACTED",
+    "Event",
+    "EventLog",
+    "Redactor",
+    "basic_credentials",
+    "looks_secret",
+    "wire_forms",
+]
 
 _SECRET_WORDS = ("secret", "password", "token", "api_key", "apikey", "credential")
 
@@ -48,31 +60,105 @@ class Event:
         return json.dumps(asdict(self), sort_keys=True, default=str)
 
 
+def wire_forms(secret: str) -> set[str]:
+    """Every form `secret` can take on the wire or in a file, the raw one included.
+
+    Percent-encoded as `quote`, `quote_plus` and JavaScript's `encodeURIComponent`
+    do it (upper- and lower-case hex), JSON-escaped (ASCII-only and not), HTML-escaped,
+    and base64 (standard and URL-safe, padded and not). A redactor that matches only
+    the raw form leaks `Tk%2BSec...` from every URL the value was templated into.
+    """
+    encoded = {
+        quote(secret, safe=""),
+        quote(secret, safe="/"),
+        quote_plus(secret, safe=""),
+        quote_plus(secret, safe="/"),
+        quote(secret, safe="-_.!~*'()"),  # encodeUriComponent
+    }
+    encoded |= {_PCT.sub(lambda m: m.group(0).lower(), form) for form in encoded}
+    forms = {secret, *encoded, html.escape(secret), html.escape(secret, quote=False)}
+    forms |= {json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    for b64 in (base64.b64encode(secret.encode()), base64.urlsafe_b64encode(secret.encode())):
+        text = b64.decode("ascii")
+        forms |= {text, text.rstrip("=")}
+    return {f for f in forms if len(f) >= _MIN_SECRET}
+
+
+def basic_credentials(user: str, password: str) -> str:
+    """The base64 token of a Basic `Authorization` header for `user:password`."""
+    return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+_PCT = re.compile(r"%[0-9A-F]{2}")
+# Very short values would redact half the log and protect nothing.
+_MIN_SECRET = 4
+# A text cut short ends so; the redactor then also looks for a secret's cut-off head.
+_ELLIPSES = ("...", "\N{HORIZONTAL ELLIPSIS}")
+_MIN_PREFIX = 8
+
+
 class Redactor:
-    """Replaces every known secret value, wherever it appears, by `***`."""
+    """Replaces every known secret, in every form it can take, by `***`.
+
+    Redact before truncating: a secret cut to its first 117 characters no longer
+    matches, so :meth:`brief` is the one way to shorten a text that may hold one. As
+    a second line, a text ending in an ellipsis loses a trailing cut-off secret head.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        self._forms: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
         self.add(*secrets)
 
     def add(self, *values: object) -> None:
+        """Register secret values (non-strings and values under 4 characters are ignored)."""
         for value in values:
-            # Very short values would redact half the log and protect nothing.
-            if isinstance(value, str) and len(value) >= 4:
+            if isinstance(value, str) and len(value) >= _MIN_SECRET and value not in self._secrets:
                 self._secrets.add(value)
+                self._forms |= wire_forms(value)
+                self._pattern = None
+
+    def add_basic(self, user: str, password: str) -> None:
+        """Register a password and the Basic-auth token it travels in."""
+        self.add(password, basic_credentials(user, password))
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._secrets
 
     def __call__(self, value: Any) -> Any:
+        """`value` with every secret replaced, recursing into mappings and sequences."""
         if not self._secrets:
             return value
         if isinstance(value, str):
-            for secret in sorted(self._secrets, key=len, reverse=True):
-                value = value.replace(secret, REDACTED)
-            return value
+            return self._text(value)
         if isinstance(value, Mapping):
             return {k: self(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self(v) for v in value]
         return value
+
+    def brief(self, value: str, limit: int = 120) -> str:
+        """Redact, then shorten to `limit` characters with a trailing `...`."""
+        text = self._text(value) if self._secrets else value
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+
+    def _text(self, text: str) -> str:
+        if self._pattern is None:
+            # One alternation, longest first, so a form never leaves a piece of a longer one.
+            ordered = sorted(self._forms, key=len, reverse=True)
+            self._pattern = re.compile("|".join(map(re.escape, ordered)))
+        text = self._pattern.sub(REDACTED, text)
+        return self._cut_head(text) if text.endswith(_ELLIPSES) else text
+
+    def _cut_head(self, text: str) -> str:
+        ellipsis = next(e for e in _ELLIPSES if text.endswith(e))
+        body = text[: -len(ellipsis)]
+        for form in sorted(self._forms, key=len, reverse=True):
+            for size in range(min(len(form), len(body)), _MIN_PREFIX - 1, -1):
+                if body.endswith(form[:size]):
+                    return body[:-size] + REDACTED + ellipsis
+        return text
 
 
 class EventLog:

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1] / "harness"
 # Lowest first, as in ARCHITECTURE.md. `faults` and `backends` are one layer (the
 # stand-ins), as are `scenario` and `contract` (the two jobs).
 LAYERS = [
-    {"errors", "clock", "events", "bundled", "asgi_server", "loopback", "__init__"},
+    {"errors", "clock", "events", "inputs", "bundled", "asgi_server", "loopback", "__init__"},
     {"flow"},
     {"faults", "backends"},
     {"executor"},

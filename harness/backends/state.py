@@ -18,7 +18,15 @@ from harness.clock import Clock, RealClock
 from .faults import FaultSet, RequestLog
 from .faultspec import KINDS
 
-__all__ = ["BACKENDS", "DEFAULT_SCOPES", "Account", "BackendConfig", "SharedState", "seed_accounts"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_SCOPES",
+    "Account",
+    "BackendConfig",
+    "SharedState",
+    "fault_kinds",
+    "seed_accounts",
+]
 
 BACKENDS = ("crm", "tickets", "oauth")
 # The scopes the guide's CRM lookup requests; required by the CRM until rotated.
@@ -122,3 +130,8 @@ class SharedState:
 
 def _kinds_for(backend: str) -> frozenset[str]:
     return frozenset(k for k in KINDS if _ONLY_ON.get(k, backend) == backend)
+
+
+def fault_kinds(backend: str) -> frozenset[str]:
+    """The HTTP fault kinds backend `backend` understands (a scenario is checked against it)."""
+    return _kinds_for(backend)

@@ -23,6 +23,7 @@ from harness.contract.matching import NamedSpec
 from harness.errors import ConfigError, HarnessError, exit_code
 from harness.flow.loader import load_flow_set
 from harness.flow.model import FlowSet
+from harness.inputs import check_run_id
 
 __all__ = ["GateOptions", "GateResult", "Part", "make_run_id", "run_gate"]
 
@@ -99,6 +100,8 @@ def run_gate(options: GateOptions) -> GateResult:
 
     started = datetime.datetime.now(datetime.UTC)
     t0 = time.monotonic()
+    # A run id names a folder under --report-dir; '../x' would write outside it.
+    run_id = check_run_id(options.run_id) if options.run_id else make_run_id()
     flows = load_flow_set(options.flows)
     specs = load_named_specs(options.specs)
     config = LintConfig.load(options.lint_config) if options.lint_config else LintConfig()
@@ -118,7 +121,7 @@ def run_gate(options: GateOptions) -> GateResult:
             )
         )
     return GateResult(
-        run_id=options.run_id or make_run_id(),
+        run_id=run_id,
         parts=tuple(parts),
         started_at=started.isoformat(),
         duration_s=time.monotonic() - t0,

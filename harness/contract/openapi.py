@@ -13,17 +13,15 @@ response without a schema -- becomes an entry of :attr:`Spec.unsupported` and is
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from harness.contract.refs import resolve_ref
 from harness.errors import ConfigError
+from harness.inputs import parse_json, parse_yaml, read_text
 
 __all__ = [
     "METHODS",
@@ -106,11 +104,7 @@ class Spec:
 
 def load_spec(path: Path) -> Spec:
     """Read and parse a spec file; unparseable input raises :class:`ConfigError`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read spec: {exc}", file=path) from exc
-    return parse_spec(text, file=path)
+    return parse_spec(read_text(path, what="spec"), file=path)
 
 
 def parse_spec(text: str, *, file: Path | None = None) -> Spec:
@@ -141,24 +135,10 @@ def parse_spec(text: str, *, file: Path | None = None) -> Spec:
 
 def _decode(text: str, file: Path | None) -> Any:
     if text.lstrip().startswith(("{", "[")):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                file=file,
-                hint="fix the syntax or export the spec again",
-            ) from None
+        return parse_json(text, file=file, hint="fix the syntax or export the spec again")
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ConfigError(
-            f"not valid YAML{where}: {problem}", file=file, hint="fix the syntax"
-        ) from None
-    except (RecursionError, ValueError, OverflowError) as exc:
+        return parse_yaml(text, file=file, hint="fix the syntax", max_nodes=_MAX_NODES)
+    except (ValueError, OverflowError) as exc:  # e.g. a timestamp past year 9999
         raise ConfigError(f"cannot parse YAML: {type(exc).__name__}", file=file) from None
 
 

@@ -34,6 +34,7 @@ from harness.contract.auth import ProviderAuth
 from harness.contract.examples import SpecDefect, example_defects
 from harness.contract.openapi import load_spec
 from harness.errors import ConfigError, UnreachableError, UnsafeTargetError
+from harness.events import Redactor
 from harness.loopback import is_loopback
 
 __all__ = ["CHECKS", "OperationResult", "ProviderReport", "check_base_url", "run_provider"]
@@ -145,6 +146,14 @@ class _Runner:
     auth: ProviderAuth
     deadline: float | None
     examples: int
+    redactor: Redactor = field(default_factory=Redactor)
+
+    def __post_init__(self) -> None:
+        # Failure text quotes requests (curl reproductions, messages): keep credentials out.
+        values = self.auth.secrets
+        self.redactor.add(*values, *[v.split(" ", 1)[-1] for v in values])
+        if self.auth.basic:
+            self.redactor.add_basic(*self.auth.basic)
 
     def settings(self, **extra: Any) -> settings:
         return settings(
@@ -208,9 +217,9 @@ class _Runner:
             case.validate_response(response, checks=CHECKS)
         except FailureGroup as group:
             for failure in group.exceptions:
-                _add(result.failures, _describe(failure, case, self.base_url))
+                _add(result.failures, self.redactor(_describe(failure, case, self.base_url)))
         except Failure as failure:
-            _add(result.failures, _describe(failure, case, self.base_url))
+            _add(result.failures, self.redactor(_describe(failure, case, self.base_url)))
 
     def has_links(self, schema: Any) -> bool:
         try:
@@ -232,12 +241,15 @@ class _Runner:
                     case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
                 except FailureGroup as group:
                     for failure in group.exceptions:
-                        _add(result.failures, _describe(failure, case, runner.base_url))
+                        _add(
+                            result.failures,
+                            runner.redactor(_describe(failure, case, runner.base_url)),
+                        )
 
         try:
             Machine.run(settings=self.settings(stateful_step_count=4))
         except Exception as exc:  # the machine re-raises what a step raised; keep it
-            _add(result.errors, f"stateful run stopped: {type(exc).__name__}: {exc}")
+            _add(result.errors, self.redactor(f"stateful run stopped: {type(exc).__name__}: {exc}"))
         return result
 
 

@@ -45,6 +45,7 @@ __all__ = ["HttpStepExecutor"]
 _AUTH_RETRY_CODES = frozenset({"invalid_token", "token_expired"})
 # A URL the caller's data made unsendable: not the backend's fault, never retried or counted.
 _INVALID_URL = "EINVALIDURL"
+_TOKEN_FIELDS = ("access_token", "refresh_token", "id_token")
 
 
 @dataclass(kw_only=True)
@@ -363,7 +364,8 @@ class HttpStepExecutor:
             user = to_text(render(auth["username"], variables, now_ms=now))
             password = to_text(render(auth["password"], variables, now_ms=now))
             header = basic_header(user, password)
-            redactor.add(password, header, header.split(" ", 1)[1])
+            redactor.add_basic(user, password)
+            redactor.add(header)
             return {"Authorization": header}
         return await self._oauth(call, auth)
 
@@ -392,7 +394,7 @@ class HttpStepExecutor:
             "Authorization": basic_header(key.client_id, secret),
             "Content-Type": "application/x-www-form-urlencoded",
         }
-        ctx.events.redactor.add(headers["Authorization"], headers["Authorization"].split(" ")[1])
+        ctx.events.redactor.add_basic(key.client_id, secret)
         status, code = 0, ""
         try:
             response = await self._send(
@@ -430,7 +432,10 @@ class HttpStepExecutor:
     ) -> StepResult:
         real = [a for a in call.attempts if a.number]
         final = last if (last.number or not real) else real[-1]
+        self._protect_tokens(final.document)
         mapped = self._map(call, final, variables)
+        # A token a flow fetches itself is a secret from the moment it is mapped.
+        self.ctx.events.redactor.add(*[v for k, v in mapped.items() if looks_secret(k)])
         outcome_vars = {
             "http_status_code": final.status,
             "http_outcome": final.outcome,
@@ -449,6 +454,11 @@ class HttpStepExecutor:
             inline_token_fetch=call.inline_fetch,
             variables={**mapped, **outcome_vars},
         )
+
+    def _protect_tokens(self, document: Any) -> None:
+        # Whatever name a flow maps it to, a token endpoint's answer holds secrets.
+        if isinstance(document, Mapping):
+            self.ctx.events.redactor.add(*[document.get(k) for k in _TOKEN_FIELDS])
 
     def _map(self, call: _Call, final: Attempt, variables: Mapping[str, Any]) -> dict[str, Any]:
         cfg = call.cfg

@@ -93,6 +93,7 @@ class FlowRunner:
         if flow is None:
             raise ConfigError(
                 f"unknown flow id '{flow_id}'",
+                file=self.flows.root,
                 hint=did_you_mean(flow_id, self.flows.flows)
                 or "known: " + ", ".join(self.flows.flows),
             )
@@ -104,6 +105,8 @@ class FlowRunner:
             "flow_execution_id": caller.call_id,
             **(variables or {}),
         }
+        # Secrets a deployment supplies are known before the first event of the call.
+        self._protect_secrets(scope)
         start = self.ctx.now_ms()
         self.ctx.emit("call_start", call_id=caller.call_id, flow_id=flow.id, ani=caller.ani)
         end = await self._run_flow(flow, scope, state)
@@ -315,7 +318,11 @@ class FlowRunner:
                 storage.delete(key)
         if cfg.get("resultVariable"):
             scope[cfg["resultVariable"]] = result
-        return _Step(next_id=step.next_step_id, detail={"operation": op, "result": _brief(result)})
+            # A token read back from Data Storage is registered before it is shown, and
+            # shown redacted before it is shortened: a cut-off token no longer matches.
+            self._protect_secrets(scope)
+        brief = self.ctx.events.redactor.brief(to_text(result))
+        return _Step(next_id=step.next_step_id, detail={"operation": op, "result": brief})
 
     async def _do_Play(  # noqa: N802
         self, flow: Flow, step: Step, scope: dict[str, Any], state: _CallState
@@ -429,8 +436,3 @@ class FlowRunner:
         self, flow: Flow, step: Step, scope: dict[str, Any], state: _CallState
     ) -> _Step:
         return _Step(end=_End(kind="return", step_id=step.id), detail={})
-
-
-def _brief(value: Any) -> Any:
-    text = to_text(value)
-    return text if len(text) <= 120 else text[:117] + "..."

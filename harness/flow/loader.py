@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import jsonschema
 from harness.bundled import bundled_schema
 from harness.errors import ConfigError, did_you_mean
 from harness.flow.model import Flow, FlowSet, Step
+from harness.inputs import parse_json, read_text
 
 __all__ = [
     "flow_schema",
@@ -35,18 +35,9 @@ def pointer_of(path: Any) -> str:
 
 def load_flow(path: Path) -> Flow:
     """Read, parse and validate one flow file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read flow file: {exc.strerror}", file=path) from exc
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-            file=path,
-            hint="a flow file is the JSON body of PUT /api/v2/flow/flows/{flowId}",
-        ) from exc
+    text = read_text(path, what="flow file")
+    hint = "a flow file is the JSON body of PUT /api/v2/flow/flows/{flowId}"
+    document = parse_json(text, file=path, hint=hint)
     return parse_flow(document, path=path, source=text)
 
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.bundled import bundled_schema
 from harness.errors import ConfigError
 from harness.flow.loader import validate_against
+from harness.inputs import parse_yaml, read_text
+from harness.scenario.references import check_references
 
 __all__ = ["Callers", "Fault", "Scenario", "load_scenario", "load_scenarios", "scenario_schema"]
 
@@ -80,20 +80,11 @@ def scenario_schema() -> Mapping[str, Any]:
 
 def load_scenario(path: Path) -> Scenario:
     """Read and validate one scenario file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read scenario: {exc.strerror}", file=path) from exc
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "malformed YAML"
-        raise ConfigError(f"not valid YAML{where}: {problem}", file=path) from exc
+    document = parse_yaml(read_text(path, what="scenario"), file=path)
     if not isinstance(document, dict):
         raise ConfigError("a scenario is a YAML mapping", file=path, hint="start with 'name:'")
     validate_against(scenario_schema(), document, file=path)
+    check_references(document, scenario_schema(), path)
     return _build(document, path)
 
 

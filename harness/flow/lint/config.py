@@ -20,8 +20,6 @@ field, an ``ignore`` entry, ``[lint.rules]``, the rule's default severity.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any
 from harness.errors import ConfigError, did_you_mean
 from harness.flow.lint.model import RULES, Severity
 from harness.flow.model import Flow, Step
+from harness.inputs import parse_json, parse_toml, read_text
 
 __all__ = ["Ignore", "LintConfig", "resolve_rule"]
 
@@ -57,11 +56,10 @@ class LintConfig:
     @classmethod
     def load(cls, path: Path) -> LintConfig:
         """Read a TOML or JSON config; ConfigError (file, pointer, hint) on any mistake."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read lint config: {exc.strerror}", file=path) from exc
-        document = _decode(text, path)
+        text = read_text(path, what="lint config")
+        document = (
+            parse_json(text, file=path) if path.suffix == ".json" else parse_toml(text, file=path)
+        )
         section = document.get("lint", document) if isinstance(document, Mapping) else None
         base = "/lint" if isinstance(document, Mapping) and "lint" in document else ""
         if not isinstance(section, Mapping):
@@ -128,20 +126,6 @@ def resolve_rule(name: str, file: Path | None, pointer: str) -> str:
         return by_name[name]
     hint = did_you_mean(name, [*RULES, *by_name]) or f"rule ids are IVR001..IVR{len(RULES):03d}"
     raise ConfigError(f"unknown lint rule '{name}'", file=file, pointer=pointer, hint=hint)
-
-
-def _decode(text: str, path: Path) -> Any:
-    if path.suffix == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", file=path
-            ) from exc
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", file=path) from exc
 
 
 def _table(value: Any, path: Path, pointer: str) -> Mapping[str, Any]:

@@ -9,6 +9,7 @@ from harness.flow.lint import (
     rules_budget,
     rules_graph,
     rules_http,
+    rules_loops,
     rules_routing,
     rules_templates,
 )
@@ -42,6 +43,7 @@ CHECKS: tuple[Check, ...] = (
     rules_http.check_literal_secrets,
     rules_budget.check_dead_air,
     rules_graph.check_storage_keys,
+    rules_loops.check_endless_loops,
 )
 
 

@@ -211,6 +211,15 @@ RULES: dict[str, Rule] = {
             f"{_G} 4: a hand-built breaker counter that nothing reads never opens the breaker.",
             "Read the key (DataAPI get + Condition) or use `circuitBreaker`.",
         ),
+        _rule(
+            "IVR019",
+            "endless-loop",
+            "error",
+            "SPEC 3: a call that never reaches a terminal step is stopped after 500 steps "
+            "with the error tone; the caller hears the same prompt (or nothing) until then.",
+            "Give the loop a way out: a Condition on a retry counter (DataAPI increment) "
+            "or on the caller's input, leading to a transfer or a goodbye.",
+        ),
     )
 }
 
