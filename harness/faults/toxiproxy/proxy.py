@@ -9,6 +9,7 @@ it closes its destination socket, which ends the other link in turn.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import random
 import socket
@@ -19,7 +20,7 @@ from harness.clock import Clock
 from .streams import Chunk, Flow, Link, Stage
 from .toxics import ToxicSpec, build_stage, closes_on_remove
 
-__all__ = ["Connection", "Proxy", "format_address", "parse_address"]
+__all__ = ["Connection", "ListenError", "Proxy", "format_address", "parse_address", "resolve"]
 
 DIRECTIONS = ("upstream", "downstream")
 
@@ -36,17 +37,57 @@ def _drain(transport: asyncio.Transport) -> None:
 
 
 def parse_address(address: str) -> tuple[str, int]:
-    """Split ``host:port`` / ``[v6]:port``; raises ValueError when malformed."""
+    """Split ``host:port`` / ``[v6]:port`` as Go's net package does; ValueError when malformed.
+
+    The messages are Go's (``address x: missing port in address``); an empty port is 0.
+    """
     host, sep, port_text = address.rpartition(":")
-    if not sep or not port_text.isdigit() or int(port_text) > 65535:
-        raise ValueError(f"address {address}: missing or invalid port in address")
+    if not sep:
+        raise ValueError(f"address {address}: missing port in address")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    return host, int(port_text)
+    elif ":" in host:
+        raise ValueError(f"address {address}: too many colons in address")
+    if port_text and not (port_text.isascii() and port_text.isdigit()):
+        raise ValueError(f"lookup tcp/{port_text}: unknown port")
+    port = int(port_text or "0")
+    if port > 65535:
+        raise ValueError(f"address {port_text}: invalid port")
+    return host, port
 
 
 def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class ListenError(Exception):
+    """A proxy could not listen; the message is Go's ``net.Listen`` error text."""
+
+
+async def resolve(address: str) -> tuple[str, int]:
+    """``host:port`` to an IP and port, as Go's ``net.ResolveTCPAddr`` (localhost is IPv4).
+
+    An empty host stays empty (Go: every interface). Raises ValueError with Go's text.
+    """
+    host, port = parse_address(address)
+    if host in ("", "localhost"):
+        return ("127.0.0.1" if host else ""), port
+    try:
+        return str(ipaddress.ip_address(host)), port
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise ValueError(f"lookup {host}: no such host") from None
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    return str(infos[0][4][0]), port
+
+
+async def resolve_string(address: str) -> str:
+    """Go's ``TCPAddr.String()`` of the resolved address; ValueError when unresolvable."""
+    host, port = await resolve(address)
+    return format_address(host, port)
 
 
 class _Sink:
@@ -131,6 +172,11 @@ class _Accepted(_Endpoint):
         self.connection.start()
 
 
+class _Refused(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
+
+
 class Connection:
     """One client connection and its upstream connection."""
 
@@ -152,7 +198,8 @@ class Connection:
         loop = asyncio.get_running_loop()
         try:
             host, port = parse_address(self.proxy.upstream)
-            await loop.create_connection(lambda: self.upstream, host, port)
+            # An empty host dials this machine, as Go's net.Dial does.
+            await loop.create_connection(lambda: self.upstream, host or "127.0.0.1", port)
         except (OSError, ValueError):
             # Toxiproxy's client sees EOF here. Closing a socket with unread bytes makes
             # Linux send RST instead, so read and drop what the client already sent.
@@ -229,9 +276,17 @@ class Proxy:
     """A named proxy. ``listen`` holds the bound address once started, so restarts reuse it."""
 
     def __init__(
-        self, *, name: str, listen: str, upstream: str, clock: Clock, rng: random.Random
+        self,
+        *,
+        name: str,
+        listen: str,
+        upstream: str,
+        clock: Clock,
+        rng: random.Random,
+        max_connections: int = 1024,
     ) -> None:
         self.name = name
+        self.max_connections = max_connections
         self.listen = listen
         self.upstream = upstream
         self.enabled = False
@@ -256,14 +311,23 @@ class Proxy:
         return [t.to_json() for t in ordered]
 
     async def start(self) -> None:
-        """Listen; raises OSError (bind) or ValueError (bad address)."""
+        """Listen; raises ListenError with Go's text (``listen tcp 127.0.0.1:1: bind: ...``)."""
         if self.enabled:
             return
-        host, port = parse_address(self.listen)
+        try:
+            host, port = await resolve(self.listen)
+        except ValueError as exc:
+            raise ListenError(f"listen tcp: {exc}") from None
         # An empty host means "every interface" in Go; the harness stays on loopback.
-        self._server = await asyncio.get_running_loop().create_server(
-            self._accept, host or "127.0.0.1", port, reuse_address=True
-        )
+        host = host or "127.0.0.1"
+        try:
+            self._server = await asyncio.get_running_loop().create_server(
+                self._accept, host, port, reuse_address=True
+            )
+        except OSError as exc:
+            # asyncio rewrites strerror; Go prints the bare, lower-case errno text.
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            raise ListenError(f"listen tcp {format_address(host, port)}: bind: {reason}") from None
         bound = self._server.sockets[0].getsockname()
         self.listen = format_address(bound[0], bound[1])
         self.enabled = True
@@ -283,6 +347,9 @@ class Proxy:
             await server.wait_closed()
 
     def _accept(self) -> asyncio.Protocol:
+        if len(self.connections) >= self.max_connections:
+            # Bounded file descriptors: the client is told at once, by a closed socket.
+            return _Refused()
         connection = Connection(self)
         self.connections.add(connection)
         return connection.client
