@@ -156,7 +156,8 @@ class LoopbackServer:
             log_config=None,
             access_log=False,
             http=http,
-            limit_concurrency=self.max_connections,
+            # uvicorn's limit counts the connection asking, so N + 1 serves N at once.
+            limit_concurrency=None if self.max_connections is None else self.max_connections + 1,
             # A dribbling response must not hold shutdown hostage.
             timeout_graceful_shutdown=1,
         )
