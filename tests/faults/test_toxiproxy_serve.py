@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ import pytest
 from harness.errors import ConfigError, HarnessError, UnsafeTargetError
 from harness.faults.toxiproxy import EmbeddedToxiproxy, Limits, check_serve_options, load_config
 from harness.faults.toxiproxy import serve as serve_forever
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("port", [-1, 65536, 10**6])
@@ -117,3 +121,37 @@ async def test_serve_reports_the_config_entry_it_cannot_create(
 async def test_serve_refuses_a_non_loopback_host() -> None:
     with pytest.raises(UnsafeTargetError):
         await serve_forever("0.0.0.0", 0, None)
+
+
+async def test_sigterm_with_clients_mid_request_prints_no_traceback() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "harness.faults.cli",
+        "serve",
+        "--port",
+        "0",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    url = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+    host, _, port = url.removeprefix("http://").rpartition(":")
+    clients = []
+    for request in (
+        b"POST /proxies HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{",
+        b"GET /prox",
+        b"",
+    ):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(request)
+        clients.append((reader, writer))
+    await asyncio.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    for _, writer in clients:
+        writer.close()
+    assert process.returncode == 0
+    assert b"Exception in ASGI application" not in stderr
+    assert b"Traceback" not in stderr, stderr.decode()
