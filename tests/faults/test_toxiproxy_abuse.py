@@ -9,8 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +24,7 @@ from harness.errors import UnsafeTargetError
 from harness.faults.toxiproxy import EmbeddedToxiproxy, Limits
 from tests.faults.proxy_helpers import Echo, connect
 
+ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 2.0
 ROOM_S = 3.0  # CI noise allowance on top of a physical bound
 
@@ -241,3 +246,81 @@ async def test_clients_per_proxy_are_capped(echo: Echo) -> None:
             pytest.fail("the freed slot was never given to a new client")
         writer.close()
         second[1].close()
+
+
+async def test_all_proxies_share_one_client_budget(echo: Echo) -> None:
+    async with embedded(max_clients=2) as server:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            a = await client.post("/proxies", json={"name": "a", "upstream": echo.address})
+            b = await client.post("/proxies", json={"name": "b", "upstream": echo.address})
+        held = [await connect(a.json()["listen"]) for _ in range(2)]
+        for reader, writer in held:
+            writer.write(b"in")
+            assert await asyncio.wait_for(reader.readexactly(2), 2) == b"in"
+        reader, writer = await connect(b.json()["listen"])
+        assert await asyncio.wait_for(reader.read(), 2) == b""
+        writer.close()
+        held[0][1].close()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            reader, writer = await connect(b.json()["listen"])
+            writer.write(b"ok")
+            with contextlib.suppress(asyncio.IncompleteReadError):
+                if await asyncio.wait_for(reader.readexactly(2), 2) == b"ok":
+                    break
+            writer.close()
+        else:
+            pytest.fail("the budget freed by a closed client was never reused")
+        writer.close()
+        held[1][1].close()
+
+
+FD_LIMIT = 256
+
+
+def _low_fd_limit() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+
+
+async def test_out_of_file_descriptors_clients_are_refused_and_the_api_answers(
+    echo: Echo,
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "harness.faults.cli",
+        "serve",
+        "--port",
+        "0",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_low_fd_limit,
+    )
+    assert process.stdout is not None
+    try:
+        url = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            body = {"name": "p", "upstream": echo.address}
+            listen = (await client.post("/proxies", json=body)).json()["listen"]
+            served, refused, writers = 0, 0, []
+            for _ in range(FD_LIMIT):  # twice what the server could hold
+                reader, writer = await connect(listen)
+                writers.append(writer)
+                writer.write(b"x")
+                try:
+                    answer = await asyncio.wait_for(reader.read(1), 5)
+                except ConnectionResetError:  # closed at accept, with our byte unread
+                    answer = b""
+                served, refused = (served + 1, refused) if answer else (served, refused + 1)
+            # The API still answers at once, with a proxy or a clear error.
+            more = await client.post("/proxies", json={"name": "q", "upstream": echo.address})
+            assert more.status_code == 201
+            assert (await client.get("/proxies")).status_code == 200
+        for writer in writers:
+            writer.close()
+        assert served > 0 and refused > 0 and served + refused == FD_LIMIT
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert len(stderr) < 4096, stderr[:4096].decode(errors="replace")

@@ -16,8 +16,8 @@ from harness.clock import Clock
 
 from .decode import field, json_kind, obj
 from .errors import ApiError, bad_body, missing
-from .policy import Limits, check_proxy_address
-from .proxy import ListenError, Proxy, resolve_string
+from .policy import Limits, check_proxy_address, client_budget
+from .proxy import Budget, ListenError, Proxy, resolve_string
 from .toxics import TOXIC_TYPES, ToxicSpec, attribute_names, default_attributes
 
 __all__ = ["ApiError", "ProxyCollection"]
@@ -36,6 +36,7 @@ class ProxyCollection:
         self.limits = limits or Limits()
         self._clock = clock
         self._rng = random.Random(seed)
+        self._budget = Budget(lambda: client_budget(self.limits, len(self.proxies)))
 
     def get(self, name: str) -> Proxy:
         proxy = self.proxies.get(name)
@@ -58,6 +59,7 @@ class ProxyCollection:
             clock=self._clock,
             rng=rng,
             max_connections=self.limits.max_connections_per_proxy,
+            budget=self._budget,
         )
 
     def _check_addresses(self, listen: str, upstream: str) -> None:

@@ -8,6 +8,7 @@ make it hold (proxies, connections, request time and size) has a ceiling.
 from __future__ import annotations
 
 import ipaddress
+import resource
 from dataclasses import dataclass
 
 from harness.errors import HarnessError, UnsafeTargetError
@@ -16,7 +17,7 @@ from harness.loopback import is_loopback
 from .errors import ApiError
 from .proxy import parse_address
 
-__all__ = ["Limits", "check_proxy_address", "check_serve_options"]
+__all__ = ["Limits", "check_proxy_address", "check_serve_options", "client_budget"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +31,8 @@ class Limits:
     """Clients one proxy serves at once; more are accepted and closed at once."""
     max_api_connections: int = 64
     """Open API connections; requests on more get Toxiproxy-less 503s."""
+    max_clients: int | None = None
+    """Client connections of all proxies together; None: as many as file descriptors allow."""
     read_timeout_s: float = 15.0
     """Time to send one whole API request, headers and body (Toxiproxy's ReadTimeout)."""
     max_body_bytes: int = 4 * 1024 * 1024
@@ -40,6 +43,20 @@ class Limits:
                 raise HarnessError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not self.read_timeout_s > 0:
             raise HarnessError(f"read_timeout_s must be positive, not {self.read_timeout_s}")
+
+
+_FD_RESERVE = 128  # stdio, the event loop, the API listener, and the program embedding us
+
+
+def client_budget(limits: Limits, proxies: int) -> int:
+    """How many proxy clients fit: each holds two descriptors, and the API must keep some.
+
+    Read at every accept, so a raised ``RLIMIT_NOFILE`` counts at once.
+    """
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    derived = 1 << 30 if soft == resource.RLIM_INFINITY else soft
+    derived = max((derived - _FD_RESERVE - limits.max_api_connections - proxies) // 2, 0)
+    return derived if limits.max_clients is None else min(derived, limits.max_clients)
 
 
 def check_serve_options(host: str, port: int, allow_non_loopback: bool) -> list[str]:

@@ -9,18 +9,28 @@ it closes its destination socket, which ends the other link in turn.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import os
 import random
 import socket
 import struct
+from collections.abc import Callable
 
 from harness.clock import Clock
 
 from .streams import Chunk, Flow, Link, Stage
 from .toxics import ToxicSpec, build_stage, closes_on_remove
 
-__all__ = ["Connection", "ListenError", "Proxy", "format_address", "parse_address", "resolve"]
+__all__ = [
+    "Budget",
+    "Connection",
+    "ListenError",
+    "Proxy",
+    "format_address",
+    "parse_address",
+    "resolve",
+]
 
 DIRECTIONS = ("upstream", "downstream")
 
@@ -172,6 +182,23 @@ class _Accepted(_Endpoint):
         self.connection.start()
 
 
+class Budget:
+    """Client connections all proxies may hold at once (each costs two file descriptors)."""
+
+    def __init__(self, limit: Callable[[], int]) -> None:
+        self.used = 0
+        self._limit = limit
+
+    def take(self) -> bool:
+        if self.used >= self._limit():
+            return False
+        self.used += 1
+        return True
+
+    def give(self) -> None:
+        self.used -= 1
+
+
 class _Refused(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport.close()
@@ -186,6 +213,7 @@ class Connection:
         self.upstream = _Endpoint(self)
         self.links: dict[str, Link] = {}
         self._task: asyncio.Task[None] | None = None
+        self._finished = False
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._connect())
@@ -267,6 +295,10 @@ class Connection:
             self._finish()
 
     def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self.proxy.budget.give()
         for link in self.links.values():
             link.stop()
         self.proxy.connections.discard(self)
@@ -284,9 +316,11 @@ class Proxy:
         clock: Clock,
         rng: random.Random,
         max_connections: int = 1024,
+        budget: Budget | None = None,
     ) -> None:
         self.name = name
         self.max_connections = max_connections
+        self.budget = budget or Budget(lambda: max_connections)
         self.listen = listen
         self.upstream = upstream
         self.enabled = False
@@ -327,7 +361,9 @@ class Proxy:
         except OSError as exc:
             # asyncio rewrites strerror; Go prints the bare, lower-case errno text.
             reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-            raise ListenError(f"listen tcp {format_address(host, port)}: bind: {reason}") from None
+            call = "socket" if exc.errno in (errno.EMFILE, errno.ENFILE) else "bind"
+            where = format_address(host, port)
+            raise ListenError(f"listen tcp {where}: {call}: {reason}") from None
         bound = self._server.sockets[0].getsockname()
         self.listen = format_address(bound[0], bound[1])
         self.enabled = True
@@ -347,7 +383,7 @@ class Proxy:
             await server.wait_closed()
 
     def _accept(self) -> asyncio.Protocol:
-        if len(self.connections) >= self.max_connections:
+        if len(self.connections) >= self.max_connections or not self.budget.take():
             # Bounded file descriptors: the client is told at once, by a closed socket.
             return _Refused()
         connection = Connection(self)
