@@ -3,7 +3,7 @@
 Layers, importing downwards only: ``server`` (lifecycle, config) -> ``api``
 (HTTP) -> ``collection`` (state) -> ``policy`` (loopback, limits) and ``decode``
 (Go's JSON rules) -> ``proxy`` (sockets) -> ``toxics`` (stages) -> ``streams``
-(the per-direction data path).
+(the per-direction data path); ``address`` reads addresses as Go does.
 """
 
 from __future__ import annotations

@@ -14,10 +14,11 @@ from typing import Any
 
 from harness.clock import Clock
 
+from .address import ListenError, resolve_string
 from .decode import field, json_kind, obj
 from .errors import ApiError, bad_body, missing
 from .policy import Limits, check_proxy_address, client_budget
-from .proxy import Budget, ListenError, Proxy, resolve_string
+from .proxy import Budget, Proxy
 from .toxics import TOXIC_TYPES, ToxicSpec, attribute_names, default_attributes
 
 __all__ = ["ApiError", "ProxyCollection"]

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from harness.errors import HarnessError, UnsafeTargetError
 from harness.loopback import is_loopback
 
+from .address import parse_address
 from .errors import ApiError
-from .proxy import parse_address
 
 __all__ = ["Limits", "check_proxy_address", "check_serve_options", "client_budget"]
 

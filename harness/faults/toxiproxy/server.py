@@ -14,10 +14,10 @@ from harness.clock import Clock, RealClock
 from harness.errors import ConfigError, UnsafeTargetError, did_you_mean
 from harness.loopback import is_loopback
 
+from .address import format_address
 from .api import build_app
 from .collection import ApiError, ProxyCollection
 from .policy import Limits, check_serve_options
-from .proxy import format_address
 
 __all__ = ["EmbeddedToxiproxy", "load_config", "serve"]
 
