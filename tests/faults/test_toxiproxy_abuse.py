@@ -102,6 +102,21 @@ async def test_a_slow_second_request_on_a_kept_alive_connection_is_dropped_too()
         writer.close()
 
 
+async def test_pipelined_requests_are_answered_and_an_unfinished_one_dropped() -> None:
+    async with embedded(read_timeout_s=DEADLINE_S) as server:
+        sent = time.monotonic()
+        reader = await _raw(
+            server,
+            b"GET /version HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /proxies HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"POST /proxies HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n{",
+        )
+        answers = await asyncio.wait_for(reader.read(), DEADLINE_S + ROOM_S)
+        elapsed = time.monotonic() - sent
+    assert answers.count(b"HTTP/1.1 200 OK") == 2 and answers.endswith(b"{}")
+    assert DEADLINE_S <= elapsed <= DEADLINE_S + ROOM_S
+
+
 async def test_stopping_with_a_request_half_sent_logs_no_traceback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
