@@ -52,6 +52,12 @@ async def test_port_in_use_is_a_harness_error() -> None:
                 pass
 
 
+@pytest.mark.parametrize("port", [-1, 65536])
+async def test_embedded_server_refuses_a_port_out_of_range(port: int) -> None:
+    with pytest.raises(HarnessError, match=f"port {port} is out of range"):
+        await EmbeddedToxiproxy(port=port).start()
+
+
 async def test_unresolvable_host_is_a_harness_error() -> None:
     # An empty label fails in the IDNA codec, before any DNS query leaves the machine.
     server = EmbeddedToxiproxy(host="bad..host", limits=Limits(allow_non_loopback=True))
