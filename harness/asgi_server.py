@@ -1,4 +1,11 @@
-"""Serve an ASGI app with uvicorn on the running loop, bound by us, port 0 friendly."""
+"""Serve an ASGI app with uvicorn on the running loop, bound by us, port 0 friendly.
+
+One server class for every HTTP endpoint the harness runs (reference backends, the
+webhook receiver, the embedded Toxiproxy API). Options that matter when the port is
+reachable by other jobs on a CI runner: ``read_timeout`` drops a client that has not
+sent a whole request (headers and body) in time, as Go's ``http.Server.ReadTimeout``
+does, and ``max_connections`` answers 503 beyond that many open connections.
+"""
 
 from __future__ import annotations
 
@@ -8,77 +15,192 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from harness.errors import HarnessError
 
 __all__ = ["LoopbackServer", "bind_socket"]
 
 _START_TIMEOUT_S = 10.0
+_STOP_TIMEOUT_S = 2.0
 
 
 class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.stopping = asyncio.Event()
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         # Ctrl-C belongs to whoever owns the loop (the CLI or pytest), not to each server.
         yield
 
+    async def main_loop(self) -> None:
+        # uvicorn polls should_exit every 100 ms; waiting on an event makes stop() prompt.
+        await self.on_tick(0)
+        await self.stopping.wait()
+
+
+class _DeadlineProtocol(H11Protocol):
+    """h11 with a deadline for reading each request, headers and body together.
+
+    uvicorn has no header timeout: a client that sends half a request line keeps its
+    connection (and, before the body is read, the app's attention) for ever.
+    """
+
+    read_timeout_s = 15.0
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        # The clock starts at a new request's first byte (idle time is keep-alive's job).
+        if self._deadline is None and self.conn.their_state is h11.IDLE:
+            self._arm()
+        super().data_received(data)
+        self._disarm_when_read()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        pending, _ = self.conn.trailing_data
+        if self.conn.their_state is h11.SEND_BODY or pending:
+            if self._deadline is None:
+                self._arm()
+        else:
+            self._disarm_when_read()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._cancel()
+        self._deadline = self.loop.call_later(self.read_timeout_s, self._expire)
+
+    def _cancel(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _disarm_when_read(self) -> None:
+        if self.conn.their_state is not h11.IDLE and self.conn.their_state is not h11.SEND_BODY:
+            self._cancel()
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            # Like Go: no answer, the connection just ends; an app awaiting the body
+            # sees a disconnect.
+            self.transport.close()
+
+
+def _deadline_protocol(read_timeout_s: float) -> type[H11Protocol]:
+    return type("DeadlineProtocol", (_DeadlineProtocol,), {"read_timeout_s": read_timeout_s})
+
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A bound socket; binding here turns 'port in use' into our error, not uvicorn's exit."""
+    if not 0 <= port <= 65535:
+        raise HarnessError(f"port {port} is out of range (0-65535; 0 picks a free port)")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
         raise HarnessError(f"cannot resolve {host!r}: {exc}") from exc
-    sock = socket.socket(family, kind, proto)
+    # proto must say TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto is
+    # IPPROTO_TCP, and without it every response body waits out a 40 ms delayed ACK.
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
     except OSError as exc:
         sock.close()
-        raise HarnessError(f"cannot listen on {host}:{port}: {exc}") from exc
+        reason = exc.strerror or str(exc)
+        raise HarnessError(f"cannot listen on {host}:{port}: {reason}") from exc
     return sock
 
 
 class LoopbackServer:
-    """One uvicorn server for `app` on `host:port` (0 picks a free port)."""
+    """One uvicorn server for `app` on `host:port` (0 picks a free port).
 
-    def __init__(self, app: Any, *, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    ``read_timeout`` (seconds) bounds how long a client may take to send one request;
+    ``max_connections`` caps open connections (beyond it, requests get a 503).
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        name: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        read_timeout: float | None = None,
+        max_connections: int | None = None,
+    ) -> None:
         self.app, self.name, self.host, self.port = app, name, host, port
+        self.read_timeout = read_timeout
+        self.max_connections = max_connections
         self.url = ""
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> str:
-        sock = bind_socket(self.host, self.port)
-        config = uvicorn.Config(
+    def _config(self) -> uvicorn.Config:
+        http: Any = "auto" if self.read_timeout is None else _deadline_protocol(self.read_timeout)
+        return uvicorn.Config(
             self.app,
             lifespan="off",
             log_level="warning",
             log_config=None,
             access_log=False,
+            http=http,
+            # uvicorn's limit counts the connection asking, so N + 1 serves N at once.
+            limit_concurrency=None if self.max_connections is None else self.max_connections + 1,
             # A dribbling response must not hold shutdown hostage.
             timeout_graceful_shutdown=1,
         )
-        server = _Server(config)
+
+    async def start(self) -> str:
+        sock = bind_socket(self.host, self.port)
+        server = _Server(self._config())
         task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
         self._server, self._task = server, task
         async with asyncio.timeout(_START_TIMEOUT_S):
             while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
                 if task.done():
+                    sock.close()
                     raise HarnessError(f"server {self.name!r} stopped while starting")
                 await asyncio.sleep(0.005)
-        port = server.servers[0].sockets[0].getsockname()[1]
+        self.port = server.servers[0].sockets[0].getsockname()[1]
         host = f"[{self.host}]" if ":" in self.host else self.host
-        self.url = f"http://{host}:{port}"
+        self.url = f"http://{host}:{self.port}"
         return self.url
 
     async def stop(self) -> None:
         if self._server is None or self._task is None:
             return
-        self._server.should_exit = True
-        task, self._server, self._task = self._task, None, None
+        server, task, self._server, self._task = self._server, self._task, None, None
+        _drop_unfinished_requests(server)
+        server.should_exit = True
+        server.stopping.set()
         try:
             await task
         except Exception as exc:
             raise HarnessError(f"server {self.name!r} failed while stopping: {exc!r}") from exc
+        # Handlers still running end on their own once their client is gone; waiting
+        # for them keeps "Exception in ASGI application" (a cancelled task) out of logs.
+        tasks = set(server.server_state.tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=_STOP_TIMEOUT_S)
+
+
+def _drop_unfinished_requests(server: _Server) -> None:
+    """Disconnect clients still sending a request: it can never be answered now."""
+    for connection in list(server.server_state.connections):
+        cycle = getattr(connection, "cycle", None)
+        if cycle is not None and cycle.more_body and not cycle.response_started:
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.close()

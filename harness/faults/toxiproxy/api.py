@@ -8,17 +8,24 @@ bodies, a 400 for a garbled request line) for free.
 
 from __future__ import annotations
 
+import base64
+import itertools
 import json
+import os
+import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .collection import ApiError, ProxyCollection, bad_body
+from .collection import ProxyCollection
+from .decode import decode
+from .errors import ApiError
 
 __all__ = ["TOXIPROXY_VERSION", "build_app"]
 
@@ -44,15 +51,36 @@ def _error(err: ApiError) -> Response:
 
 
 async def _body(request: Request) -> Any:
-    raw = (await request.body()).decode("utf-8", errors="replace").lstrip()
-    if not raw:
-        raise bad_body("EOF")
-    try:
-        # Like Go's json.Decoder, read one value and ignore whatever follows it.
-        value, _ = json.JSONDecoder().raw_decode(raw)
-    except json.JSONDecodeError as exc:
-        raise bad_body(f"invalid JSON: {exc.msg}") from None
-    return value
+    return decode(request.state.body)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The whole body, read before any lock is taken: a slow client holds only itself."""
+    too_large = ApiError(f"request body too large: the limit is {limit} bytes", 413)
+    length = request.headers.get("content-length", "")
+    if length.isascii() and length.isdigit() and int(length) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+_MACHINE = os.urandom(3)
+_COUNTER = itertools.count(random.randrange(1 << 24))
+
+
+def request_id() -> str:
+    """A fresh id shaped like the xid Toxiproxy's zerolog middleware sets (20 base32 chars)."""
+    raw = (
+        int(time.time()).to_bytes(4, "big")
+        + _MACHINE
+        + (os.getpid() & 0xFFFF).to_bytes(2, "big")
+        + (next(_COUNTER) & 0xFFFFFF).to_bytes(3, "big")
+    )
+    return base64.b32hexencode(raw).decode("ascii").rstrip("=").lower()
 
 
 def build_app(collection: ProxyCollection) -> Starlette:
@@ -62,17 +90,27 @@ def build_app(collection: ProxyCollection) -> Starlette:
         async def endpoint(request: Request) -> Response:
             if request.method == "HEAD":  # gorilla mux does not answer HEAD for GET routes
                 return Response(status_code=405)
-            if request.headers.get("user-agent", "").startswith("Mozilla/"):
-                return Response("User agent not allowed\n", 403, media_type="text/plain")
-            try:
-                if not locked:
-                    return await handler(request)
-                async with collection.lock:
-                    return await handler(request)
-            except ApiError as err:
-                return _error(err)
+            response = await answer(request, handler, locked)
+            # Toxiproxy's request-id middleware runs on every routed request.
+            response.headers["X-Toxiproxy-Request-Id"] = request_id()
+            return response
 
         return endpoint
+
+    async def answer(request: Request, handler: Handler, locked: bool) -> Response:
+        if request.headers.get("user-agent", "").startswith("Mozilla/"):
+            return Response("User agent not allowed\n", 403, media_type="text/plain")
+        try:
+            request.state.body = await _read_body(request, collection.limits.max_body_bytes)
+            if not locked:
+                return await handler(request)
+            async with collection.lock:
+                return await handler(request)
+        except ApiError as err:
+            return _error(err)
+        except ClientDisconnect:
+            # Gone (or dropped by the read deadline): nobody is left to answer.
+            return Response(status_code=400)
 
     def name(request: Request, key: str = "proxy") -> str:
         return str(request.path_params[key])

@@ -1,98 +1,43 @@
 """The server's state: proxies by name, with Toxiproxy's validation rules and error messages.
 
 Every operation here is what one API endpoint does, minus HTTP. Errors are
-:class:`ApiError` carrying Toxiproxy's exact message and status.
+:class:`ApiError` carrying Toxiproxy's exact message and status. Listen addresses
+are kept as given until a proxy listens, and compared resolved (``localhost:1`` is
+``127.0.0.1:1``), as Toxiproxy does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
 from typing import Any
 
 from harness.clock import Clock
 
-from .proxy import Proxy, format_address, parse_address
+from .address import ListenError, resolve_string
+from .decode import field, json_kind, obj
+from .errors import ApiError, bad_body, missing
+from .policy import Limits, check_proxy_address, client_budget
+from .proxy import Budget, Proxy
 from .toxics import TOXIC_TYPES, ToxicSpec, attribute_names, default_attributes
 
 __all__ = ["ApiError", "ProxyCollection"]
 
-
-class ApiError(Exception):
-    """An API failure rendered as ``{"error": message, "status": status}``."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-def bad_body(detail: str) -> ApiError:
-    return ApiError(f"bad request body: {detail}", 400)
-
-
-def missing(field: str) -> ApiError:
-    return ApiError(f"missing required field: {field}", 400)
-
-
 PROXY_NOT_FOUND = ("proxy not found", 404)
 TOXIC_NOT_FOUND = ("toxic not found", 404)
-
-
-def _field(body: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
-    """Go's json.Decode rules: null keeps the default, a wrong type is a 400."""
-    value = body.get(key)
-    if value is None:
-        return default
-    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise bad_body(f"field {key} must be of type {_go_type(kind)}")
-    return value
-
-
-def _go_type(kind: type) -> str:
-    return {str: "string", bool: "bool", int: "int64", float: "float32"}.get(kind, "object")
-
-
-def _object(body: Any, what: str) -> Mapping[str, Any]:
-    if body is None:
-        return {}  # Go decodes JSON null into a struct as "no fields given"
-    if not isinstance(body, dict):
-        raise bad_body(f"json: cannot unmarshal {_json_kind(body)} into Go value of type {what}")
-    return body
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return "string" if isinstance(value, str) else "null"
-
-
-def _normalise_listen(listen: str) -> str:
-    try:
-        host, port = parse_address(listen)
-    except ValueError:
-        # Toxiproxy fails later, at listen(2), and answers 500 with Go's net error.
-        raise ApiError(f"listen tcp: address {listen}: missing port in address", 500) from None
-    return format_address(host or "127.0.0.1", port)
+_DEFAULT_LISTEN = "127.0.0.1:0"
 
 
 class ProxyCollection:
     """All proxies of one server. Mutations are serialised by one lock, as in Toxiproxy."""
 
-    def __init__(self, clock: Clock, seed: int | None) -> None:
+    def __init__(self, clock: Clock, seed: int | None, limits: Limits | None = None) -> None:
         self.proxies: dict[str, Proxy] = {}
         self.lock = asyncio.Lock()
+        self.limits = limits or Limits()
         self._clock = clock
         self._rng = random.Random(seed)
+        self._budget = Budget(lambda: client_budget(self.limits, len(self.proxies)))
 
     def get(self, name: str) -> Proxy:
         proxy = self.proxies.get(name)
@@ -101,20 +46,38 @@ class ProxyCollection:
         return proxy
 
     def _new_proxy(self, name: str, listen: str, upstream: str) -> Proxy:
+        if name not in self.proxies and len(self.proxies) >= self.limits.max_proxies:
+            raise ApiError(
+                f"too many proxies: this server holds at most {self.limits.max_proxies}; "
+                "delete unused ones (or raise max_proxies)",
+                503,
+            )
         rng = random.Random(self._rng.getrandbits(64))
-        return Proxy(name=name, listen=listen, upstream=upstream, clock=self._clock, rng=rng)
+        return Proxy(
+            name=name,
+            listen=listen,
+            upstream=upstream,
+            clock=self._clock,
+            rng=rng,
+            max_connections=self.limits.max_connections_per_proxy,
+            budget=self._budget,
+        )
+
+    def _check_addresses(self, listen: str, upstream: str) -> None:
+        check_proxy_address("listen", listen, self.limits.allow_non_loopback)
+        check_proxy_address("upstream", upstream, self.limits.allow_non_loopback)
 
     async def create(self, body: Any) -> Proxy:
-        body = _object(body, "toxiproxy.Proxy")
-        name = _field(body, "name", str, "")
-        upstream = _field(body, "upstream", str, "")
-        listen = _field(body, "listen", str, "127.0.0.1:0")
-        enabled = _field(body, "enabled", bool, True)
+        body = obj(body, "toxiproxy.Proxy")
+        name = field(body, "name", str, "")
+        upstream = field(body, "upstream", str, "")
+        listen = field(body, "listen", str, _DEFAULT_LISTEN)
+        enabled = field(body, "enabled", bool, True)
         if not name:
             raise missing("name")
         if not upstream:
             raise missing("upstream")
-        listen = _normalise_listen(listen)
+        self._check_addresses(listen, upstream)
         if name in self.proxies:
             raise ApiError("proxy already exists", 409)
         proxy = self._new_proxy(name, listen, upstream)
@@ -125,11 +88,12 @@ class ProxyCollection:
 
     async def update(self, name: str, body: Any) -> Proxy:
         proxy = self.get(name)
-        body = _object(body, "toxiproxy.Proxy")
-        listen = _normalise_listen(_field(body, "listen", str, proxy.listen))
-        upstream = _field(body, "upstream", str, proxy.upstream)
-        enabled = _field(body, "enabled", bool, proxy.enabled)
-        if listen != proxy.listen or upstream != proxy.upstream:
+        body = obj(body, "toxiproxy.Proxy")
+        listen = field(body, "listen", str, proxy.listen)
+        upstream = field(body, "upstream", str, proxy.upstream)
+        enabled = field(body, "enabled", bool, proxy.enabled)
+        if await _differs(proxy, listen, upstream):
+            self._check_addresses(listen, upstream)
             await proxy.stop()
             proxy.listen, proxy.upstream = listen, upstream
         if enabled and not proxy.enabled:
@@ -150,26 +114,32 @@ class ProxyCollection:
                 proxy.remove_toxic(toxic)
 
     async def populate(self, body: Any) -> tuple[list[Proxy], ApiError | None]:
-        """Create or replace proxies from a list; returns those done and the first error."""
+        """Create or replace proxies from a list; returns those done and the first error.
+
+        As in Toxiproxy, names and upstreams are checked first, then each proxy is
+        created in turn, and a failure leaves the ones before it in place.
+        """
         if body is None:
             return [], None  # Go: a null list is an empty one
         if not isinstance(body, list):
-            kind = _json_kind(body)
+            kind = json_kind(body)
             raise bad_body(f"json: cannot unmarshal {kind} into Go value of type []struct")
         entries = []
         for index, item in enumerate(body, start=1):
-            item = _object(item, "toxiproxy.Proxy")
-            name = _field(item, "name", str, "")
-            upstream = _field(item, "upstream", str, "")
+            item = obj(item, "toxiproxy.Proxy")
+            name = field(item, "name", str, "")
+            upstream = field(item, "upstream", str, "")
+            listen = field(item, "listen", str, _DEFAULT_LISTEN)
+            enabled = field(item, "enabled", bool, True)
             if not name:
                 raise missing(f"name at proxy {index}")
             if not upstream:
                 raise missing(f"upstream at proxy {index}")
-            listen = _normalise_listen(_field(item, "listen", str, "127.0.0.1:0"))
-            entries.append((name, listen, upstream, _field(item, "enabled", bool, True)))
+            entries.append((name, listen, upstream, enabled))
         done: list[Proxy] = []
         for name, listen, upstream, enabled in entries:
             try:
+                self._check_addresses(listen, upstream)
                 done.append(await self._add_or_replace(name, listen, upstream, enabled))
             except ApiError as err:
                 return done, err
@@ -178,10 +148,10 @@ class ProxyCollection:
     async def _add_or_replace(self, name: str, listen: str, upstream: str, enabled: bool) -> Proxy:
         existing = self.proxies.get(name)
         if existing is not None:
-            if existing.listen == listen and existing.upstream == upstream:
+            if not await _differs(existing, listen, upstream):
                 return existing
+            # Toxiproxy keeps the stopped proxy if its replacement cannot start.
             await existing.stop()
-            del self.proxies[name]
         proxy = self._new_proxy(name, listen, upstream)
         if enabled:
             await _start(proxy)
@@ -203,11 +173,11 @@ class ProxyCollection:
 
     def add_toxic(self, proxy_name: str, body: Any) -> ToxicSpec:
         proxy = self.get(proxy_name)
-        body = _object(body, "toxics.ToxicWrapper")
-        stream = _field(body, "stream", str, "downstream")
-        toxic_type = _field(body, "type", str, "")
-        toxicity = _field(body, "toxicity", float, 1.0)
-        name = _field(body, "name", str, "")
+        body = obj(body, "toxics.ToxicWrapper")
+        stream = field(body, "stream", str, "downstream")
+        toxic_type = field(body, "type", str, "")
+        toxicity = _toxicity(body, 1.0)
+        name = field(body, "name", str, "")
         if stream.lower() not in ("upstream", "downstream"):
             raise ApiError("stream was invalid, can be either upstream or downstream", 400)
         name = name or f"{toxic_type}_{stream}"
@@ -225,9 +195,9 @@ class ProxyCollection:
     def update_toxic(self, proxy_name: str, toxic_name: str, body: Any) -> ToxicSpec:
         proxy = self.get(proxy_name)
         toxic = self.get_toxic(proxy_name, toxic_name)
-        body = _object(body, "toxics.ToxicWrapper")
+        body = obj(body, "toxics.ToxicWrapper")
         attributes = _attributes(toxic.type, body.get("attributes"), dict(toxic.attributes))
-        toxicity = _field(body, "toxicity", float, toxic.toxicity)
+        toxicity = _toxicity(body, toxic.toxicity)
         spec = ToxicSpec(
             name=toxic.name,
             type=toxic.type,
@@ -245,21 +215,40 @@ class ProxyCollection:
 
 
 def _attributes(toxic_type: str, given: Any, base: dict[str, int]) -> dict[str, int]:
-    """Merge given attributes over ``base``; unknown keys are ignored, as Go's decoder does."""
+    """Merge given attributes over ``base``; unknown keys are ignored, as Go's decoder does.
+
+    Toxiproxy takes negative durations and sizes (and misbehaves on some); we refuse them.
+    """
     if given is None:
         return base
     if not isinstance(given, dict):
-        raise bad_body(f"json: cannot unmarshal {_json_kind(given)} into attributes")
+        raise bad_body(f"json: cannot unmarshal {json_kind(given)} into attributes")
     for key in attribute_names(toxic_type):
         if key in given:
-            base[key] = _field(given, key, int, base[key])
+            base[key] = field(given, key, int, base[key], where=".attributes")
+            if base[key] < 0:
+                raise bad_body(f"attribute {key} must not be negative, got {base[key]}")
     return base
+
+
+def _toxicity(body: Any, default: float) -> float:
+    value: float = field(body, "toxicity", float, default, where="ToxicWrapper")
+    if not 0.0 <= value <= 1.0:
+        raise bad_body(f"toxicity must be between 0 and 1, got {value}")
+    return value
+
+
+async def _differs(proxy: Proxy, listen: str, upstream: str) -> bool:
+    """Toxiproxy's Proxy.Differs: the new listen address resolved, against the current one."""
+    try:
+        resolved = await resolve_string(listen)
+    except ValueError as exc:
+        raise ApiError(str(exc), 500) from None
+    return resolved != proxy.listen or upstream != proxy.upstream
 
 
 async def _start(proxy: Proxy) -> None:
     try:
         await proxy.start()
-    except ValueError as exc:
-        raise bad_body(str(exc)) from None
-    except OSError as exc:
-        raise ApiError(f"listen tcp {proxy.listen}: {exc.strerror or exc}", 500) from None
+    except ListenError as exc:
+        raise ApiError(str(exc), 500) from None

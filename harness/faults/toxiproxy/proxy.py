@@ -9,17 +9,20 @@ it closes its destination socket, which ends the other link in turn.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import random
 import socket
 import struct
+from collections.abc import Callable
 
 from harness.clock import Clock
 
+from .address import ListenError, format_address, parse_address, resolve
 from .streams import Chunk, Flow, Link, Stage
 from .toxics import ToxicSpec, build_stage, closes_on_remove
 
-__all__ = ["Connection", "Proxy", "format_address", "parse_address"]
+__all__ = ["Budget", "Connection", "Proxy"]
 
 DIRECTIONS = ("upstream", "downstream")
 
@@ -33,20 +36,6 @@ def _drain(transport: asyncio.Transport) -> None:
             pass
     except OSError:  # BlockingIOError once nothing is left; anything else: nothing to drain
         pass
-
-
-def parse_address(address: str) -> tuple[str, int]:
-    """Split ``host:port`` / ``[v6]:port``; raises ValueError when malformed."""
-    host, sep, port_text = address.rpartition(":")
-    if not sep or not port_text.isdigit() or int(port_text) > 65535:
-        raise ValueError(f"address {address}: missing or invalid port in address")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, int(port_text)
-
-
-def format_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class _Sink:
@@ -131,6 +120,28 @@ class _Accepted(_Endpoint):
         self.connection.start()
 
 
+class Budget:
+    """Client connections all proxies may hold at once (each costs two file descriptors)."""
+
+    def __init__(self, limit: Callable[[], int]) -> None:
+        self.used = 0
+        self._limit = limit
+
+    def take(self) -> bool:
+        if self.used >= self._limit():
+            return False
+        self.used += 1
+        return True
+
+    def give(self) -> None:
+        self.used -= 1
+
+
+class _Refused(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()
+
+
 class Connection:
     """One client connection and its upstream connection."""
 
@@ -140,6 +151,7 @@ class Connection:
         self.upstream = _Endpoint(self)
         self.links: dict[str, Link] = {}
         self._task: asyncio.Task[None] | None = None
+        self._finished = False
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._connect())
@@ -152,7 +164,8 @@ class Connection:
         loop = asyncio.get_running_loop()
         try:
             host, port = parse_address(self.proxy.upstream)
-            await loop.create_connection(lambda: self.upstream, host, port)
+            # An empty host dials this machine, as Go's net.Dial does.
+            await loop.create_connection(lambda: self.upstream, host or "127.0.0.1", port)
         except (OSError, ValueError):
             # Toxiproxy's client sees EOF here. Closing a socket with unread bytes makes
             # Linux send RST instead, so read and drop what the client already sent.
@@ -220,6 +233,10 @@ class Connection:
             self._finish()
 
     def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self.proxy.budget.give()
         for link in self.links.values():
             link.stop()
         self.proxy.connections.discard(self)
@@ -229,9 +246,19 @@ class Proxy:
     """A named proxy. ``listen`` holds the bound address once started, so restarts reuse it."""
 
     def __init__(
-        self, *, name: str, listen: str, upstream: str, clock: Clock, rng: random.Random
+        self,
+        *,
+        name: str,
+        listen: str,
+        upstream: str,
+        clock: Clock,
+        rng: random.Random,
+        max_connections: int = 1024,
+        budget: Budget | None = None,
     ) -> None:
         self.name = name
+        self.max_connections = max_connections
+        self.budget = budget or Budget(lambda: max_connections)
         self.listen = listen
         self.upstream = upstream
         self.enabled = False
@@ -256,14 +283,25 @@ class Proxy:
         return [t.to_json() for t in ordered]
 
     async def start(self) -> None:
-        """Listen; raises OSError (bind) or ValueError (bad address)."""
+        """Listen; raises ListenError with Go's text (``listen tcp 127.0.0.1:1: bind: ...``)."""
         if self.enabled:
             return
-        host, port = parse_address(self.listen)
+        try:
+            host, port = await resolve(self.listen)
+        except ValueError as exc:
+            raise ListenError(f"listen tcp: {exc}") from None
         # An empty host means "every interface" in Go; the harness stays on loopback.
-        self._server = await asyncio.get_running_loop().create_server(
-            self._accept, host or "127.0.0.1", port, reuse_address=True
-        )
+        host = host or "127.0.0.1"
+        try:
+            self._server = await asyncio.get_running_loop().create_server(
+                self._accept, host, port, reuse_address=True
+            )
+        except OSError as exc:
+            # asyncio rewrites strerror; Go prints the bare, lower-case errno text.
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            call = "socket" if exc.errno in (errno.EMFILE, errno.ENFILE) else "bind"
+            where = format_address(host, port)
+            raise ListenError(f"listen tcp {where}: {call}: {reason}") from None
         bound = self._server.sockets[0].getsockname()
         self.listen = format_address(bound[0], bound[1])
         self.enabled = True
@@ -283,6 +321,9 @@ class Proxy:
             await server.wait_closed()
 
     def _accept(self) -> asyncio.Protocol:
+        if len(self.connections) >= self.max_connections or not self.budget.take():
+            # Bounded file descriptors: the client is told at once, by a closed socket.
+            return _Refused()
         connection = Connection(self)
         self.connections.add(connection)
         return connection.client

@@ -1,0 +1,341 @@
+"""The embedded server under hostile clients: slow requests, floods, other hosts.
+
+A CI runner's loopback port is reachable by every job on it. These tests build
+their own servers (with small limits), so they always run against the embedded one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import resource
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.errors import UnsafeTargetError
+from harness.faults.toxiproxy import EmbeddedToxiproxy, Limits
+from tests.faults.proxy_helpers import Echo, connect
+
+ROOT = Path(__file__).resolve().parents[2]
+DEADLINE_S = 2.0
+ROOM_S = 3.0  # CI noise allowance on top of a physical bound
+
+
+@contextlib.asynccontextmanager
+async def embedded(**limits: Any) -> AsyncIterator[EmbeddedToxiproxy]:
+    async with EmbeddedToxiproxy(seed=1, limits=Limits(**limits)) as server:
+        yield server
+
+
+_writers: list[asyncio.StreamWriter] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_raw_connections() -> AsyncIterator[None]:
+    yield
+    while _writers:
+        _writers.pop().close()
+
+
+async def _raw(server: EmbeddedToxiproxy, data: bytes = b"") -> asyncio.StreamReader:
+    """A raw client connection that stays open (its writer is kept) until the test ends."""
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(data)
+    _writers.append(writer)
+    return reader
+
+
+async def _eof_after(reader: asyncio.StreamReader, since: float) -> float:
+    assert await asyncio.wait_for(reader.read(), DEADLINE_S + ROOM_S) == b""
+    return time.monotonic() - since
+
+
+def _asgi_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_slow_clients_delay_nobody_and_are_dropped_at_their_deadline(
+    echo: Echo, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with embedded(read_timeout_s=DEADLINE_S) as server:
+        started = time.monotonic()
+        # The old server took its lock, then waited for these 96 missing bytes for ever.
+        slow_body = await _raw(
+            server, b'POST /proxies HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{"na'
+        )
+        slow_header = await _raw(server, b"GET /proxies HTTP/1.1\r\nHo")
+        silent = await _raw(server)
+        await asyncio.sleep(0.05)  # let the server start reading them
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            created = await client.post("/proxies", json={"name": "p", "upstream": echo.address})
+            listed = await client.get("/proxies")
+        assert created.status_code == 201 and list(listed.json()) == ["p"]
+        # Served while every slow client still had its connection: nobody waited for them.
+        assert not any(r.at_eof() for r in (slow_body, slow_header, silent))
+        for reader in (slow_body, slow_header, silent):
+            elapsed = await _eof_after(reader, started)
+            assert DEADLINE_S <= elapsed <= DEADLINE_S + ROOM_S
+    assert _asgi_errors(caplog) == []
+
+
+async def test_a_slow_second_request_on_a_kept_alive_connection_is_dropped_too() -> None:
+    async with embedded(read_timeout_s=DEADLINE_S) as server:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(b"GET /version HTTP/1.1\r\nHost: t\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        sent = time.monotonic()
+        writer.write(b"GET /proxies HTTP/1.1\r\n")
+        elapsed = await _eof_after(reader, sent)
+        assert DEADLINE_S <= elapsed <= DEADLINE_S + ROOM_S
+        writer.close()
+
+
+async def test_pipelined_requests_are_answered_and_an_unfinished_one_dropped() -> None:
+    async with embedded(read_timeout_s=DEADLINE_S) as server:
+        sent = time.monotonic()
+        reader = await _raw(
+            server,
+            b"GET /version HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"GET /proxies HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"POST /proxies HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n{",
+        )
+        answers = await asyncio.wait_for(reader.read(), DEADLINE_S + ROOM_S)
+        elapsed = time.monotonic() - sent
+    assert answers.count(b"HTTP/1.1 200 OK") == 2 and answers.endswith(b"{}")
+    assert DEADLINE_S <= elapsed <= DEADLINE_S + ROOM_S
+
+
+async def test_stopping_with_a_request_half_sent_logs_no_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with embedded() as server:
+        pending = await _raw(
+            server, b"PATCH /proxies/p HTTP/1.1\r\nHost: t\r\nContent-Length: 50\r\n\r\n{"
+        )
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(b"POST /populate HTTP/1.1\r\nHost: t\r\nContent-Length: 50\r\n\r\n[")
+        await asyncio.sleep(0.05)
+        writer.transport.abort()  # a client that goes away mid-body
+        await asyncio.sleep(0.05)
+    assert await asyncio.wait_for(pending.read(), 5) == b""
+    assert _asgi_errors(caplog) == []
+
+
+async def test_api_connections_beyond_the_cap_get_503_and_the_api_recovers() -> None:
+    async with embedded(max_api_connections=2) as server:
+        idle = [await asyncio.open_connection(server.host, server.port) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            refused = await client.get("/proxies")
+            assert refused.status_code == 503
+            for _, writer in idle:
+                writer.close()
+            for _ in range(100):
+                await asyncio.sleep(0.02)
+                if (await client.get("/proxies")).status_code == 200:
+                    break
+            else:
+                pytest.fail("the API stayed at 503 after the idle connections closed")
+
+
+async def test_oversized_bodies_are_refused_at_once() -> None:
+    async with embedded(max_body_bytes=1024) as server:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            big = await client.post("/populate", content=b"[" + b" " * 2000 + b"]")
+        assert big.status_code == 413
+        assert big.json() == {
+            "error": "request body too large: the limit is 1024 bytes",
+            "status": 413,
+        }
+        # A claimed length is enough: no need to wait for the bytes.
+        reader = await _raw(
+            server, b"POST /proxies HTTP/1.1\r\nHost: t\r\nContent-Length: 999999999\r\n\r\n"
+        )
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert answer.startswith(b"HTTP/1.1 413")
+
+
+NOT_LOOPBACK = [
+    ({"listen": "0.0.0.0:0"}, "listen address 0.0.0.0:0 is every interface"),
+    ({"listen": "[::]:0"}, "listen address [::]:0 is every interface"),
+    ({"listen": "192.0.2.1:0"}, "listen address 192.0.2.1:0 is a non-loopback host"),
+    ({"upstream": "192.0.2.1:80"}, "upstream address 192.0.2.1:80 is a non-loopback host"),
+    ({"upstream": "example.com:80"}, "upstream address example.com:80 is a non-loopback host"),
+    ({"upstream": "[2001:db8::1]:80"}, "upstream address [2001:db8::1]:80 is a non-loopback host"),
+]
+
+
+@pytest.mark.parametrize(("fields", "message"), NOT_LOOPBACK)
+async def test_proxies_stay_on_loopback(echo: Echo, fields: dict[str, str], message: str) -> None:
+    async with embedded() as server, httpx.AsyncClient(base_url=server.url) as client:
+        body = {"name": "p", "upstream": echo.address, **fields}
+        created = await client.post("/proxies", json=body)
+        assert created.status_code == 400
+        assert created.json()["status"] == 400
+        assert created.json()["error"].startswith(message)
+        ok = {"name": "ok", "upstream": echo.address}
+        populated = await client.post("/populate", json=[ok, body])
+        assert populated.status_code == 400 and populated.json()["error"] == created.json()["error"]
+        assert [p["name"] for p in populated.json()["proxies"]] == ["ok"]
+        patched = await client.patch("/proxies/ok", json=fields)
+        assert patched.status_code == 400
+        assert (await client.get("/proxies/ok")).json()["upstream"] == echo.address
+
+
+@pytest.mark.parametrize("address", ["localhost:{port}", "127.0.0.1:{port}", "127.0.0.2:{port}"])
+async def test_loopback_spellings_are_allowed(echo: Echo, address: str) -> None:
+    port = echo.address.rpartition(":")[2]
+    async with embedded() as server, httpx.AsyncClient(base_url=server.url) as client:
+        body = {"name": "p", "upstream": address.format(port=port), "listen": "localhost:0"}
+        created = await client.post("/proxies", json=body)
+    assert created.status_code == 201
+
+
+async def test_allow_non_loopback_lets_a_proxy_relay_elsewhere() -> None:
+    async with embedded(allow_non_loopback=True) as server:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            body = {"name": "p", "upstream": "192.0.2.1:80", "enabled": False}
+            assert (await client.post("/proxies", json=body)).status_code == 201
+
+
+async def test_api_refuses_a_non_loopback_host_before_binding() -> None:
+    with pytest.raises(UnsafeTargetError, match="allow_non_loopback"):
+        async with EmbeddedToxiproxy(host="0.0.0.0", port=0):
+            pass
+
+
+async def test_proxy_count_is_capped(echo: Echo) -> None:
+    async with embedded(max_proxies=2) as server, httpx.AsyncClient(base_url=server.url) as client:
+        for name in ("a", "b"):
+            body = {"name": name, "upstream": echo.address}
+            assert (await client.post("/proxies", json=body)).status_code == 201
+        third = await client.post("/proxies", json={"name": "c", "upstream": echo.address})
+        assert third.status_code == 503
+        assert third.json()["error"].startswith("too many proxies: this server holds at most 2")
+        # Replacing one at the cap is fine; adding one is not.
+        spec = [{"name": "a", "upstream": "127.0.0.1:1"}, {"name": "c", "upstream": echo.address}]
+        populated = await client.post("/populate", json=spec)
+        assert populated.status_code == 503
+        assert [p["name"] for p in populated.json()["proxies"]] == ["a"]
+        assert (await client.delete("/proxies/b")).status_code == 204
+        assert (
+            await client.post("/proxies", json={"name": "c", "upstream": echo.address})
+        ).status_code == 201
+
+
+async def test_clients_per_proxy_are_capped(echo: Echo) -> None:
+    async with embedded(max_connections_per_proxy=2) as server:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            body = {"name": "p", "upstream": echo.address}
+            listen = (await client.post("/proxies", json=body)).json()["listen"]
+        first, second = await connect(listen), await connect(listen)
+        for reader, writer in (first, second):
+            writer.write(b"in")
+            assert await asyncio.wait_for(reader.readexactly(2), 2) == b"in"
+        reader, writer = await connect(listen)
+        assert await asyncio.wait_for(reader.read(), 2) == b""  # closed at once
+        writer.close()
+        first[1].close()
+        for _ in range(100):
+            reader, writer = await connect(listen)
+            writer.write(b"ok")
+            with contextlib.suppress(asyncio.IncompleteReadError):
+                if await asyncio.wait_for(reader.readexactly(2), 2) == b"ok":
+                    break
+            writer.close()
+            await asyncio.sleep(0.02)
+        else:
+            pytest.fail("the freed slot was never given to a new client")
+        writer.close()
+        second[1].close()
+
+
+async def test_all_proxies_share_one_client_budget(echo: Echo) -> None:
+    async with embedded(max_clients=2) as server:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            a = await client.post("/proxies", json={"name": "a", "upstream": echo.address})
+            b = await client.post("/proxies", json={"name": "b", "upstream": echo.address})
+        held = [await connect(a.json()["listen"]) for _ in range(2)]
+        for reader, writer in held:
+            writer.write(b"in")
+            assert await asyncio.wait_for(reader.readexactly(2), 2) == b"in"
+        reader, writer = await connect(b.json()["listen"])
+        assert await asyncio.wait_for(reader.read(), 2) == b""
+        writer.close()
+        held[0][1].close()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            reader, writer = await connect(b.json()["listen"])
+            writer.write(b"ok")
+            with contextlib.suppress(asyncio.IncompleteReadError):
+                if await asyncio.wait_for(reader.readexactly(2), 2) == b"ok":
+                    break
+            writer.close()
+        else:
+            pytest.fail("the budget freed by a closed client was never reused")
+        writer.close()
+        held[1][1].close()
+
+
+FD_LIMIT = 256
+
+
+def _low_fd_limit() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+
+
+async def test_out_of_file_descriptors_clients_are_refused_and_the_api_answers(
+    echo: Echo,
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "harness.faults.cli",
+        "serve",
+        "--port",
+        "0",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        preexec_fn=_low_fd_limit,
+    )
+    assert process.stdout is not None
+    try:
+        url = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            body = {"name": "p", "upstream": echo.address}
+            listen = (await client.post("/proxies", json=body)).json()["listen"]
+            served, refused, writers = 0, 0, []
+            for _ in range(FD_LIMIT):  # twice what the server could hold
+                reader, writer = await connect(listen)
+                writers.append(writer)
+                writer.write(b"x")
+                try:
+                    answer = await asyncio.wait_for(reader.read(1), 5)
+                except ConnectionResetError:  # closed at accept, with our byte unread
+                    answer = b""
+                served, refused = (served + 1, refused) if answer else (served, refused + 1)
+            # The API still answers at once, with a proxy or a clear error.
+            more = await client.post("/proxies", json={"name": "q", "upstream": echo.address})
+            assert more.status_code == 201
+            assert (await client.get("/proxies")).status_code == 200
+        for writer in writers:
+            writer.close()
+        assert served > 0 and refused > 0 and served + refused == FD_LIMIT
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert len(stderr) < 4096, stderr[:4096].decode(errors="replace")
