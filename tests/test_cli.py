@@ -287,3 +287,19 @@ def _wait_for_toxic(url: str) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--host", "0.0.0.0"], "--allow-non-loopback"),
+        (["--port", "70000"], "70000"),
+        (["--port", "-1"], "-1"),
+        (["--host", "no-such-host.invalid"], "no-such-host.invalid"),
+        (["--max-proxies", "0"], "--max-proxies"),
+    ],
+)
+def test_toxiproxy_serve_refuses_bad_options_in_one_line(args: list[str], needle: str) -> None:
+    result = run_cli("toxiproxy", "serve", *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert needle in result.stderr

@@ -40,11 +40,59 @@ def toxiproxy() -> None:
     help="JSON list of proxies to create at startup (Toxiproxy's -config format).",
 )
 @click.option("--seed", type=int, default=None, help="Seed for jitter and toxicity rolls.")
-def toxiproxy_serve(host: str, port: int, config: Path | None, seed: int | None) -> None:
-    """Serve the Toxiproxy HTTP API; prints the API URL as the first line of stdout."""
-    from harness.faults.toxiproxy import serve
+@click.option(
+    "--allow-non-loopback",
+    is_flag=True,
+    help="Let the API and proxies listen on, and proxies relay to, non-loopback hosts.",
+)
+@click.option("--max-proxies", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option(
+    "--max-connections-per-proxy", type=click.IntRange(min=1), default=1024, show_default=True
+)
+@click.option(
+    "--max-clients",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Client connections of all proxies together (default: what file descriptors allow).",
+)
+@click.option("--max-api-connections", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(min=0.001, max=3600),
+    default=15.0,
+    show_default=True,
+    help="Seconds a client has to send one whole API request.",
+)
+def toxiproxy_serve(
+    host: str,
+    port: int,
+    config: Path | None,
+    seed: int | None,
+    allow_non_loopback: bool,
+    max_proxies: int,
+    max_connections_per_proxy: int,
+    max_clients: int | None,
+    max_api_connections: int,
+    read_timeout: float,
+) -> None:
+    """Serve the Toxiproxy HTTP API; prints the API URL as the first line of stdout.
 
-    serve_until_stopped(serve(host, port, config, on_ready=_announce, seed=seed))
+    Loopback only unless --allow-non-loopback: a CI runner's ports are reachable by every
+    job on it, and a proxy is a relay.
+    """
+    from harness.faults.toxiproxy import Limits, check_serve_options, serve
+
+    for warning in check_serve_options(host, port, allow_non_loopback):
+        click.echo(f"warning: {warning}", err=True)
+    limits = Limits(
+        allow_non_loopback=allow_non_loopback,
+        max_proxies=max_proxies,
+        max_connections_per_proxy=max_connections_per_proxy,
+        max_clients=max_clients,
+        max_api_connections=max_api_connections,
+        read_timeout_s=read_timeout,
+    )
+    serve_until_stopped(serve(host, port, config, on_ready=_announce, seed=seed, limits=limits))
 
 
 def _announce(url: str) -> None:

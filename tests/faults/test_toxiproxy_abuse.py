@@ -303,7 +303,8 @@ async def test_out_of_file_descriptors_clients_are_refused_and_the_api_answers(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "harness.faults.cli",
+        "harness",
+        "toxiproxy",
         "serve",
         "--port",
         "0",

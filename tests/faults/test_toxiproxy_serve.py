@@ -133,7 +133,8 @@ async def test_sigterm_with_clients_mid_request_prints_no_traceback() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "harness.faults.cli",
+        "harness",
+        "toxiproxy",
         "serve",
         "--port",
         "0",
