@@ -13,10 +13,27 @@ import asyncio
 import base64
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlencode
 
-__all__ = ["Token", "TokenCache", "TokenError", "TokenKey", "basic_header", "parse_token"]
+from harness.clock import Clock
+from harness.events import Redactor
+from harness.executor.deadline import DeadlineExceeded
+from harness.executor.wire import WireError, WireResponse
+from harness.flow.expr import render, to_text
+
+__all__ = [
+    "Authorizer",
+    "Credentials",
+    "Token",
+    "TokenCache",
+    "TokenError",
+    "TokenKey",
+    "basic_header",
+    "parse_token",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +137,137 @@ def parse_token(status: int, body: bytes, now: float) -> Token:
 def basic_header(user: str, password: str) -> str:
     raw = f"{user}:{password}".encode()
     return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+class Send(Protocol):
+    """One exchange under the step's deadline: method, URL, headers, body."""
+
+    def __call__(
+        self, method: str, url: str, headers: Mapping[str, str], content: bytes | None
+    ) -> Awaitable[WireResponse]: ...
+
+
+class Emit(Protocol):
+    def __call__(self, kind: str, *, call_id: str = "", step_id: str = "", **data: Any) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Credentials:
+    """The headers one attempt sends, and for OAuth the token they carry."""
+
+    headers: Mapping[str, str] = field(default_factory=dict)
+    token_key: TokenKey | None = None
+    token: Token | None = None
+    inline_fetch: bool = False  # the caller waited on the token endpoint
+
+
+class Authorizer:
+    """Turns a step's `authentication` block into request headers.
+
+    API key and basic credentials are rendered from the call's variables; OAuth2
+    client credentials come from the shared :class:`TokenCache`. Every secret is
+    given to the redactor before it can reach an event.
+    """
+
+    def __init__(self, *, tokens: TokenCache, redactor: Redactor, clock: Clock, emit: Emit):
+        self.tokens = tokens
+        self.redactor = redactor
+        self.clock = clock
+        self.emit = emit
+
+    async def authorize(
+        self,
+        auth: Mapping[str, Any] | None,
+        variables: Mapping[str, Any],
+        *,
+        send: Send,
+        call_id: str,
+        step_id: str,
+    ) -> Credentials:
+        """Credentials for one attempt; :class:`TokenError` when no token can be had."""
+        if not auth or auth.get("type") in (None, "none"):
+            return Credentials()
+        kind = auth["type"]
+        if kind == "apiKey":
+            value = self._text(auth["headerValue"], variables)
+            self.redactor.add(value)
+            return Credentials(headers={self._text(auth["headerName"], variables): value})
+        if kind == "basic":
+            user = self._text(auth["username"], variables)
+            password = self._text(auth["password"], variables)
+            header = basic_header(user, password)
+            self.redactor.add_basic(user, password)
+            self.redactor.add(header)
+            return Credentials(headers={"Authorization": header})
+        return await self._oauth(auth, variables, send, call_id, step_id)
+
+    def _text(self, template: Any, variables: Mapping[str, Any]) -> str:
+        return to_text(render(template, variables, now_ms=self.clock.wall_ms))
+
+    async def _oauth(
+        self,
+        auth: Mapping[str, Any],
+        variables: Mapping[str, Any],
+        send: Send,
+        call_id: str,
+        step_id: str,
+    ) -> Credentials:
+        client_id = self._text(auth["clientId"], variables)
+        secret = self._text(auth["clientSecret"], variables)
+        endpoint = self._text(auth["tokenEndpoint"], variables)
+        scopes = tuple(self._text(s, variables) for s in auth.get("scopes", []))
+        self.redactor.add(secret)
+        key = TokenKey(endpoint, client_id, scopes)
+        # The caller waits on the token endpoint whenever no valid token is cached,
+        # whether that fetch then succeeds or not.
+        inline = self.tokens.peek(key) is None
+
+        def fetch() -> Awaitable[Token]:
+            return self._fetch(key, secret, send, call_id, step_id)
+
+        token, _ = await self.tokens.get(key, fetch)
+        return Credentials(
+            headers={"Authorization": f"Bearer {token.access_token}"},
+            token_key=key,
+            token=token,
+            inline_fetch=inline,
+        )
+
+    async def _fetch(
+        self, key: TokenKey, secret: str, send: Send, call_id: str, step_id: str
+    ) -> Token:
+        started = self.clock.monotonic()
+        inline = self.tokens.peek(key) is None
+        form = {"grant_type": "client_credentials", "scope": " ".join(key.scopes)}
+        headers = {
+            "Authorization": basic_header(key.client_id, secret),
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        self.redactor.add_basic(key.client_id, secret)
+        status, code = 0, ""
+        try:
+            response = await send("POST", key.endpoint, headers, urlencode(form).encode())
+            status = response.status
+            token = parse_token(response.status, response.body, self.clock.monotonic())
+            self.redactor.add(token.access_token)
+            return token
+        except DeadlineExceeded as exc:
+            code = "token_endpoint_timeout"
+            raise TokenError(code) from exc
+        except WireError as exc:
+            code = f"token_endpoint_{exc.code}"
+            raise TokenError(code) from exc
+        except TokenError as exc:
+            code = exc.code
+            raise
+        finally:
+            self.emit(
+                "token_fetch",
+                call_id=call_id,
+                step_id=step_id,
+                inline=inline,
+                endpoint=key.endpoint,
+                status=status,
+                error=code,
+                elapsed_ms=round((self.clock.monotonic() - started) * 1000, 3),
+            )

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 from harness.events import looks_secret
-from harness.executor.auth import Token, TokenError, TokenKey, basic_header, parse_token
+from harness.executor.auth import Authorizer, Token, TokenError, TokenKey
 from harness.executor.breaker import CircuitBreaker, State, Transition, counts_as_failure
 from harness.executor.context import ExecutorContext
 from harness.executor.deadline import DeadlineExceeded, within
@@ -73,6 +72,9 @@ class HttpStepExecutor:
 
     def __init__(self, ctx: ExecutorContext) -> None:
         self.ctx = ctx
+        self.auth = Authorizer(
+            tokens=ctx.tokens, redactor=ctx.events.redactor, clock=ctx.clock, emit=ctx.emit
+        )
 
     async def execute(
         self,
@@ -229,6 +231,20 @@ class HttpStepExecutor:
             if not call.permit_settled:
                 call.breaker.release(permit)
 
+    async def _authorize(self, call: _Call) -> Mapping[str, str]:
+        def send(
+            method: str, url: str, headers: Mapping[str, str], content: bytes | None
+        ) -> Awaitable[WireResponse]:
+            return self._send(call, method, url, headers, content)
+
+        credentials = await self.auth.authorize(
+            call.cfg.auth, call.variables, send=send, call_id=call.call_id, step_id=call.step.id
+        )
+        call.inline_fetch = call.inline_fetch or credentials.inline_fetch
+        if credentials.token_key is not None:
+            call.token_key, call.token = credentials.token_key, credentials.token
+        return credentials.headers
+
     async def _authorized_attempt(self, call: _Call) -> Attempt:
         try:
             auth = await self._authorize(call)
@@ -345,85 +361,6 @@ class HttpStepExecutor:
             location=response.headers.get("location", ""),
             document=document,
         )
-
-    # -- authentication ------------------------------------------------------------------------
-
-    async def _authorize(self, call: _Call) -> dict[str, str]:
-        auth = call.cfg.auth
-        if not auth or auth.get("type") in (None, "none"):
-            return {}
-        variables = call.variables
-        now = self.ctx.clock.wall_ms
-        redactor = self.ctx.events.redactor
-        kind = auth["type"]
-        if kind == "apiKey":
-            value = to_text(render(auth["headerValue"], variables, now_ms=now))
-            redactor.add(value)
-            return {to_text(render(auth["headerName"], variables, now_ms=now)): value}
-        if kind == "basic":
-            user = to_text(render(auth["username"], variables, now_ms=now))
-            password = to_text(render(auth["password"], variables, now_ms=now))
-            header = basic_header(user, password)
-            redactor.add_basic(user, password)
-            redactor.add(header)
-            return {"Authorization": header}
-        return await self._oauth(call, auth)
-
-    async def _oauth(self, call: _Call, auth: Mapping[str, Any]) -> dict[str, str]:
-        variables = call.variables
-        now = self.ctx.clock.wall_ms
-        client_id = to_text(render(auth["clientId"], variables, now_ms=now))
-        secret = to_text(render(auth["clientSecret"], variables, now_ms=now))
-        endpoint = to_text(render(auth["tokenEndpoint"], variables, now_ms=now))
-        scopes = tuple(to_text(render(s, variables, now_ms=now)) for s in auth.get("scopes", []))
-        self.ctx.events.redactor.add(secret)
-        key = TokenKey(endpoint, client_id, scopes)
-        # The caller waits on the token endpoint whenever no valid token is cached,
-        # whether that fetch then succeeds or not.
-        call.inline_fetch = call.inline_fetch or self.ctx.tokens.peek(key) is None
-        token, _ = await self.ctx.tokens.get(key, lambda: self._fetch_token(call, key, secret))
-        call.token_key, call.token = key, token
-        return {"Authorization": f"Bearer {token.access_token}"}
-
-    async def _fetch_token(self, call: _Call, key: TokenKey, secret: str) -> Token:
-        ctx = self.ctx
-        started = ctx.clock.monotonic()
-        inline = ctx.tokens.peek(key) is None
-        form = {"grant_type": "client_credentials", "scope": " ".join(key.scopes)}
-        headers = {
-            "Authorization": basic_header(key.client_id, secret),
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
-        ctx.events.redactor.add_basic(key.client_id, secret)
-        status, code = 0, ""
-        try:
-            response = await self._send(
-                call, "POST", key.endpoint, headers, urlencode(form).encode()
-            )
-            status = response.status
-            token = parse_token(response.status, response.body, ctx.clock.monotonic())
-            ctx.events.redactor.add(token.access_token)
-            return token
-        except DeadlineExceeded as exc:
-            code = "token_endpoint_timeout"
-            raise TokenError(code) from exc
-        except WireError as exc:
-            code = f"token_endpoint_{exc.code}"
-            raise TokenError(code) from exc
-        except TokenError as exc:
-            code = exc.code
-            raise
-        finally:
-            ctx.emit(
-                "token_fetch",
-                call_id=call.call_id,
-                step_id=call.step.id,
-                inline=inline,
-                endpoint=key.endpoint,
-                status=status,
-                error=code,
-                elapsed_ms=round((ctx.clock.monotonic() - started) * 1000, 3),
-            )
 
     # -- the result ----------------------------------------------------------------------------
 
