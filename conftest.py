@@ -11,7 +11,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["tests.fixtures.servers"]
+pytest_plugins = ["tests.fixtures.servers", "pytester"]
 
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile(

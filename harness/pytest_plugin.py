@@ -1,10 +1,14 @@
 """pytest plugin of ivr-harness, registered through the `pytest11` entry point.
 
-`pytest scenarios/` collects every scenario file as one test item per flow set
-(`happy-path[hardened]`, `happy-path[seed]`). The first scenario item to run
-executes the whole collected batch concurrently, as `ivr-harness suite` does,
-so the session's wall time approaches the longest scenario; every item then
-reports its own verdict. Known defects of a flow set are reported as xfail.
+Opt-in: it collects nothing until a project names its scenario folders, with the
+ini key ``ivr_scenarios`` (``[tool.pytest.ini_options] ivr_scenarios = ["scenarios"]``)
+or ``--ivr-scenarios PATH``. Then every YAML file directly in those folders is a
+scenario, collected as one test item per flow set (``happy-path[hardened]``,
+``happy-path[seed]``) that runs its scenario inside the item, so ``--timeout``,
+``--durations``, ``-x``, ``--lf`` and ``-k`` mean what they always mean. Scenarios
+run concurrently through pytest-xdist (``pytest -n auto``), each worker with its own
+embedded Toxiproxy, ports and per-run proxy names. Known defects of a flow set are
+reported as xfail; a malformed scenario is one collection error line.
 """
 
 from __future__ import annotations
@@ -19,23 +23,32 @@ if TYPE_CHECKING:
     from harness.scenario.model import Scenario
     from harness.scenario.runner import FlowSetRef, RunResult
 
-_BATCH = pytest.StashKey[dict[str, "RunResult"]]()
 _FLOW_SETS = pytest.StashKey[list["FlowSetRef"]]()
+_FOLDERS = pytest.StashKey[set[Path]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("ivr-harness", "IVR integration chaos and contract harness")
     group.addoption(
-        "--toxiproxy-url",
-        action="store",
-        default=None,
-        help="drive this Toxiproxy server instead of the embedded one (also TOXIPROXY_URL)",
+        "--ivr-scenarios",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="collect the scenario files in this folder (repeatable; ini: ivr_scenarios)",
     )
     group.addoption(
         "--flows",
         action="append",
         default=[],
-        help="flow set folder to run scenarios against (repeatable; default: bundled sets)",
+        help="flow set folder to run scenarios against (repeatable; ini: ivr_flows; "
+        "default: the bundled sets)",
+    )
+    group.addoption(
+        "--toxiproxy-url",
+        action="store",
+        default=None,
+        help="drive this Toxiproxy server instead of the embedded one "
+        "(ini: ivr_toxiproxy_url; also TOXIPROXY_URL)",
     )
     group.addoption(
         "--scenario-filter",
@@ -43,19 +56,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="collect only scenarios whose name contains this text",
     )
+    parser.addini("ivr_scenarios", "scenario folders to collect (opt-in)", type="paths")
+    parser.addini("ivr_flows", "flow set folders to run scenarios against", type="paths")
+    parser.addini("ivr_toxiproxy_url", "Toxiproxy server to drive", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: long-running timing or chaos test")
     config.addinivalue_line("markers", "load: load run with many concurrent callers")
     config.addinivalue_line("markers", "scenario: an ivr-harness scenario file run as a test")
+    given = [Path(p) for p in config.getoption("--ivr-scenarios")]
+    folders = given or list(config.getini("ivr_scenarios"))
+    config.stash[_FOLDERS] = {Path(p).resolve() for p in folders}
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix in (".yaml", ".yml") and file_path.parent.name == "scenarios":
-        collector: pytest.Collector = ScenarioFile.from_parent(parent, path=file_path)
-        return collector
-    return None
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    if file_path.parent.resolve() not in parent.config.stash[_FOLDERS]:
+        return None
+    collector: pytest.Collector = ScenarioFile.from_parent(parent, path=file_path)
+    return collector
 
 
 def _flow_sets(config: pytest.Config) -> list[FlowSetRef]:
@@ -63,20 +84,27 @@ def _flow_sets(config: pytest.Config) -> list[FlowSetRef]:
         from harness.bundled import example_flow_dirs
         from harness.scenario.runner import load_flow_sets
 
-        given = [Path(p) for p in config.getoption("--flows")]
+        given = [Path(p) for p in config.getoption("--flows")] or [
+            Path(p) for p in config.getini("ivr_flows")
+        ]
         config.stash[_FLOW_SETS] = load_flow_sets(given or example_flow_dirs())
     return config.stash[_FLOW_SETS]
 
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
+        from harness.errors import HarnessError
         from harness.scenario.model import load_scenario
 
-        scenario = load_scenario(self.path)
+        try:
+            scenario = load_scenario(self.path)
+            flow_sets = _flow_sets(self.config)
+        except HarnessError as exc:
+            raise self.CollectError(f"error: {exc}") from None
         wanted = self.config.getoption("--scenario-filter")
         if wanted and wanted not in scenario.name:
             return
-        for flow_set in _flow_sets(self.config):
+        for flow_set in flow_sets:
             if scenario.applies_to(flow_set.name):
                 item = ScenarioItem.from_parent(
                     self,
@@ -101,8 +129,7 @@ class ScenarioItem(pytest.Item):
         self.flow_set = flow_set
 
     def runtest(self) -> None:
-        results = _batch(self.session)
-        run = results[self.name]
+        run = _run(self.config, self.scenario, self.flow_set)
         if run.verdict == "expected_failure":
             titles = "; ".join(c.title for c in run.failures())
             pytest.xfail(f"known defects of {self.flow_set.name}: {titles}")
@@ -118,6 +145,20 @@ class ScenarioItem(pytest.Item):
         return self.path, 0, f"scenario {self.name}"
 
 
+def _run(config: pytest.Config, scenario: Scenario, flow_set: FlowSetRef) -> RunResult:
+    """This item's scenario against this item's flow set, on its own embedded Toxiproxy."""
+    import asyncio
+    import dataclasses
+
+    from harness.faults.client import resolve_url
+    from harness.scenario.runner import run_suite
+
+    only = dataclasses.replace(scenario, flows=(flow_set.name,))
+    url = resolve_url(config.getoption("--toxiproxy-url") or config.getini("ivr_toxiproxy_url"))
+    suite = asyncio.run(run_suite([only], [flow_set], toxiproxy_url=url))
+    return suite.runs[0]
+
+
 def _describe(run: RunResult) -> str:
     if run.verdict == "error":
         return f"{run.id} could not run: {run.error}"
@@ -127,35 +168,5 @@ def _describe(run: RunResult) -> str:
             f"  FAILED {check.title}\n    expected {check.expected}\n    got      {check.actual}"
         )
     if run.verdict == "unexpected_pass":
-        known = set(run.scenario.known_defects.get(run.flow_set, ()))
-        missing = sorted(known - {c.title for c in run.failures()})
-        lines.append("  known defect no longer detected: " + "; ".join(missing))
+        lines.append("  known defect no longer detected: " + "; ".join(run.cleared_defects()))
     return "\n".join(lines)
-
-
-def _batch(session: pytest.Session) -> dict[str, RunResult]:
-    """Run every collected scenario item at once, the first time one is needed."""
-    if _BATCH not in session.stash:
-        import asyncio
-
-        from harness.faults.client import resolve_url
-        from harness.scenario.runner import run_suite
-
-        items = [i for i in session.items if isinstance(i, ScenarioItem)]
-        scenarios = list({id(i.scenario): i.scenario for i in items}.values())
-        flow_sets = list({i.flow_set.name: i.flow_set for i in items}.values())
-        wanted = {i.name for i in items}
-        restricted = [
-            _only(s, [f.name for f in flow_sets if f"{s.name}[{f.name}]" in wanted])
-            for s in scenarios
-        ]
-        url = resolve_url(session.config.getoption("--toxiproxy-url"))
-        suite = asyncio.run(run_suite(restricted, flow_sets, toxiproxy_url=url))
-        session.stash[_BATCH] = {run.id: run for run in suite.runs}
-    return session.stash[_BATCH]
-
-
-def _only(scenario: Scenario, flow_sets: list[str]) -> Scenario:
-    import dataclasses
-
-    return dataclasses.replace(scenario, flows=tuple(flow_sets))

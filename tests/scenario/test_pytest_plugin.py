@@ -1,0 +1,69 @@
+"""The pytest route, by pytest's conventions: opt-in, one real item per scenario x flow set.
+
+Each test runs pytest in a subprocess inside a fresh project (pytester), where the
+plugin is loaded through its `pytest11` entry point as a user's pytest would load it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HARDENED = ROOT / "contracts" / "flows" / "hardened"
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A project with a scenario folder and an unrelated YAML file beside the scenario."""
+    folder = pytester.mkdir("scenarios")
+    shutil.copy(ROOT / "scenarios" / "happy-path.yaml", folder / "happy-path.yaml")
+    (folder / "docker-compose.yaml").write_text("services: {toxiproxy: {image: x}}\n")
+    return pytester
+
+
+def test_without_the_opt_in_nothing_of_ours_is_collected(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("-p", "ivr_harness", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert "happy-path" not in result.stdout.str()
+
+
+def test_opted_in_folders_give_one_item_per_scenario_and_flow_set(
+    project: pytest.Pytester,
+) -> None:
+    (project.path / "scenarios" / "docker-compose.yaml").unlink()
+    project.makeini("[pytest]\nivr_scenarios = scenarios\n")
+    result = project.runpytest_subprocess("--collect-only", "-q")
+    result.stdout.fnmatch_lines(
+        ["scenarios/happy-path.yaml::happy-path[[]hardened[]]", "*happy-path[[]seed[]]"]
+    )
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_each_item_runs_its_own_scenario_under_xdist(project: pytest.Pytester) -> None:
+    (project.path / "scenarios" / "docker-compose.yaml").unlink()
+    result = project.runpytest_subprocess(
+        "--ivr-scenarios", "scenarios", "-n", "2", "--timeout", "60", "-p", "no:cacheprovider"
+    )
+    # hardened passes; the seed's known defects are expected failures
+    result.assert_outcomes(passed=1, xfailed=1)
+
+
+def test_k_selects_one_item_and_only_it_runs(project: pytest.Pytester) -> None:
+    (project.path / "scenarios" / "docker-compose.yaml").unlink()
+    result = project.runpytest_subprocess(
+        "--ivr-scenarios", "scenarios", "--flows", str(HARDENED), "-k", "hardened", "--durations=1"
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*call*happy-path[[]hardened[]]*"])
+
+
+def test_a_malformed_scenario_is_one_collection_error_line(project: pytest.Pytester) -> None:
+    (project.path / "scenarios" / "docker-compose.yaml").unlink()
+    (project.path / "scenarios" / "bad.yaml").write_text("name: bad\ncalers: 3\nexpect: [{outcome: hangup}]\n")
+    result = project.runpytest_subprocess("--ivr-scenarios", "scenarios", "--collect-only")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*error: *bad.yaml#/calers*did you mean 'callers'*"])
+    assert "Traceback" not in result.stdout.str()
