@@ -62,7 +62,8 @@ def test_k_selects_one_item_and_only_it_runs(project: pytest.Pytester) -> None:
 
 def test_a_malformed_scenario_is_one_collection_error_line(project: pytest.Pytester) -> None:
     (project.path / "scenarios" / "docker-compose.yaml").unlink()
-    (project.path / "scenarios" / "bad.yaml").write_text("name: bad\ncalers: 3\nexpect: [{outcome: hangup}]\n")
+    bad = "name: bad\ncalers: 3\nexpect: [{outcome: hangup}]\n"
+    (project.path / "scenarios" / "bad.yaml").write_text(bad)
     result = project.runpytest_subprocess("--ivr-scenarios", "scenarios", "--collect-only")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*error: *bad.yaml#/calers*did you mean 'callers'*"])
