@@ -303,3 +303,12 @@ def test_toxiproxy_serve_refuses_bad_options_in_one_line(args: list[str], needle
     result = run_cli("toxiproxy", "serve", *args)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert needle in result.stderr
+
+
+def test_a_selection_that_matches_no_run_is_exit_2_not_green(tmp_path: Path) -> None:
+    scenario = tmp_path / "orders.yaml"
+    scenario.write_text("name: orders\nflows: [orders]\nexpect: [{outcome: hangup}]\n")
+    result = run_cli("suite", str(scenario), "--report-dir", str(tmp_path / "reports"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "nothing would run" in result.stderr and "orders" in result.stderr
+    assert not (tmp_path / "reports").exists()

@@ -313,6 +313,17 @@ def _run_with_reports(
 
     url = resolve_url(toxiproxy_url)
     runs = len(suite_pairs(scenarios, flow_sets))  # input errors before any report is written
+    if runs == 0:
+        names = ", ".join(f.name for f in flow_sets)
+        wanted = sorted({f for s in scenarios for f in s.flows})
+        raise ConfigError(
+            f"no scenario applies to the flow sets {names}: nothing would run",
+            file=scenarios[0].path if len(scenarios) == 1 else "--flows",
+            pointer="/flows" if len(scenarios) == 1 else "",
+            hint=f"the scenarios name flow sets {', '.join(wanted)}; pass them with --flows"
+            if wanted
+            else "",
+        )
     stream = ReportStream(report_dir=report_dir, run_id=new_run_id(), toxiproxy=url or "embedded")
     with Progress(runs) as progress:
 
