@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,21 @@ __all__ = ["LoopbackServer", "bind_socket"]
 
 _START_TIMEOUT_S = 10.0
 _STOP_TIMEOUT_S = 2.0
+
+
+class _QuietCancellation(logging.Filter):
+    """A request handler cancelled because the run was interrupted is not an app error.
+
+    uvicorn logs it as "Exception in ASGI application" with a traceback; on Ctrl-C or
+    SIGTERM that is noise in the very output a person reads to see what was kept.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, asyncio.CancelledError)
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietCancellation())
 
 
 class _Server(uvicorn.Server):

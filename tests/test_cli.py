@@ -312,3 +312,60 @@ def test_a_selection_that_matches_no_run_is_exit_2_not_green(tmp_path: Path) -> 
     assert result.returncode == 2, result.stdout + result.stderr
     assert "nothing would run" in result.stderr and "orders" in result.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_after_sigkill_the_next_run_prunes_the_dead_runs_proxies(tmp_path: Path) -> None:
+    serve = [*CLI, "toxiproxy", "serve", "--port", "0"]
+    with subprocess.Popen(serve, stdout=subprocess.PIPE, text=True, cwd=ROOT) as server:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        # a proxy not made by the harness, and one of a live process on this host
+        foreign = {"name": "someone-elses", "upstream": "127.0.0.1:9", "listen": "127.0.0.1:0"}
+        assert httpx.post(f"{url}/proxies", json=foreign).status_code == 201
+        live = {**foreign, "name": f"live-x@{_hostname()}:{os.getpid()}"}
+        assert httpx.post(f"{url}/proxies", json=live).status_code == 201
+        scenario = ROOT / "scenarios" / "latency-over-timeout.yaml"
+        chaos_cmd = [*CLI, "chaos", str(scenario), "--toxiproxy-url", url]
+        with subprocess.Popen(
+            [*chaos_cmd, "--report-dir", str(tmp_path)], stdout=subprocess.PIPE, cwd=ROOT
+        ) as chaos:
+            assert _wait_for_toxic(url)
+            chaos.kill()
+            chaos.wait(timeout=10)
+        left = set(httpx.get(f"{url}/proxies").json())
+        dead = {n for n in left if n.endswith(f":{chaos.pid}")}
+        assert dead, "SIGKILL left nothing behind to prune"
+        pruned = run_cli("toxiproxy", "prune", "--toxiproxy-url", url)
+        assert pruned.returncode == 0 and f"{len(dead)} proxies of dead runs" in pruned.stdout
+        assert set(httpx.get(f"{url}/proxies").json()) == left - dead
+        # and a run that starts later prunes on its own
+        with subprocess.Popen([*chaos_cmd, "--report-dir", str(tmp_path)], cwd=ROOT) as again:
+            assert _wait_for_toxic(url)
+            again.kill()
+            again.wait(timeout=10)
+        happy = ROOT / "scenarios" / "happy-path.yaml"
+        done = run_cli("chaos", str(happy), "--toxiproxy-url", url, "--report-dir", str(tmp_path))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert set(httpx.get(f"{url}/proxies").json()) == {"someone-elses", live["name"]}
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=10)
+
+
+def _hostname() -> str:
+    from harness.faults.client import owner_suffix
+
+    return owner_suffix()[1:].rpartition(":")[0]
+
+
+@pytest.mark.parametrize(
+    "url,needle",
+    [("http://127.0.0.1:99999", "not a Toxiproxy URL"), ("http://127.0.0.1:9", "unreachable")],
+)
+def test_a_bad_or_dead_toxiproxy_url_is_exit_2_and_leaves_no_report(
+    tmp_path: Path, url: str, needle: str
+) -> None:
+    scenario = ROOT / "scenarios" / "happy-path.yaml"
+    result = run_cli("chaos", str(scenario), "--toxiproxy-url", url, "--report-dir", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert needle in result.stderr
+    assert list(tmp_path.iterdir()) == []

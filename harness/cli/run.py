@@ -155,6 +155,7 @@ def _flow_sets(flow_dirs: list[Path]) -> list[FlowSetRef]:
     type=click.IntRange(min=1),
     help="Scenario runs at once.",
 )
+@allow_non_loopback_option
 def suite(
     paths: tuple[Path, ...],
     flow_dirs: tuple[Path, ...],
@@ -162,6 +163,7 @@ def suite(
     toxiproxy_url: str | None,
     scenario_filter: str | None,
     max_parallel: int,
+    allow_non_loopback: bool,
 ) -> None:
     """The nightly resilience suite: every scenario against every flow set.
 
@@ -178,7 +180,14 @@ def suite(
     if not scenarios:
         raise ConfigError("no scenario to run", file=", ".join(map(str, paths)) or "scenarios/")
     flow_sets = _flow_sets(list(flow_dirs))
-    result = _run_with_reports(scenarios, flow_sets, report_dir, toxiproxy_url, max_parallel)
+    result = _run_with_reports(
+        scenarios,
+        flow_sets,
+        report_dir,
+        toxiproxy_url,
+        max_parallel,
+        allow_non_loopback=allow_non_loopback,
+    )
     sys.exit(exit_code(result.verdict))
 
 
@@ -190,6 +199,7 @@ def suite(
 @report_dir_option
 @toxiproxy_url_option
 @click.option("--verbose", "-v", is_flag=True, help="Also print every call's full timeline.")
+@allow_non_loopback_option
 def chaos(
     scenario_file: Path,
     flow_id: str | None,
@@ -198,6 +208,7 @@ def chaos(
     report_dir: Path,
     toxiproxy_url: str | None,
     verbose: bool,
+    allow_non_loopback: bool,
 ) -> None:
     """An ad hoc chaos run of one scenario, with live progress and a per-call timeline."""
     from harness.report.console import make_console, print_call, print_calls, print_checks
@@ -212,7 +223,15 @@ def chaos(
         flows=(),
     )
     flow_sets = _flow_sets([flow_dir] if flow_dir else [])[:1]
-    result = _run_with_reports([scenario], flow_sets, report_dir, toxiproxy_url, 1, summary=False)
+    result = _run_with_reports(
+        [scenario],
+        flow_sets,
+        report_dir,
+        toxiproxy_url,
+        1,
+        summary=False,
+        allow_non_loopback=allow_non_loopback,
+    )
     console = make_console()
     for run in result.runs:
         print_calls(run, console)
@@ -304,8 +323,9 @@ def _run_with_reports(
     max_parallel: int,
     *,
     summary: bool = True,
+    allow_non_loopback: bool = False,
 ) -> SuiteResult:
-    from harness.faults.client import resolve_url
+    from harness.faults.client import ToxiproxyControl, resolve_url
     from harness.report.console import make_console, print_suite
     from harness.report.progress import Progress
     from harness.report.stream import ReportStream
@@ -313,6 +333,8 @@ def _run_with_reports(
 
     url = resolve_url(toxiproxy_url)
     runs = len(suite_pairs(scenarios, flow_sets))  # input errors before any report is written
+    if url is not None:
+        run_async(ToxiproxyControl(url, "probe").version())  # unreachable: exit 2, no report
     if runs == 0:
         names = ", ".join(f.name for f in flow_sets)
         wanted = sorted({f for s in scenarios for f in s.flows})
@@ -341,6 +363,7 @@ def _run_with_reports(
                     max_parallel=max_parallel,
                     on_call=progress.on_call,
                     on_run=finished,
+                    allow_non_loopback=allow_non_loopback,
                 )
             )
         except Interrupted as exc:

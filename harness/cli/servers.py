@@ -95,6 +95,35 @@ def toxiproxy_serve(
     serve_until_stopped(serve(host, port, config, on_ready=_announce, seed=seed, limits=limits))
 
 
+@toxiproxy.command("prune")
+@click.option(
+    "--toxiproxy-url",
+    default=None,
+    help="The Toxiproxy server (default: $TOXIPROXY_URL).",
+)
+def toxiproxy_prune(toxiproxy_url: str | None) -> None:
+    """Remove the proxies of harness runs on this host whose process is gone.
+
+    Runs name their proxies RUN-NAME@HOST:PID and remove them on every exit they can
+    see; after a SIGKILL or an out-of-memory kill they cannot, so `suite` and `chaos`
+    prune a shared server when they start, and this command does it on demand. A live
+    run's proxies, another host's and any proxy not made by the harness are kept.
+    """
+    from harness.cli.app import run_async
+    from harness.errors import ConfigError
+    from harness.faults.client import ToxiproxyControl, resolve_url
+
+    url = resolve_url(toxiproxy_url)
+    if url is None:
+        raise ConfigError(
+            "no Toxiproxy server named", file="--toxiproxy-url", hint="or set TOXIPROXY_URL"
+        )
+    removed = run_async(ToxiproxyControl(url, "prune").prune_dead())
+    for name in removed:
+        click.echo(f"removed {name}")
+    click.echo(f"{len(removed)} proxies of dead runs removed from {url}")
+
+
 def _announce(url: str) -> None:
     click.echo(url)
     sys.stdout.flush()

@@ -22,7 +22,9 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -43,6 +45,8 @@ __all__ = [
     "ToxiproxyControl",
     "ToxiproxyError",
     "cleanup_on_signals",
+    "owner_of",
+    "owner_suffix",
     "resolve_url",
 ]
 
@@ -94,26 +98,84 @@ def resolve_url(override: str | None = None) -> str | None:
     embedded one. Nothing is started here.
     """
     url = override or os.environ.get("TOXIPROXY_URL", "").strip()
+    if url:
+        ToxiproxyControl(url, "check")  # a malformed URL is a ConfigError here, not mid-run
     return url or None
 
 
+def owner_suffix() -> str:
+    """``@<host>:<pid>``: which process on which machine owns a proxy, in its name.
+
+    Toxiproxy keeps no metadata on a proxy, so the name carries it; `prune_dead` reads
+    it back to remove the proxies of runs that died without cleaning up (SIGKILL, OOM).
+    """
+    host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "localhost"
+    return f"@{host}:{os.getpid()}"
+
+
+_OWNER = re.compile(r"@([A-Za-z0-9.-]+):(\d+)$")
+
+
+def owner_of(name: str) -> tuple[str, int] | None:
+    """The (host, pid) a proxy name says owns it, or None for a proxy not made by a run."""
+    match = _OWNER.search(name)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 class ToxiproxyControl:
-    """One run's view of a Toxiproxy server; everything it creates is named ``<run_id>-*``."""
+    """One run's view of a Toxiproxy server.
+
+    Everything it creates is named ``<run_id>-<name>@<host>:<pid>``, so several runs and
+    machines can share one server, and proxies of dead runs can be found and removed.
+    """
 
     def __init__(self, url: str, run_id: str, *, timeout: float = 10.0) -> None:
         parts = urlsplit(url if "://" in url else f"http://{url}")
-        if not parts.hostname:
-            raise HarnessError(f"not a Toxiproxy URL: {url!r}")
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if not parts.hostname or port == -1:
+            raise ConfigError(
+                f"not a Toxiproxy URL: {url!r}",
+                file="--toxiproxy-url / TOXIPROXY_URL",
+                hint="e.g. http://127.0.0.1:8474",
+            )
         self.url = url
         self.run_id = run_id
         self.timeout = timeout
         self._host = parts.hostname
-        self._port = parts.port or 8474
+        self._port = port or 8474
         self._created: dict[str, ProxyHandle] = {}
 
     def full_name(self, name: str) -> str:
         """The server-side name of this run's proxy ``name``."""
-        return name if name.startswith(f"{self.run_id}-") else f"{self.run_id}-{name}"
+        if name.startswith(f"{self.run_id}-") and owner_of(name) is not None:
+            return name
+        return f"{self.run_id}-{name}{owner_suffix()}"
+
+    async def prune_dead(self) -> list[str]:
+        """Delete the proxies of runs on this host whose process is gone; never a live run's."""
+        response = await self._call(lambda: APIConsumer.get("/proxies", timeout=self.timeout))
+        host = owner_suffix()[1:].rpartition(":")[0]
+        dead = []
+        for name in sorted(response.json()):
+            owner = owner_of(name)
+            if owner is not None and owner[0] == host and not _alive(owner[1]):
+                with contextlib.suppress(ToxiproxyError):
+                    await self._delete(f"/proxies/{name}")
+                    dead.append(name)
+        return dead
 
     async def version(self) -> str:
         response = await self._call(lambda: APIConsumer.get("/version", timeout=self.timeout))

@@ -315,9 +315,11 @@ async def run_suite(
     max_parallel: int = 32,
     on_call: Callable[[RunResult, CallResult], None] | None = None,
     on_run: Callable[[RunResult], None] | None = None,
+    allow_non_loopback: bool = False,
 ) -> SuiteResult:
     """Every scenario against every flow set it applies to, concurrently."""
-    from harness.faults.toxiproxy import EmbeddedToxiproxy
+    from harness.faults.client import ToxiproxyControl
+    from harness.faults.toxiproxy import EmbeddedToxiproxy, Limits
 
     run_id = run_id or new_run_id()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -328,7 +330,12 @@ async def run_suite(
     async def one(scenario: Scenario, flow_set: FlowSetRef, url: str) -> RunResult:
         async with gate:
             run = await run_scenario(
-                scenario, flow_set, toxiproxy_url=url, run_id=run_id, on_call=on_call
+                scenario,
+                flow_set,
+                toxiproxy_url=url,
+                run_id=run_id,
+                on_call=on_call,
+                allow_non_loopback=allow_non_loopback,
             )
         if on_run is not None:
             on_run(run)
@@ -336,8 +343,15 @@ async def run_suite(
 
     async with contextlib.AsyncExitStack() as stack:
         url = toxiproxy_url
-        if url is None:
-            server = await stack.enter_async_context(EmbeddedToxiproxy(host="127.0.0.1", port=0))
+        if url is not None:
+            # A shared server may still hold proxies of runs on this host that died
+            # without cleaning up (SIGKILL, OOM): remove those, never a live run's.
+            await ToxiproxyControl(url, run_id).prune_dead()
+        else:
+            limits = Limits(allow_non_loopback=allow_non_loopback)
+            server = await stack.enter_async_context(
+                EmbeddedToxiproxy(host="127.0.0.1", port=0, limits=limits)
+            )
             url = server.url
         runs = await asyncio.gather(*(one(s, f, url) for s, f in pairs))
     return SuiteResult(

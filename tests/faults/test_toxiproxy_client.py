@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from harness.errors import UnreachableError
-from harness.faults.client import ToxiproxyControl, ToxiproxyError, resolve_url
+from harness.faults.client import ToxiproxyControl, ToxiproxyError, owner_suffix, resolve_url
 from harness.faults.toxiproxy import EmbeddedToxiproxy
 from tests.faults.proxy_helpers import Echo, connect
 
@@ -30,7 +30,8 @@ async def _check_server(url: str, echo: Echo) -> None:
     try:
         proxy = await control.create_proxy("crm", echo.address)
         neighbour = await other.create_proxy("crm", echo.address)
-        assert proxy.name == "check-crm" and neighbour.name == "other-crm"
+        owner = owner_suffix()
+        assert (proxy.name, neighbour.name) == (f"check-crm{owner}", f"other-crm{owner}")
         toxic = await control.add_toxic(proxy, "latency", attributes={"latency": 50})
         assert toxic.name == "latency_downstream"
         assert toxic.attributes == {"latency": 50, "jitter": 0}
@@ -51,7 +52,7 @@ async def _check_server(url: str, echo: Echo) -> None:
         await control.cleanup()
         async with httpx.AsyncClient(base_url=url) as client:
             names = set((await client.get("/proxies")).json())
-        assert "check-crm" not in names and "other-crm" in names
+        assert names == {neighbour.name}  # this run's proxy gone, the other run's kept
     finally:
         await control.cleanup()
         await other.cleanup()
@@ -136,7 +137,8 @@ async def test_sigint_halfway_leaves_nothing(cli_server: str, echo: Echo) -> Non
     assert process.stdout is not None
     assert await asyncio.wait_for(process.stdout.readline(), 10) == b"ready\n"
     async with httpx.AsyncClient(base_url=cli_server) as client:
-        assert set((await client.get("/proxies")).json()) == {"sigint-a", "sigint-b"}
+        names = {n.partition("@")[0] for n in (await client.get("/proxies")).json()}
+        assert names == {"sigint-a", "sigint-b"}
         process.send_signal(signal.SIGINT)
         await asyncio.wait_for(process.wait(), 10)
         assert process.returncode != 0  # KeyboardInterrupt still ends the program
