@@ -6,7 +6,8 @@
 - :mod:`harness.cli.static`: `lint`, `budget`;
 - :mod:`harness.cli.gate`: `contract`, `provider`, `gate`;
 - :mod:`harness.cli.servers`: `toxiproxy serve`, `backend serve`;
-- :mod:`harness.cli.examples`: `examples`.
+- :mod:`harness.cli.examples`: `examples`;
+- :mod:`harness.cli.reports`: `report merge`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from harness.cli.app import main, run_async
 from harness.cli.examples import examples
 from harness.cli.gate import contract, gate, provider
+from harness.cli.reports import report
 from harness.cli.run import call, chaos, load, suite
 from harness.cli.servers import backend, toxiproxy
 from harness.cli.static import budget, lint
@@ -22,5 +24,6 @@ __all__ = ["main", "run_async"]
 
 for _command in (
     call, suite, chaos, load, lint, budget, contract, provider, gate, toxiproxy, backend, examples,
+    report,
 ):  # fmt: skip
     main.add_command(_command)

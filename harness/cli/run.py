@@ -155,6 +155,13 @@ def _flow_sets(flow_dirs: list[Path]) -> list[FlowSetRef]:
     type=click.IntRange(min=1),
     help="Scenario runs at once.",
 )
+@click.option(
+    "--shard",
+    default=None,
+    metavar="K/N",
+    help="Run only the K-th of N equal shares of the runs (a CI matrix); "
+    "merge the reports with `ivr-harness report merge`.",
+)
 @allow_non_loopback_option
 def suite(
     paths: tuple[Path, ...],
@@ -163,6 +170,7 @@ def suite(
     toxiproxy_url: str | None,
     scenario_filter: str | None,
     max_parallel: int,
+    shard: str | None,
     allow_non_loopback: bool,
 ) -> None:
     """The nightly resilience suite: every scenario against every flow set.
@@ -180,6 +188,8 @@ def suite(
     if not scenarios:
         raise ConfigError("no scenario to run", file=", ".join(map(str, paths)) or "scenarios/")
     flow_sets = _flow_sets(list(flow_dirs))
+    if shard is not None:
+        scenarios = _shard(scenarios, flow_sets, shard)
     result = _run_with_reports(
         scenarios,
         flow_sets,
@@ -189,6 +199,23 @@ def suite(
         allow_non_loopback=allow_non_loopback,
     )
     sys.exit(exit_code(result.verdict))
+
+
+def _shard(scenarios: list[Scenario], flow_sets: list[FlowSetRef], spec: str) -> list[Scenario]:
+    """The runs of shard K of N: every N-th (scenario, flow set) pair in run-id order."""
+    from harness.scenario.runner import suite_pairs
+
+    index, sep, count = spec.partition("/")
+    if not (sep and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise ConfigError(f"--shard expects K/N with 1 <= K <= N, got '{spec}'", file="--shard")
+    pairs = sorted(suite_pairs(scenarios, flow_sets), key=lambda p: (p[0].name, p[1].name))
+    mine = pairs[int(index) - 1 :: int(count)]
+    if not mine:
+        raise ConfigError(f"shard {spec} has no runs: the suite has {len(pairs)}", file="--shard")
+    kept: dict[int, tuple[Scenario, list[str]]] = {}
+    for scenario, flow_set in mine:
+        kept.setdefault(id(scenario), (scenario, []))[1].append(flow_set.name)
+    return [dataclasses.replace(s, flows=tuple(names)) for s, names in kept.values()]
 
 
 @click.command()
