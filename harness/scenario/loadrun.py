@@ -1,0 +1,252 @@
+"""Run a load: callers arriving on a plan through one flow, under a scenario's faults.
+
+`run_load` sets up the scenario's environment (its own backends, proxies and
+receiver on loopback), applies the scenario's faults on their schedule, lets
+callers arrive on the `LoadPlan`, queues them for a flow-execution slot for as
+long as their patience lasts, and records every call into mergeable histograms
+while a monitor measures the harness's own saturation. A shard (k of n) runs
+arrivals k, k+n, ... of the same plan; counted fault triggers (`after_calls`,
+`until_calls`) are divided by n, so they fire at the same point of the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import math
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.clock import Clock, RealClock, ScaledClock
+from harness.events import EventLog
+from harness.executor.deadline import DeadlineExceeded, within
+from harness.executor.runner import FlowRunner
+from harness.executor.timeline import Caller, CallResult
+from harness.flow.profile import CXONE, PlatformProfile
+from harness.scenario.arrivals import LoadPlan, arrival_times
+from harness.scenario.callers import build_callers
+from harness.scenario.environment import Environment, environment
+from harness.scenario.expectations import Check, RunFacts, evaluate
+from harness.scenario.faults import CallCounter, FaultDriver
+from harness.scenario.histograms import LoadHistograms
+from harness.scenario.load import LoadCounts, record_call
+from harness.scenario.model import Scenario
+from harness.scenario.runner import FlowSetRef
+from harness.scenario.saturation import Saturation, SaturationMonitor
+
+__all__ = ["LoadRun", "run_load", "shard_scenario"]
+
+
+@dataclass(kw_only=True)
+class LoadRun:
+    """One process's part of a load run: its histograms, counts and saturation."""
+
+    shard: tuple[int, int] = (0, 1)
+    histograms: LoadHistograms = field(default_factory=LoadHistograms)
+    counts: LoadCounts = field(default_factory=LoadCounts)
+    saturation: Saturation = field(default_factory=Saturation)
+    wall_s: float = 0.0
+    calls: list[CallResult] = field(default_factory=list)  # kept only when asked
+    checks: list[Check] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def peak_callers(self) -> int:
+        """Most callers in the system at once (in a slot or queued for one)."""
+        return self.histograms.busy_slots.peak + self.histograms.queued.peak
+
+
+def shard_scenario(scenario: Scenario, shards: int) -> Scenario:
+    """The scenario one of `shards` shards runs: counted fault triggers divided by n."""
+    if shards == 1:
+        return scenario
+
+    def part(n: int | None) -> int | None:
+        return None if n is None else max(1, math.ceil(n / shards))
+
+    faults = tuple(
+        dataclasses.replace(f, after_calls=part(f.after_calls), until_calls=part(f.until_calls))
+        for f in scenario.faults
+    )
+    return dataclasses.replace(scenario, faults=faults)
+
+
+@contextlib.asynccontextmanager
+async def _toxiproxy(url: str | None) -> AsyncIterator[str]:
+    if url is not None:
+        yield url
+        return
+    from harness.faults.toxiproxy import EmbeddedToxiproxy
+
+    async with EmbeddedToxiproxy(host="127.0.0.1", port=0) as server:
+        yield server.url
+
+
+async def run_load(
+    scenario: Scenario,
+    flow_set: FlowSetRef,
+    plan: LoadPlan,
+    *,
+    run_id: str,
+    toxiproxy_url: str | None = None,
+    shard: tuple[int, int] = (0, 1),
+    keep_calls: bool = True,
+    profile: PlatformProfile = CXONE,
+) -> LoadRun:
+    """Run the plan's arrivals (this shard's share) and measure them.
+
+    With `keep_calls` the calls are kept and the scenario's expectations
+    evaluated (`checks`); a shard of a distributed run keeps only its numbers.
+    """
+    index, total = shard
+    scenario = shard_scenario(scenario, total)
+    times = arrival_times(plan)[index::total]
+    spec = dataclasses.replace(scenario.callers, count=len(times) * total)
+    callers = build_callers(spec)[index::total]
+    clock: Clock = ScaledClock(scenario.time_scale) if scenario.time_scale != 1 else RealClock()
+    events = EventLog()
+    out = LoadRun(shard=shard)
+    async with _toxiproxy(toxiproxy_url) as url:
+        async with environment(
+            scenario,
+            toxiproxy_url=url,
+            run_id=f"{run_id}-load-{index}of{total}",
+            clock=clock,
+            events=events,
+        ) as env:
+            started = time.monotonic()
+            monitor = SaturationMonitor()
+            async with monitor:
+                await _drive(scenario, flow_set, env, clock, plan, times, callers, out, keep_calls)
+            out.saturation = monitor.result
+            out.histograms.loop_lag.merge(monitor.result.loop_lag)
+            out.wall_s = time.monotonic() - started
+            if keep_calls:
+                facts = RunFacts(
+                    calls=out.calls,
+                    events=list(events),
+                    flows=flow_set.flows,
+                    profile=profile,
+                    requests={
+                        name: [r.path for r in env.backends.requests(name)]
+                        for name in ("crm", "tickets", "oauth")
+                    },
+                )
+                out.checks = evaluate(scenario.expect, facts)
+    return out
+
+
+async def _drive(
+    scenario: Scenario,
+    flow_set: FlowSetRef,
+    env: Environment,
+    clock: Clock,
+    plan: LoadPlan,
+    times: list[float],
+    callers: list[Caller],
+    out: LoadRun,
+    keep_calls: bool,
+) -> None:
+    runner = FlowRunner(
+        flow_set.flows, env.ctx, audio_scale=0.0 if scenario.audio == "instant" else 1.0
+    )
+    counter = CallCounter()
+    driver = FaultDriver(scenario, env, clock, lambda kind, **data: env.ctx.emit(kind, **data))
+    variables = {**env.credentials(), **scenario.variables}
+    slots = asyncio.Semaphore(plan.slots)
+    h = out.histograms
+    t0 = clock.monotonic()
+
+    def now() -> float:
+        return clock.monotonic() - t0
+
+    async def one(caller: Caller) -> None:
+        arrived = env.ctx.now_ms()
+        h.queued.change(now(), 1)
+        got = await _take_slot(slots, clock, plan.patience_ms)
+        h.queued.change(now(), -1)
+        waited = env.ctx.now_ms() - arrived
+        if not got:
+            call = _dropped(caller, arrived, env.ctx.now_ms())
+            env.ctx.emit("call_dropped", call_id=caller.call_id, waited_ms=waited)
+        else:
+            h.queue_wait.record(waited)
+            h.busy_slots.change(now(), 1)
+            try:
+                call = await runner.run_call(scenario.entry, caller, variables)
+            finally:
+                h.busy_slots.change(now(), -1)
+                slots.release()
+        record_call(h, out.counts, call)
+        if keep_calls:
+            out.calls.append(call)
+        await counter.ended()
+
+    tasks: set[asyncio.Task[None]] = set()
+    jobs: list[asyncio.Task[None]] = []
+    try:
+        await driver.start(counter)
+        await runner.run_jobs(variables)  # scheduled flows first, as at deployment
+        jobs = [
+            asyncio.create_task(_repeat(runner, flow.id, flow.schedule_every_ms, clock, variables))
+            for flow in flow_set.flows.scheduled()
+            if flow.schedule_every_ms
+        ]
+        for at, caller in zip(times, callers, strict=True):
+            delay = at - now()
+            if delay > 0:
+                await clock.sleep(delay)
+            task = asyncio.create_task(one(caller))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        while tasks:
+            await asyncio.gather(*list(tasks))
+    finally:
+        for task in [*tasks, *jobs]:
+            task.cancel()
+        await asyncio.gather(*tasks, *jobs, return_exceptions=True)
+        await driver.stop()
+        h.queued.close(now())
+        h.busy_slots.close(now())
+        out.faults = driver.log
+
+
+async def _repeat(
+    runner: FlowRunner, flow_id: str, every_ms: int, clock: Clock, variables: dict[str, Any]
+) -> None:
+    """A scheduled flow's later rounds, every `schedule.everyMs` of flow time."""
+    round_ = 1
+    while True:
+        await clock.sleep(every_ms / 1000)
+        round_ += 1
+        await runner.run_call(flow_id, Caller(ani="", dnis="", call_id=f"job-{flow_id}-{round_}"))
+
+
+async def _take_slot(slots: asyncio.Semaphore, clock: Clock, patience_ms: int | None) -> bool:
+    if patience_ms is None:
+        await slots.acquire()
+        return True
+    try:
+        await within(clock, patience_ms / 1000, slots.acquire())
+    except DeadlineExceeded:
+        return False
+    return True
+
+
+def _dropped(caller: Caller, start: float, end: float) -> CallResult:
+    return CallResult(
+        call_id=caller.call_id,
+        flow_id="",
+        outcome="dropped",
+        terminal_step="",
+        reason="no flow-execution slot in time",
+        start_ms=start,
+        end_ms=end,
+        segments=(),
+        variables={},
+        dead_air_ms=end - start,
+        max_dead_air_ms=end - start,
+    )

@@ -1,0 +1,92 @@
+"""The harness's own saturation during a load run, measured beside the flow's numbers.
+
+A sampler wakes every `interval_s` and records how late it woke: the event
+loop's lag. On a loop that keeps up the lag is a millisecond or two; when the
+machine or the loop is saturated every timer fires late, and the callers' dead
+air grows by the same amount. The lag, the process's CPU time and its resident
+memory are reported next to the results so that growth is read as the
+harness's, never as the flow's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.scenario.histograms import Histogram
+
+__all__ = ["LAG_LIMIT_MS", "Saturation", "SaturationMonitor", "rss_bytes"]
+
+# Past this loop lag at p99 a run's dead air is the harness's as much as the flow's.
+LAG_LIMIT_MS = 50.0
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process now (Linux), else its peak so far."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+@dataclass(kw_only=True)
+class Saturation:
+    """What the harness spent running a load (or one shard of it)."""
+
+    loop_lag: Histogram = field(default_factory=Histogram)
+    cpu_s: float = 0.0
+    rss_start: int = 0
+    rss_peak: int = 0
+
+    def to_json(self, calls: int, peak_callers: int) -> dict[str, Any]:
+        lag = self.loop_lag.summary()
+        grown = max(0, self.rss_peak - self.rss_start)
+        return {
+            "loop_lag_ms": lag,
+            "saturated": lag["p99"] > LAG_LIMIT_MS,
+            "lag_limit_ms": LAG_LIMIT_MS,
+            "cpu_s": round(self.cpu_s, 3),
+            "cpu_ms_per_call": round(self.cpu_s * 1000 / calls, 3) if calls else 0.0,
+            "rss_peak_mb": round(self.rss_peak / 2**20, 1),
+            "memory_kb_per_caller": round(grown / 1024 / peak_callers, 1) if peak_callers else 0.0,
+        }
+
+
+class SaturationMonitor:
+    """Samples loop lag and memory while it is entered (`async with`)."""
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        self.interval_s = interval_s
+        self.result = Saturation()
+        self._task: asyncio.Task[None] | None = None
+        self._cpu0 = 0.0
+
+    async def __aenter__(self) -> Saturation:
+        self._cpu0 = time.process_time()
+        self.result.rss_start = self.result.rss_peak = rss_bytes()
+        self._task = asyncio.create_task(self._sample())
+        return self.result
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.result.cpu_s = time.process_time() - self._cpu0
+        self.result.rss_peak = max(self.result.rss_peak, rss_bytes())
+
+    async def _sample(self) -> None:
+        loop = asyncio.get_running_loop()
+        ticks = 0
+        while True:
+            before = loop.time()
+            await asyncio.sleep(self.interval_s)
+            self.result.loop_lag.record(max(0.0, loop.time() - before - self.interval_s) * 1000)
+            ticks += 1
+            if ticks % 10 == 0:
+                self.result.rss_peak = max(self.result.rss_peak, rss_bytes())
