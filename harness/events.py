@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import html
 import json
 import re
@@ -32,6 +33,7 @@ __all__ = [
 _SECRET_WORDS = ("secret", "password", "token", "api_key", "apikey", "credential")
 
 
+@functools.lru_cache(maxsize=4096)  # called for every variable of every step of every call
 def looks_secret(name: str) -> bool:
     """Whether a variable or header name suggests its value is a secret."""
     lowered = name.lower().replace("-", "_")

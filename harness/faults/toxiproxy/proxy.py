@@ -15,6 +15,7 @@ import random
 import socket
 import struct
 from collections.abc import Callable
+from typing import cast
 
 from harness.clock import Clock
 
@@ -68,9 +69,10 @@ class _Endpoint(asyncio.Protocol):
         self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if not isinstance(transport, asyncio.Transport):
+        # uvloop's stream transports implement asyncio.Transport without subclassing it.
+        if not callable(getattr(transport, "write", None)):
             raise TypeError("stream transport expected")
-        self.transport = transport
+        self.transport = cast("asyncio.Transport", transport)
 
     def data_received(self, data: bytes) -> None:
         if self.inbound is not None:
