@@ -2,7 +2,7 @@
 
 - :mod:`harness.cli.app`: the group, exit codes, the asyncio edge;
 - :mod:`harness.cli.options`: option blocks every command shares;
-- :mod:`harness.cli.run`: `call`, `suite`, `chaos`, `load`;
+- :mod:`harness.cli.run`: `call`, `suite`, `chaos`; :mod:`harness.cli.load`: `load`;
 - :mod:`harness.cli.static`: `lint`, `budget`;
 - :mod:`harness.cli.gate`: `contract`, `provider`, `gate`;
 - :mod:`harness.cli.servers`: `toxiproxy serve`, `backend serve`;
@@ -15,8 +15,9 @@ from __future__ import annotations
 from harness.cli.app import main, run_async
 from harness.cli.examples import examples
 from harness.cli.gate import contract, gate, provider
+from harness.cli.load import load
 from harness.cli.reports import report
-from harness.cli.run import call, chaos, load, suite
+from harness.cli.run import call, chaos, suite
 from harness.cli.servers import backend, toxiproxy
 from harness.cli.static import budget, lint
 

@@ -1,4 +1,4 @@
-"""The chaos side: `call`, `suite`, `chaos` and `load`."""
+"""The chaos side: `call`, `suite` and `chaos` (`load` is in `load.py`)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from harness.scenario.model import Scenario
     from harness.scenario.runner import FlowSetRef, RunResult, SuiteResult
 
-__all__ = ["call", "chaos", "load", "suite"]
+__all__ = ["call", "chaos", "suite"]
 
 _flow_dir_option = click.option(
     "--flows",
@@ -266,79 +266,6 @@ def chaos(
             for one in run.calls:
                 print_call(one, console)
         print_checks(run, console)
-    sys.exit(exit_code(result.verdict))
-
-
-@click.command()
-@click.argument("scenario_file", type=click.Path(path_type=Path))
-@_flow_dir_option
-@click.option(
-    "--callers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Number of callers (default: the scenario's).",
-)
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0.001, max=100_000),
-    default=None,
-    help="Arrivals per second of flow time.",
-)
-@click.option(
-    "--slots",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Flow-execution slots (concurrent calls).",
-)
-@click.option(
-    "--max-queue-ms",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Drop a caller who waits longer for a slot.",
-)
-@report_dir_option
-@toxiproxy_url_option
-@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
-def load(
-    scenario_file: Path,
-    flow_dir: Path | None,
-    callers: int | None,
-    rate: float | None,
-    slots: int | None,
-    max_queue_ms: int | None,
-    report_dir: Path,
-    toxiproxy_url: str | None,
-    as_json: bool,
-) -> None:
-    """Many concurrent callers through a flow under a scenario's faults.
-
-    Reports dropped calls (no slot in time), dead-air percentiles, the fallback
-    rate and each integration step's p95. Exit 1 when the scenario's
-    expectations fail. Runs on this machine.
-    """
-    from harness.scenario.load import load_stats
-    from harness.scenario.model import load_scenario
-
-    scenario = load_scenario(scenario_file)
-    spec = scenario.callers
-    spec = dataclasses.replace(
-        spec,
-        count=callers or spec.count,
-        spacing_ms=round(1000 / rate) if rate else spec.spacing_ms,
-        concurrency=slots or spec.concurrency,
-        max_queue_ms=max_queue_ms if max_queue_ms is not None else spec.max_queue_ms,
-    )
-    scenario = dataclasses.replace(scenario, callers=spec, flows=(), known_defects={})
-    flow_sets = _flow_sets([flow_dir] if flow_dir else [])[:1]
-    result = _run_with_reports([scenario], flow_sets, report_dir, toxiproxy_url, 1, summary=False)
-    run = result.runs[0]
-    stats = load_stats(run.calls, run.wall_ms / 1000)
-    if as_json:
-        click.echo(json.dumps(stats.to_json(), indent=2))
-    else:
-        from harness.report.console import print_load
-
-        print_load(run, stats)
     sys.exit(exit_code(result.verdict))
 
 

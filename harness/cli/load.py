@@ -1,0 +1,279 @@
+"""`ivr-harness load`: contact-centre load through a flow, on this machine or a Dask cluster."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from harness.cli.app import run_async
+from harness.cli.options import report_dir_option, toxiproxy_url_option
+from harness.errors import ConfigError
+
+if TYPE_CHECKING:
+    from harness.scenario.arrivals import LoadPlan
+    from harness.scenario.model import Scenario
+    from harness.scenario.shards import LoadReport
+
+__all__ = ["load"]
+
+_SLACK_S = 120.0  # set-up, tear-down and the last calls' hold past the last arrival
+
+
+@click.command()
+@click.argument("scenario_file", type=click.Path(path_type=Path))
+@click.option(
+    "--flows",
+    "flow_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Flow set folder. Default: the bundled hardened set.",
+)
+@click.option("--callers", type=click.IntRange(min=1), default=None, help="Callers in all (a cap).")
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.001, max=100_000),
+    default=None,
+    help="Arrivals per second of flow time.",
+)
+@click.option(
+    "--arrival",
+    type=click.Choice(["fixed", "poisson"]),
+    default="fixed",
+    show_default=True,
+    help="Evenly spaced arrivals, or a Poisson process drawn with --seed.",
+)
+@click.option(
+    "--ramp",
+    "ramp_s",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Seconds over which the rate climbs linearly from 0.",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(min=0.001),
+    default=None,
+    help="Seconds of arrivals (flow time).",
+)
+@click.option(
+    "--slots",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Flow-execution slots (concurrent calls).",
+)
+@click.option(
+    "--max-queue-ms",
+    "--patience-ms",
+    "max_queue_ms",
+    type=click.IntRange(min=0),
+    default=None,
+    help="A caller waiting longer for a slot hangs up (dropped).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the arrivals.")
+@click.option(
+    "--audio",
+    type=click.Choice(["instant", "real"]),
+    default=None,
+    help="Play prompts in real time (callers hold as long as real calls do).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:8786",
+    help="Run shards on this Dask scheduler's workers (extra: [distributed]).",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Shards of a distributed run. Default: one per worker.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Give up on shards still running after this many seconds.",
+)
+@report_dir_option
+@toxiproxy_url_option
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+def load(
+    scenario_file: Path,
+    flow_dir: Path | None,
+    callers: int | None,
+    rate: float | None,
+    arrival: str,
+    ramp_s: float,
+    duration_s: float | None,
+    slots: int | None,
+    max_queue_ms: int | None,
+    seed: int,
+    audio: str | None,
+    scheduler: str | None,
+    shards: int | None,
+    timeout_s: float | None,
+    report_dir: Path,
+    toxiproxy_url: str | None,
+    as_json: bool,
+) -> None:
+    """Many concurrent callers through a flow under a scenario's faults.
+
+    Callers arrive at a fixed rate or as a seeded Poisson process (optionally
+    ramping up), wait for a flow-execution slot as long as their patience lasts,
+    and run the flow while the scenario's faults apply on their schedule.
+    Reports dropped calls, dead-air and integration-step percentiles, the
+    fallback rate, slot occupancy and queue length over time, and beside them
+    the harness's own saturation (event-loop lag, CPU, memory). Exit 1 when the
+    scenario's expectations fail (in-process runs), 2 when the run could not be
+    trusted or finished: the harness saturated, or a shard was lost.
+    """
+    from harness.faults.client import resolve_url
+    from harness.scenario.model import load_scenario
+    from harness.scenario.runner import load_flow_sets, new_run_id
+
+    scenario = load_scenario(scenario_file)
+    if audio:
+        scenario = dataclasses.replace(scenario, audio=audio)
+    plan = _plan(scenario, callers, rate, arrival, ramp_s, duration_s, slots, max_queue_ms, seed)
+    flow_set = load_flow_sets([flow_dir or _hardened()])[0]
+    if flow_set.flows.get(scenario.entry) is None:
+        raise ConfigError(
+            f"entry flow '{scenario.entry}' is not in {flow_set.path}",
+            file=scenario.path,
+            pointer="/entry",
+        )
+    run_id = new_run_id()
+    bound = timeout_s or _bound(plan)
+    if scheduler:
+        from harness.scenario.shards import run_distributed
+
+        report = run_distributed(
+            scheduler, scenario, flow_set, plan, run_id=run_id, shards=shards, timeout_s=bound
+        )
+        verdict = "error" if report.lost else "pass"
+    else:
+        report, verdict = _in_process(scenario, flow_set, plan, run_id, resolve_url(toxiproxy_url))
+    _write(report_dir, run_id, report, verdict)
+    _print(report, verdict, as_json)
+    sys.exit({"pass": 0, "fail": 1}.get(verdict, 2))
+
+
+def _hardened() -> Path:
+    from harness.bundled import CONTRACTS
+
+    return Path(str(CONTRACTS / "flows" / "hardened"))
+
+
+def _plan(
+    scenario: Scenario,
+    callers: int | None,
+    rate: float | None,
+    arrival: str,
+    ramp_s: float,
+    duration_s: float | None,
+    slots: int | None,
+    max_queue_ms: int | None,
+    seed: int,
+) -> LoadPlan:
+    from harness.scenario.arrivals import LoadPlan
+
+    spec = scenario.callers
+    if rate is None and spec.spacing_ms:
+        rate = 1000 / spec.spacing_ms
+    plan = LoadPlan(
+        arrival=arrival,
+        rate=rate or 0.0,
+        ramp_s=ramp_s,
+        duration_s=duration_s,
+        max_calls=callers if callers or duration_s else spec.count,
+        slots=slots or spec.concurrency,
+        patience_ms=max_queue_ms if max_queue_ms is not None else spec.max_queue_ms,
+        seed=seed,
+    )
+    plan.check()
+    return plan
+
+
+def _bound(plan: LoadPlan) -> float:
+    """How long a run of this plan may take before its shards count as lost."""
+    from harness.scenario.arrivals import arrival_times
+
+    last = max(arrival_times(plan), default=0.0)
+    return (last if math.isfinite(last) else 0.0) + _SLACK_S
+
+
+def _in_process(
+    scenario: Scenario, flow_set: Any, plan: LoadPlan, run_id: str, url: str | None
+) -> tuple[LoadReport, str]:
+    from harness.scenario.load import stats_from
+    from harness.scenario.loadrun import run_load
+    from harness.scenario.shards import LoadReport, ShardResult
+
+    run = run_async(run_load(scenario, flow_set, plan, run_id=run_id, toxiproxy_url=url))
+    saturation = run.saturation.to_json(run.counts.calls, run.peak_callers)
+    shard = ShardResult(
+        index=0,
+        worker="in-process",
+        histograms=run.histograms,
+        counts=run.counts,
+        saturation=saturation,
+        wall_s=run.wall_s,
+    )
+    report = LoadReport(
+        stats=stats_from(run.histograms, run.counts, run.wall_s),
+        shards=[shard],
+        wall_s=run.wall_s,
+        checks=run.checks,
+    )
+    failed = any(not c.passed for c in run.checks)
+    if failed and saturation["saturated"]:
+        return report, "inconclusive"  # the harness lagged: its dead air, not the flow's
+    return report, "fail" if failed else "pass"
+
+
+def _write(report_dir: Path, run_id: str, report: LoadReport, verdict: str) -> None:
+    from harness.report.files import atomic_write
+    from harness.report.stream import check_report_dir
+
+    directory = check_report_dir(report_dir, run_id)
+    body = {"run_id": run_id, "verdict": verdict, **report.to_json(), "checks": _checks(report)}
+    atomic_write(directory / "load.json", json.dumps(body, indent=2) + "\n")
+
+
+def _checks(report: LoadReport) -> list[dict[str, Any]]:
+    return [
+        {"title": c.title, "passed": c.passed, "actual": c.actual}
+        for c in report.checks
+    ]
+
+
+def _print(report: LoadReport, verdict: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({**report.to_json(), "verdict": verdict}, indent=2))
+        return
+    s = report.stats
+    harness = report.harness()
+    lag = harness["loop_lag_ms"]
+    lines = [
+        f"calls {s.calls} ({s.calls_per_second:.1f}/s of wall time), dropped {s.dropped}, "
+        f"fallback {s.fallback_rate:.0%}",
+        f"dead air p50/p95/p99 {s.dead_air_p50_ms:,.0f} / {s.dead_air_p95_ms:,.0f} / "
+        f"{s.dead_air_p99_ms:,.0f} ms",
+        *(f"{step} p95 {p95:,.0f} ms" for step, p95 in s.step_p95_ms.items()),
+        f"harness: event-loop lag p99 {lag.get('p99', 0):,.0f} ms"
+        + (" - SATURATED: dead air includes the harness's own lag" if harness["saturated"] else ""),
+    ]
+    for k, why in sorted(report.lost.items()):
+        lines.append(f"lost shard {k}: {why}")
+    for check in _checks(report):
+        lines.append(("held " if check["passed"] else "FAILED ") + check["title"])
+    lines.append(f"verdict {verdict}")
+    click.echo("\n".join(lines))

@@ -1,0 +1,210 @@
+"""One load run on this machine or split into shards on a Dask cluster, merged exactly.
+
+Without a scheduler the whole plan runs in this process. With one, the plan's
+arrivals are split into shards (shard k takes arrivals k, k+n, ...), each shard
+is pinned to one worker, and each worker runs its shard's callers on its own
+event loop with its own backends and proxies on its own loopback. Shards send
+back plain JSON (histograms encoded the HdrHistogram way, counts, saturation),
+which merges exactly. A shard whose worker dies or does not answer in time is
+named in the report; what the other shards measured is kept.
+
+Dask is imported only here and only for a distributed run: it is the optional
+`[distributed]` extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.scenario.arrivals import LoadPlan
+from harness.scenario.expectations import Check
+from harness.scenario.histograms import LoadHistograms
+from harness.scenario.load import LoadCounts, LoadStats, stats_from
+from harness.scenario.loadrun import run_load
+from harness.scenario.model import Scenario
+from harness.scenario.runner import FlowSetRef
+
+__all__ = ["DISTRIBUTED_EXTRA", "LoadReport", "ShardResult", "run_distributed", "run_shard"]
+
+DISTRIBUTED_EXTRA = "ivr-harness[distributed]"
+_CONNECT_TIMEOUT_S = 5.0
+
+
+@dataclass(kw_only=True)
+class ShardResult:
+    """What one shard measured, as it crossed the wire."""
+
+    index: int
+    worker: str = ""
+    histograms: LoadHistograms = field(default_factory=LoadHistograms)
+    counts: LoadCounts = field(default_factory=LoadCounts)
+    saturation: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "shard": self.index,
+            "worker": self.worker,
+            "calls": self.counts.calls,
+            "dropped": self.counts.dropped,
+            "fallback": self.counts.fallback,
+            "wall_s": round(self.wall_s, 2),
+            "harness": self.saturation,
+        }
+
+
+@dataclass(kw_only=True)
+class LoadReport:
+    """A whole load run: merged statistics, each shard's part, and the shards lost."""
+
+    stats: LoadStats
+    shards: list[ShardResult]
+    lost: dict[int, str] = field(default_factory=dict)  # shard -> why it has no results
+    scheduler: str = ""
+    wall_s: float = 0.0
+    checks: list[Check] = field(default_factory=list)  # in-process runs only
+
+    def harness(self) -> dict[str, Any]:
+        """The harness's own saturation: merged loop lag and the worst shard's figures."""
+        h = self.stats.histograms
+        lag = h.loop_lag.summary() if h is not None else {}
+        worst = max((s.saturation.get("cpu_ms_per_call", 0.0) for s in self.shards), default=0.0)
+        saturated = any(s.saturation.get("saturated") for s in self.shards)
+        return {"loop_lag_ms": lag, "saturated": saturated, "cpu_ms_per_call_max": worst}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.stats.to_json(),
+            "harness": self.harness(),
+            "scheduler": self.scheduler or "in-process",
+            "shards": [s.to_json() for s in self.shards],
+            "lost_shards": [{"shard": k, "reason": v} for k, v in sorted(self.lost.items())],
+        }
+
+
+def run_shard(
+    scenario: Scenario, flow_set: FlowSetRef, plan: LoadPlan, run_id: str, index: int, total: int
+) -> dict[str, Any]:
+    """Run one shard on a fresh event loop (what a Dask worker executes); JSON back."""
+    run = asyncio.run(
+        run_load(scenario, flow_set, plan, run_id=run_id, shard=(index, total), keep_calls=False)
+    )
+    return {
+        "index": index,
+        "histograms": run.histograms.to_wire(),
+        "counts": run.counts.to_wire(),
+        "saturation": run.saturation.to_json(run.counts.calls, run.peak_callers),
+        "wall_s": run.wall_s,
+    }
+
+
+def _shard_from(data: Mapping[str, Any], worker: str) -> ShardResult:
+    return ShardResult(
+        index=int(data["index"]),
+        worker=worker,
+        histograms=LoadHistograms.from_wire(data["histograms"]),
+        counts=LoadCounts.from_wire(data["counts"]),
+        saturation=dict(data["saturation"]),
+        wall_s=float(data["wall_s"]),
+    )
+
+
+def merge(shards: list[ShardResult], wall_s: float) -> LoadStats:
+    """The statistics of every shard's calls together."""
+    counts = LoadCounts()
+    for shard in shards:
+        counts.add(shard.counts)
+    histograms = LoadHistograms.merged(s.histograms for s in shards)
+    return stats_from(histograms, counts, wall_s)
+
+
+def _client(scheduler: str) -> Any:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise HarnessError(f"--scheduler needs Dask: pip install '{DISTRIBUTED_EXTRA}'") from None
+    try:
+        return Client(scheduler, timeout=_CONNECT_TIMEOUT_S, set_as_default=False)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise HarnessError(
+            f"Dask scheduler {scheduler} did not answer within {_CONNECT_TIMEOUT_S:.0f} s: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
+
+
+def run_distributed(
+    scheduler: str,
+    scenario: Scenario,
+    flow_set: FlowSetRef,
+    plan: LoadPlan,
+    *,
+    run_id: str,
+    shards: int | None = None,
+    timeout_s: float,
+) -> LoadReport:
+    """Split the plan over the cluster's workers; merge what comes back within `timeout_s`."""
+    from distributed import wait
+
+    client = _client(scheduler)
+    started = time.monotonic()
+    try:
+        workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        if not workers:
+            raise HarnessError(f"Dask scheduler {scheduler} has no workers")
+        total = shards or len(workers)
+        pinned = {k: workers[k % len(workers)] for k in range(total)}
+        futures = {
+            k: client.submit(
+                run_shard,
+                scenario,
+                flow_set,
+                plan,
+                run_id,
+                k,
+                total,
+                key=f"ivr-load-{run_id}-{k}of{total}",
+                workers=[pinned[k]],
+                allow_other_workers=False,
+                retries=0,
+                pure=False,
+            )
+            for k in range(total)
+        }
+        wait(list(futures.values()), timeout=timeout_s, return_when="ALL_COMPLETED")  # type: ignore[no-untyped-call]
+        results, lost = _collect(futures, pinned, timeout_s)
+    except (OSError, TimeoutError) as exc:
+        raise HarnessError(f"Dask scheduler {scheduler} stopped answering: {exc}") from None
+    finally:
+        client.close(timeout=_CONNECT_TIMEOUT_S)
+    wall_s = time.monotonic() - started
+    return LoadReport(
+        stats=merge(results, wall_s),
+        shards=results,
+        lost=lost,
+        scheduler=scheduler,
+        wall_s=wall_s,
+    )
+
+
+def _collect(
+    futures: Mapping[int, Any], pinned: Mapping[int, str], timeout_s: float
+) -> tuple[list[ShardResult], dict[int, str]]:
+    results: list[ShardResult] = []
+    lost: dict[int, str] = {}
+    for k, future in sorted(futures.items()):
+        if future.status == "finished":
+            results.append(_shard_from(future.result(), pinned[k]))
+            continue
+        if future.status == "error":
+            exc = future.exception()
+            why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        else:
+            why = f"no answer within {timeout_s:.0f} s"
+        lost[k] = f"worker {pinned[k]}: {why}"
+        future.cancel()
+    return results, lost
