@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,8 +148,6 @@ def run_distributed(
     timeout_s: float,
 ) -> LoadReport:
     """Split the plan over the cluster's workers; merge what comes back within `timeout_s`."""
-    from distributed import wait
-
     client = _client(scheduler)
     started = time.monotonic()
     try:
@@ -175,7 +173,7 @@ def run_distributed(
             )
             for k in range(total)
         }
-        wait(list(futures.values()), timeout=timeout_s, return_when="ALL_COMPLETED")  # type: ignore[no-untyped-call]
+        _wait(futures.values(), started + timeout_s)
         results, lost = _collect(futures, pinned, timeout_s)
     except (OSError, TimeoutError) as exc:
         raise HarnessError(f"Dask scheduler {scheduler} stopped answering: {exc}") from None
@@ -189,6 +187,14 @@ def run_distributed(
         scheduler=scheduler,
         wall_s=wall_s,
     )
+
+
+def _wait(futures: Iterable[Any], deadline: float) -> None:
+    """Until every shard has finished or failed, or the deadline (never a hang)."""
+    pending = list(futures)
+    while pending and time.monotonic() < deadline:
+        pending = [f for f in pending if f.status not in ("finished", "error", "cancelled")]
+        time.sleep(0.1)
 
 
 def _collect(
