@@ -1,0 +1,92 @@
+"""`ivr-harness load`: its arrivals, its report, and its one-line refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.scenario.arrivals import LoadPlan, arrival_times
+from tests.fixtures.cli_run import ROOT, assert_one_line_error, run_cli
+
+HAPPY = "scenarios/happy-path.yaml"
+
+
+def test_seeded_poisson_arrivals_repeat_and_shards_partition_them() -> None:
+    plan = LoadPlan(arrival="poisson", rate=100, duration_s=10, slots=1, seed=5)
+    times = arrival_times(plan)
+    assert times == arrival_times(plan)
+    assert 850 < len(times) < 1150  # about rate x duration
+    assert times != arrival_times(LoadPlan(arrival="poisson", rate=100, duration_s=10, seed=6))
+    shards = [times[k::3] for k in range(3)]
+    assert sorted(t for shard in shards for t in shard) == times
+
+
+def test_a_ramp_starts_slow_and_reaches_the_rate() -> None:
+    times = arrival_times(LoadPlan(rate=100, ramp_s=10, duration_s=20, slots=1))
+    first, last = [t for t in times if t < 5], [t for t in times if t >= 15]
+    assert len(first) == pytest.approx(125, abs=2)  # the area under the ramp's first half
+    assert len(last) == pytest.approx(500, abs=2)
+    assert times == sorted(times)
+
+
+def test_load_json_keeps_its_fields_and_adds_the_harness_and_occupancy(tmp_path: Path) -> None:
+    result = run_cli(
+        "load", HAPPY, "--callers", "40", "--rate", "40", "--arrival", "poisson",
+        "--slots", "5", "--json", "--report-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    for field in ("calls", "dropped", "fallback", "fallback_rate", "outcomes", "dead_air_ms",
+                  "integration_step_p95_ms", "calls_per_second"):  # fmt: skip
+        assert field in body
+    assert body["calls"] == 40
+    assert set(body["dead_air_ms"]) == {"p50", "p95", "p99"}
+    assert body["integration_step_ms"]["http-customer-lookup"]["count"] == 40
+    assert 0 < body["slots_busy"]["peak"] <= 5
+    assert body["queue_wait_ms"]["count"] == 40
+    assert body["harness"]["loop_lag_ms"]["count"] > 0
+    assert body["scheduler"] == "in-process"
+    saved = json.loads(next(tmp_path.glob("*/load.json")).read_text())
+    assert saved["verdict"] == body["verdict"] == "pass"
+
+
+def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # bound, never listening: nothing answers there
+        sock.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{sock.getsockname()[1]}"
+        result = run_cli("load", HAPPY, "--scheduler", address, "--report-dir", str(tmp_path))
+    assert_one_line_error(result, address, "did not answer")
+
+
+def test_a_missing_extra_names_it(tmp_path: Path) -> None:
+    shadow = tmp_path / "shadow" / "distributed"
+    shadow.mkdir(parents=True)
+    # stands for an environment without the extra: the import fails as it would
+    (shadow / "__init__.py").write_text("raise ImportError('No module named distributed')\n")
+    env = {**os.environ, "PYTHONPATH": str(shadow.parent), "NO_COLOR": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "load", HAPPY, "--scheduler", "tcp://127.0.0.1:1"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+    )  # fmt: skip
+    assert_one_line_error(result, "ivr-harness[distributed]")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--arrival", "poisson"], "--rate"),
+        (["--duration", "5"], "--duration"),
+        (["--arrival", "bursty"], "bursty"),
+    ],
+)
+def test_bad_plans_are_one_line(args: list[str], needle: str, tmp_path: Path) -> None:
+    result = run_cli("load", HAPPY, *args, "--report-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert needle in result.stderr
