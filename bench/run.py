@@ -17,6 +17,7 @@ from pathlib import Path
 
 import bench_cli  # bench/ is on sys.path: the script's own folder
 import bench_executor
+import bench_load
 import bench_proxy
 import bench_suite
 
@@ -32,10 +33,11 @@ def main() -> None:
         "executor": asyncio.run(bench_executor.run()),
         "proxy": asyncio.run(bench_proxy.run()),
         "suite": asyncio.run(bench_suite.run()),
+        "load": asyncio.run(bench_load.run()),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    for group in ("cli", "executor", "proxy", "suite"):
+    for group in ("cli", "executor", "proxy", "suite", "load"):
         for name, row in results[group].items():
             mark = "OK  " if row.get("met") else "MISS"
             print(f"{mark} {group:8} {name:34} target {row.get('target')}")

@@ -295,8 +295,11 @@ class Proxy:
         # An empty host means "every interface" in Go; the harness stays on loopback.
         host = host or "127.0.0.1"
         try:
+            # Go's net.Listen queues up to somaxconn connections; asyncio's default of
+            # 100 overflows under a burst of callers and the kernel drops SYNs, which
+            # clients retry 1 s, 3 s, 7 s later: seconds of dead air that are ours.
             self._server = await asyncio.get_running_loop().create_server(
-                self._accept, host, port, reuse_address=True
+                self._accept, host, port, reuse_address=True, backlog=socket.SOMAXCONN
             )
         except OSError as exc:
             # asyncio rewrites strerror; Go prints the bare, lower-case errno text.

@@ -1,0 +1,122 @@
+"""Concurrent simulated callers sustained in real time on this machine.
+
+Callers play prompts in real time (audio "real"), so a call of the bundled
+hardened flow lasts about as long as a real one (measured first: its median
+length D) and the concurrent callers are the arrival rate x D. Every call goes
+over loopback through the embedded Toxiproxy to the reference backends.
+
+* baseline: 10 concurrent callers; its dead-air p99 is the yardstick.
+* sweep: 250, 500, 1000, 2000 concurrent callers, stopping at the first level
+  not sustained. Sustained: dead-air p99 within 50 ms of the baseline's, no
+  fallback, no dropped caller, the run finished in real time (bounded) and the
+  level was reached (peak >= 90 %).
+* beside each level: callers/s (arrivals per second held), CPU ms per call,
+  memory KB per caller, event-loop lag p99.
+
+Each step runs arrivals for D + 8 s (steady state for 8 s), then drains: about
+half a minute, bounded at 75 s. Target: >= 2000 concurrent callers.
+
+Run: .venv/bin/python bench/bench_load.py --out bench/results-load.json
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import _common  # bench/ is on sys.path: the scripts' own folder
+
+from harness.bundled import CONTRACTS, SCENARIOS
+from harness.scenario.arrivals import LoadPlan
+from harness.scenario.loadrun import LoadRun, run_load
+from harness.scenario.model import load_scenario
+from harness.scenario.runner import load_flow_sets
+
+LEVELS = (250, 500, 1000, 2000)
+MARGIN_MS = 50.0
+STEP_BOUND_S = 75.0
+HOLD_S = 8.0
+
+
+async def _run(concurrent: int, call_s: float, run_id: str) -> LoadRun | None:
+    scenario = dataclasses.replace(
+        load_scenario(SCENARIOS / "happy-path.yaml"), audio="real", known_defects={}
+    )
+    flow_set = load_flow_sets([CONTRACTS / "flows" / "hardened"])[0]
+    plan = LoadPlan(rate=concurrent / call_s, duration_s=call_s + HOLD_S, slots=concurrent * 2)
+    try:
+        async with asyncio.timeout(STEP_BOUND_S):
+            return await run_load(scenario, flow_set, plan, run_id=run_id, keep_calls=False)
+    except TimeoutError:
+        return None
+
+
+async def _call_seconds() -> float:
+    scenario = dataclasses.replace(load_scenario(SCENARIOS / "happy-path.yaml"), audio="real")
+    flow_set = load_flow_sets([CONTRACTS / "flows" / "hardened"])[0]
+    run = await run_load(scenario, flow_set, LoadPlan(max_calls=3, slots=3), run_id="bench-len")
+    return sorted(c.duration_ms for c in run.calls)[1] / 1000
+
+
+def _row(level: int, call_s: float, run: LoadRun | None, baseline_p99: float) -> dict[str, Any]:
+    if run is None:
+        return {"concurrent": level, "sustained": False, "why": "did not finish in real time"}
+    h, counts = run.histograms, run.counts
+    p99 = h.dead_air.percentile(99)
+    sat = run.saturation.to_json(counts.calls, run.peak_callers)
+    reasons = [
+        why
+        for bad, why in (
+            (p99 > baseline_p99 + MARGIN_MS, f"dead-air p99 {p99:.0f} ms"),
+            (counts.fallback > 0, f"{counts.fallback} fallback calls"),
+            (counts.dropped > 0, f"{counts.dropped} dropped"),
+            (run.peak_callers < 0.9 * level, f"peak {run.peak_callers}"),
+        )
+        if bad
+    ]
+    return {
+        "concurrent": level,
+        "peak_concurrent": run.peak_callers,
+        "callers_per_second": round(level / call_s, 1),
+        "calls": counts.calls,
+        "dead_air_p99_ms": round(p99, 1),
+        "cpu_ms_per_call": sat["cpu_ms_per_call"],
+        "memory_kb_per_caller": sat["memory_kb_per_caller"],
+        "loop_lag_p99_ms": sat["loop_lag_ms"]["p99"],
+        "sustained": not reasons,
+        "why": "; ".join(reasons),
+    }
+
+
+async def run() -> dict[str, Any]:
+    call_s = await _call_seconds()
+    baseline_run = await _run(10, call_s, "bench-base")
+    baseline = _row(10, call_s, baseline_run, float("inf"))
+    base_p99 = baseline.get("dead_air_p99_ms", 0.0)
+    sweep = []
+    for level in LEVELS:
+        row = _row(level, call_s, await _run(level, call_s, f"bench-{level}"), base_p99)
+        sweep.append(row)
+        if not row["sustained"]:
+            break
+    held = [r for r in sweep if r["sustained"]]
+    best = held[-1] if held else baseline
+    return {
+        "concurrent_callers_sustained": {
+            "concurrent": best["concurrent"] if held else 0,
+            "callers_per_second": best.get("callers_per_second", 0.0),
+            "cpu_ms_per_call": best.get("cpu_ms_per_call", 0.0),
+            "memory_kb_per_caller": best.get("memory_kb_per_caller", 0.0),
+            "loop_lag_p99_ms": best.get("loop_lag_p99_ms", 0.0),
+            "call_seconds": round(call_s, 2),
+            "baseline": baseline,
+            "sweep": sweep,
+            "target": ">= 2000 concurrent, dead-air p99 within 50 ms of the 10-caller baseline",
+            "met": bool(held) and held[-1]["concurrent"] >= 2000,
+        }
+    }
+
+
+if __name__ == "__main__":
+    _common.main(__doc__, run, "bench/results-load.json")
