@@ -96,6 +96,13 @@ _SLACK_S = 120.0  # set-up, tear-down and the last calls' hold past the last arr
     help="Shards of a distributed run. Default: one per worker.",
 )
 @click.option(
+    "--processes",
+    type=click.IntRange(min=1, max=256),
+    default=1,
+    show_default=True,
+    help="Shards in this many local processes (one event loop per core).",
+)
+@click.option(
     "--timeout",
     "timeout_s",
     type=click.FloatRange(min=1),
@@ -119,6 +126,7 @@ def load(
     audio: str | None,
     scheduler: str | None,
     shards: int | None,
+    processes: int,
     timeout_s: float | None,
     report_dir: Path,
     toxiproxy_url: str | None,
@@ -157,6 +165,13 @@ def load(
 
         report = run_distributed(
             scheduler, scenario, flow_set, plan, run_id=run_id, shards=shards, timeout_s=bound
+        )
+        verdict = "error" if report.lost else "pass"
+    elif processes > 1:
+        from harness.scenario.shards import run_processes
+
+        report = run_processes(
+            scenario, flow_set, plan, run_id=run_id, processes=processes, timeout_s=bound
         )
         verdict = "error" if report.lost else "pass"
     else:

@@ -6,7 +6,8 @@ callers arrive on the `LoadPlan`, queues them for a flow-execution slot for as
 long as their patience lasts, and records every call into mergeable histograms
 while a monitor measures the harness's own saturation. A shard (k of n) runs
 arrivals k, k+n, ... of the same plan; counted fault triggers (`after_calls`,
-`until_calls`) are divided by n, so they fire at the same point of the run.
+`until_calls`) are divided by n, so they fire at the same point of the run, and
+so are the flow-execution slots.
 """
 
 from __future__ import annotations
@@ -104,6 +105,10 @@ async def run_load(
     index, total = shard
     scenario = shard_scenario(scenario, total)
     times = arrival_times(plan)[index::total]
+    # the run's slots are shared out: n shards hold as many calls at once as one run
+    plan = dataclasses.replace(
+        plan, slots=max(1, plan.slots // total + (1 if index < plan.slots % total else 0))
+    )
     spec = dataclasses.replace(scenario.callers, count=len(times) * total)
     callers = build_callers(spec)[index::total]
     clock: Clock = ScaledClock(scenario.time_scale) if scenario.time_scale != 1 else RealClock()

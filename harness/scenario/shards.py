@@ -29,7 +29,14 @@ from harness.scenario.loadrun import run_load
 from harness.scenario.model import Scenario
 from harness.scenario.runner import FlowSetRef
 
-__all__ = ["DISTRIBUTED_EXTRA", "LoadReport", "ShardResult", "run_distributed", "run_shard"]
+__all__ = [
+    "DISTRIBUTED_EXTRA",
+    "LoadReport",
+    "ShardResult",
+    "run_distributed",
+    "run_processes",
+    "run_shard",
+]
 
 DISTRIBUTED_EXTRA = "ivr-harness[distributed]"
 _CONNECT_TIMEOUT_S = 5.0
@@ -121,6 +128,50 @@ def merge(shards: list[ShardResult], wall_s: float) -> LoadStats:
         counts.add(shard.counts)
     histograms = LoadHistograms.merged(s.histograms for s in shards)
     return stats_from(histograms, counts, wall_s)
+
+
+def run_processes(
+    scenario: Scenario,
+    flow_set: FlowSetRef,
+    plan: LoadPlan,
+    *,
+    run_id: str,
+    processes: int,
+    timeout_s: float,
+) -> LoadReport:
+    """Shards in `processes` local processes (one event loop per core), merged the same way."""
+    import concurrent.futures
+    import multiprocessing
+
+    started = time.monotonic()
+    context = multiprocessing.get_context("spawn")  # no copy of a parent's loop or sockets
+    results: list[ShardResult] = []
+    lost: dict[int, str] = {}
+    pool = concurrent.futures.ProcessPoolExecutor(processes, mp_context=context)
+    try:
+        futures = {
+            k: pool.submit(run_shard, scenario, flow_set, plan, run_id, k, processes)
+            for k in range(processes)
+        }
+        concurrent.futures.wait(futures.values(), timeout=timeout_s)
+        for k, future in sorted(futures.items()):
+            if future.done() and future.exception() is None:
+                results.append(_shard_from(future.result(), f"process {k}"))
+            elif future.done():
+                exc = future.exception()
+                lost[k] = f"process {k}: {type(exc).__name__}: {exc}"
+            else:
+                lost[k] = f"process {k}: no answer within {timeout_s:.0f} s"
+    finally:
+        pool.shutdown(wait=not lost, cancel_futures=True)
+    wall_s = time.monotonic() - started
+    return LoadReport(
+        stats=merge(results, wall_s),
+        shards=results,
+        lost=lost,
+        scheduler="local processes",
+        wall_s=wall_s,
+    )
 
 
 def _client(scheduler: str) -> Any:
