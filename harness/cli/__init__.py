@@ -7,7 +7,8 @@
 - :mod:`harness.cli.gate`: `contract`, `provider`, `gate`;
 - :mod:`harness.cli.servers`: `toxiproxy serve`, `backend serve`;
 - :mod:`harness.cli.examples`: `examples`;
-- :mod:`harness.cli.reports`: `report merge`.
+- :mod:`harness.cli.reports`: `report merge`;
+- :mod:`harness.cli.mutate`: `mutate`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from harness.cli.app import main, run_async
 from harness.cli.examples import examples
 from harness.cli.gate import contract, gate, provider
+from harness.cli.mutate import mutate
 from harness.cli.reports import report
 from harness.cli.run import call, chaos, load, suite
 from harness.cli.servers import backend, toxiproxy
@@ -24,6 +26,6 @@ __all__ = ["main", "run_async"]
 
 for _command in (
     call, suite, chaos, load, lint, budget, contract, provider, gate, toxiproxy, backend, examples,
-    report,
+    report, mutate,
 ):  # fmt: skip
     main.add_command(_command)
