@@ -131,16 +131,23 @@ class Prepared:
 
 
 def prepare(
-    flow_dir: Path, folder: Path, *, size: int | None = None, seed: int = 0, dead_air_ms: int = 8000
+    flow_dir: Path,
+    folder: Path,
+    *,
+    size: int | None = None,
+    seed: int = 0,
+    dead_air_ms: int = 8000,
+    extra: Sequence[Mutant] = (),
 ) -> Prepared:
-    """Every (or a seeded sample of) mutant of the flow set in `flow_dir`, written under
-    `folder` and linted against the original's lint errors."""
+    """Every (or a seeded sample of) mutant of the flow set in `flow_dir`, plus `extra`
+    mutants of the caller's own, written under `folder` and linted against the
+    original's lint errors."""
     original = load_flow_set(flow_dir)
     documents = {
         p.name: parse_json(read_text(p, what="flow"), file=p)
         for p in sorted(flow_dir.glob("*.json"))
     }
-    chosen = sample(list(mutants(original, documents)), size, seed)
+    chosen = sample(list(mutants(original, documents)), size, seed) + list(extra)
     baseline = _lint_errors(original, dead_air_ms)
     prepared = Prepared(flow_set=flow_dir.name, seed=seed, loaded={}, invalid=[])
     for mutant in chosen:
