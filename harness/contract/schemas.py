@@ -196,7 +196,7 @@ def walk_jsonpath(spec: Spec, schema_pointer: str, segments: list[str | int]) ->
                 following.extend(step)
                 open_at = open_at or (alt if is_open else "")
         if open_at and not following:
-            return PathWalk(found=True, open_at=open_at)
+            return PathWalk(found=True, open_at=open_at, segment=_show(segment))
         if not following:
             return PathWalk(found=False, segment=_show(segment), missing_at=current[0])
         current = following[:_MAX_ALTERNATIVES]
