@@ -208,6 +208,18 @@ def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
 @click.option("--provider-examples", default=20, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--max-time", default=None, type=click.FloatRange(min=0.1))
 @click.option("--run-id", default=None, help="Reports folder name (default: UTC time + suffix).")
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Suppressions file (JSON): accepted findings, each with a reason and optional expiry.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write every error and warning of this run to FILE as suppressions to justify.",
+)
 @allow_non_loopback_option
 def gate(
     flows: Path,
@@ -222,6 +234,8 @@ def gate(
     provider_examples: int,
     max_time: float | None,
     run_id: str | None,
+    baseline: Path | None,
+    write_baseline: Path | None,
     allow_non_loopback: bool,
 ) -> None:
     """Pre-release gate: lint + budget + consumer (+ provider) contract, one verdict."""
@@ -241,8 +255,24 @@ def gate(
         provider_max_time=max_time,
         allow_non_loopback=allow_non_loopback,
         run_id=run_id or make_run_id(),
+        baseline=baseline,
     )
     result = run_gate(options)
     out = write_reports(result, report_dir)
     print_summary(result, out)
+    if write_baseline is not None:
+        _write_baseline(result, write_baseline)
     raise SystemExit(result.exit_code)
+
+
+def _write_baseline(result: Any, path: Path) -> None:
+    import datetime
+
+    from harness.contract.suppressions import baseline_document
+    from harness.report.files import atomic_write
+
+    findings = list(result.lint_findings)
+    findings += [f for p in result.parts if p.name == "consumer" and p.raw for f in p.raw.findings]
+    findings += [s.finding for s in result.suppressed]
+    atomic_write(path, baseline_document(findings, written=datetime.date.today()))
+    click.echo(f"baseline written to {path}: replace each reason with the real justification")
