@@ -84,9 +84,16 @@ def contract(
     help="Stop generating after this many seconds.",
 )
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Hypothesis seed: the same seed replays the same requests (default: derandomized).",
+)
 @click.option("--auth-bearer", default=None, help="Send 'Authorization: Bearer T'.")
 @click.option("--auth-header", multiple=True, metavar="NAME=VALUE", help="API key header.")
 @click.option("--auth-query", multiple=True, metavar="NAME=VALUE", help="API key query param.")
+@click.option("--auth-cookie", multiple=True, metavar="NAME=VALUE", help="API key cookie.")
 @click.option("--auth-basic", default=None, metavar="USER:PASS", help="Basic credentials.")
 @click.option(
     "--oauth-token-url",
@@ -116,6 +123,7 @@ def provider(
     max_examples: int,
     max_time: float | None,
     junit: Path | None,
+    seed: int | None,
     **auth_options: Any,
 ) -> None:
     """Provider contract: schemathesis against the live backend at --base-url."""
@@ -132,6 +140,7 @@ def provider(
         max_examples=max_examples,
         max_time=max_time,
         allow_non_loopback=allow,
+        seed=seed,
     )
     for op in report.operations:
         state = "FAIL" if op.failures or op.errors else "ok"
@@ -142,12 +151,17 @@ def provider(
         click.echo(f"SPEC {defect.line()}")
     if junit is not None:
         atomic_write(junit, render_junit([provider_suite("provider", report)]))
+    for line in report.auth_problems:
+        click.echo(f"AUTH {line}")
     backend = sum(len(o.failures) + len(o.errors) for o in report.operations)
+    verdict = "FAILED" if report.failed else "incomplete" if report.auth_problems else "passed"
+    replay = f" (seed {seed})" if seed is not None else ""
     click.echo(
-        f"provider contract {'FAILED' if report.failed else 'passed'}: "
-        f"{backend} backend failures, {len(report.spec_defects)} spec defects"
+        f"provider contract {verdict}{replay}: {backend} backend failures, "
+        f"{len(report.spec_defects)} spec defects, {len(report.auth_problems)} operations "
+        "refused (401/403)"
     )
-    raise SystemExit(1 if report.failed else 0)
+    raise SystemExit(1 if report.failed else 2 if report.auth_problems else 0)
 
 
 def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
@@ -185,6 +199,7 @@ def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
     return ProviderAuth(
         headers=headers,
         query=parse_pairs(options["auth_query"], "--auth-query"),
+        cookies=parse_pairs(options["auth_cookie"], "--auth-cookie"),
         basic=basic,
         oauth=oauth,
     )
@@ -208,6 +223,7 @@ def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
 @click.option("--provider-examples", default=20, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--max-time", default=None, type=click.FloatRange(min=0.1))
 @click.option("--run-id", default=None, help="Reports folder name (default: UTC time + suffix).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Provider runs' seed.")
 @click.option(
     "--baseline",
     type=click.Path(path_type=Path),
@@ -234,6 +250,7 @@ def gate(
     provider_examples: int,
     max_time: float | None,
     run_id: str | None,
+    seed: int | None,
     baseline: Path | None,
     write_baseline: Path | None,
     allow_non_loopback: bool,
@@ -256,6 +273,7 @@ def gate(
         allow_non_loopback=allow_non_loopback,
         run_id=run_id or make_run_id(),
         baseline=baseline,
+        seed=seed,
     )
     result = run_gate(options)
     out = write_reports(result, report_dir)

@@ -60,6 +60,7 @@ class GateOptions:
     allow_non_loopback: bool = False
     run_id: str = ""
     baseline: Path | None = None
+    seed: int | None = None  # the provider parts' Hypothesis seed
     today: datetime.date | None = None  # when suppressions expire; None: today (UTC)
 
 
@@ -277,16 +278,18 @@ def _provider(
         max_examples=options.provider_examples,
         max_time=options.provider_max_time,
         allow_non_loopback=options.allow_non_loopback,
+        seed=options.seed,
     )
     failures = sum(len(o.failures) + len(o.errors) for o in report.operations)
     problems = [
         f"{o.label}: {x.splitlines()[0]}" for o in report.operations for x in o.failures + o.errors
     ]
     problems += [f"spec defect: {d.line()}" for d in report.spec_defects]
+    problems += report.auth_problems
     problems = list(dict.fromkeys(problems))  # the same failure from several examples
     return Part(
         name=f"provider {name}",
-        status="failed" if report.failed else "passed",
+        status="failed" if report.failed else "error" if report.auth_problems else "passed",
         summary=f"{len(report.operations)} operations on {urlsplit(url).netloc}, "
         f"{failures} backend failures, {len(report.spec_defects)} spec defects",
         raw=report,
