@@ -23,7 +23,7 @@ from harness.cli.options import (
 from harness.cli.static import lint_config_path
 from harness.errors import ConfigError
 
-__all__ = ["contract", "gate", "provider"]
+__all__ = ["contract", "diff", "gate", "provider"]
 
 
 _spec_option = click.option(
@@ -225,6 +225,12 @@ def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
 @click.option("--run-id", default=None, help="Reports folder name (default: UTC time + suffix).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Provider runs' seed.")
 @click.option(
+    "--against",
+    default=None,
+    metavar="REF",
+    help="Also diff the flows' behaviour against REF: a git revision, git:REV:PATH or a folder.",
+)
+@click.option(
     "--baseline",
     type=click.Path(path_type=Path),
     default=None,
@@ -251,6 +257,7 @@ def gate(
     max_time: float | None,
     run_id: str | None,
     seed: int | None,
+    against: str | None,
     baseline: Path | None,
     write_baseline: Path | None,
     allow_non_loopback: bool,
@@ -274,6 +281,7 @@ def gate(
         run_id=run_id or make_run_id(),
         baseline=baseline,
         seed=seed,
+        against=against,
     )
     result = run_gate(options)
     out = write_reports(result, report_dir)
@@ -294,3 +302,27 @@ def _write_baseline(result: Any, path: Path) -> None:
     findings += [s.finding for s in result.suppressed]
     atomic_write(path, baseline_document(findings, written=datetime.date.today()))
     click.echo(f"baseline written to {path}: replace each reason with the real justification")
+
+
+@click.command()
+@click.argument("old")
+@click.argument("new")
+@click.option("--dead-air-ms", type=click.IntRange(min=1), default=8000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+def diff(old: str, new: str, dead_air_ms: int, as_json: bool) -> None:
+    """Compare two versions of a flow set by behaviour: per HTTP step and outcome class,
+    the branch and terminal reached and the worst-case dead air.
+
+    OLD and NEW are folders (or flow files) or git:REV:PATH, e.g. git:HEAD~1:flows. Exit 1
+    when a change sends a non-success class to a success branch or dead air over the budget.
+    """
+    from harness.flow.diff import diff_flow_sets
+    from harness.flow.versions import load_version
+
+    result = diff_flow_sets(load_version(old), load_version(new), budget_ms=dead_air_ms)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        for line in result.lines():
+            click.echo(line)
+    raise SystemExit(1 if result.failed else 0)

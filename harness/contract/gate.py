@@ -61,6 +61,7 @@ class GateOptions:
     run_id: str = ""
     baseline: Path | None = None
     seed: int | None = None  # the provider parts' Hypothesis seed
+    against: str | None = None  # diff the flows' behaviour against this version
     today: datetime.date | None = None  # when suppressions expire; None: today (UTC)
 
 
@@ -121,6 +122,7 @@ def run_gate(options: GateOptions) -> GateResult:
     config = LintConfig.load(options.lint_config) if options.lint_config else LintConfig()
     budget_ms = options.dead_air_ms or config.dead_air_ms or DEFAULT_DEAD_AIR_MS
     rules = load_suppressions(options.baseline, config)
+    old = _older(options) if options.against else None
     today = options.today or datetime.datetime.now(datetime.UTC).date()
     held: list[Suppressed] = []
     parts = [
@@ -141,6 +143,8 @@ def run_gate(options: GateOptions) -> GateResult:
                 ),
             )
         )
+    if old is not None:
+        parts.append(_timed("diff", lambda: _diff(old, flows, budget_ms, options.against or "")))
     if rules:
         parts.append(_suppressions(rules, held, today))
     return GateResult(
@@ -158,6 +162,33 @@ def _timed(name: str, run: Callable[[], Part]) -> Part:
     except HarnessError as exc:
         part = Part(name=name, status="error", summary=str(exc), problems=(str(exc),))
     return dataclasses.replace(part, duration_s=time.monotonic() - started)
+
+
+def _older(options: GateOptions) -> FlowSet:
+    """The version ``--against`` names: git:REV:PATH or a folder as given; a bare revision
+    means the gate's own FLOWS path at that revision."""
+    from harness.flow.versions import GIT_PREFIX, load_version
+
+    ref = options.against or ""
+    if not ref.startswith(GIT_PREFIX) and not Path(ref).exists():
+        ref = f"{GIT_PREFIX}{ref}:{options.flows}"
+    return load_version(ref)
+
+
+def _diff(old: FlowSet, new: FlowSet, budget_ms: int, against: str) -> Part:
+    from harness.flow.diff import diff_flow_sets
+
+    result = diff_flow_sets(old, new, budget_ms=budget_ms)
+    regressions = [c.text for c in result.changes if c.regression]
+    return Part(
+        name="diff",
+        status="failed" if regressions else "passed",
+        summary=f"{len(result.changes)} behaviour changes against {against}, "
+        f"{len(regressions)} regressions",
+        details=result.to_json(),
+        problems=tuple(regressions),
+        raw=result,
+    )
 
 
 def _suppressions(
