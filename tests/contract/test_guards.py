@@ -222,3 +222,26 @@ def test_a_path_into_an_untyped_object_is_the_undeclared_warning(tmp_path: Path)
     found = [f for f in check_consumer(flows, named).findings if f.check == "response-mapping"]
     assert [(f.severity, f.mapping) for f in found] == [("warning", "carrier_name")]
     assert "'name' is undeclared" in found[0].message
+
+
+def test_the_gate_passes_the_guarded_ivr_and_fails_the_unguarded_one(tmp_path: Path) -> None:
+    from tests.contract.conftest import invoke
+
+    spec = f"api.shop.example={DATA / 'orders.yaml'}"
+    codes = {}
+    for variant in ("guarded", "unguarded"):
+        run = invoke(
+            "gate", DATA / variant, "--spec", spec, "--report-dir", tmp_path, "--run-id", variant,
+            "--max-examples", "40", env={"NO_COLOR": "1"},
+        )  # fmt: skip
+        codes[variant] = run.exit_code
+        parts = json.loads((tmp_path / variant / "results.json").read_text())["parts"]
+        status = {p["name"]: p["status"] for p in parts}
+        if variant == "guarded":
+            assert status == {"lint": "passed", "budget": "passed", "consumer": "passed"}, parts
+        else:
+            consumer = next(p for p in parts if p["name"] == "consumer")
+            assert consumer["status"] == "failed"
+            assert "order-status/http-order-status" in consumer["problems"][0]
+            assert "'orderId' is missing" in consumer["problems"][0]
+    assert codes == {"guarded": 0, "unguarded": 1}
