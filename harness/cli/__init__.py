@@ -4,7 +4,7 @@
 - :mod:`harness.cli.options`: option blocks every command shares;
 - :mod:`harness.cli.run`: `call`, `suite`, `chaos`, `load`;
 - :mod:`harness.cli.static`: `lint`, `budget`;
-- :mod:`harness.cli.gate`: `contract`, `provider`, `gate`;
+- :mod:`harness.cli.gate`: `contract`, `provider`, `gate`, `diff`;
 - :mod:`harness.cli.servers`: `toxiproxy serve`, `backend serve`;
 - :mod:`harness.cli.examples`: `examples`;
 - :mod:`harness.cli.reports`: `report merge`;
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from harness.cli.app import main, run_async
 from harness.cli.examples import examples
-from harness.cli.gate import contract, gate, provider
+from harness.cli.gate import contract, diff, gate, provider
 from harness.cli.mutate import mutate
 from harness.cli.reports import report
 from harness.cli.run import call, chaos, load, suite
@@ -25,7 +25,7 @@ from harness.cli.static import budget, lint
 __all__ = ["main", "run_async"]
 
 for _command in (
-    call, suite, chaos, load, lint, budget, contract, provider, gate, toxiproxy, backend, examples,
-    report, mutate,
+    call, suite, chaos, load, lint, budget, contract, provider, gate, diff, toxiproxy, backend,
+    examples, report, mutate,
 ):  # fmt: skip
     main.add_command(_command)
