@@ -10,15 +10,20 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from harness.errors import ConfigError
 
+if TYPE_CHECKING:
+    from harness.config import ProjectConfig
+
 __all__ = [
     "allow_non_loopback_option",
+    "base_url_option",
     "parse_pairs",
+    "project_config",
     "report_dir_option",
     "set_options",
     "tenant_variables",
@@ -96,3 +101,26 @@ def tenant_variables(sets: Sequence[str], set_envs: Sequence[str]) -> dict[str, 
             raise ConfigError(f"environment variable {env_name} is not set", file="--set-env")
         variables[var] = os.environ[env_name]
     return variables
+
+
+def project_config() -> ProjectConfig | None:
+    """The project configuration that applies here (ivr-harness.toml or [tool.ivr-harness]).
+
+    Flags override it: every command reads it through this one helper and falls back
+    to its own defaults when there is none.
+    """
+    from harness.config import find_config, load_config
+
+    path = find_config()
+    return load_config(path) if path is not None else None
+
+
+def base_url_option(function: F) -> F:
+    """`--base-url HOST=URL`, repeatable: a real upstream for a flow host."""
+    return click.option(
+        "--base-url",
+        "base_urls",
+        multiple=True,
+        metavar="HOST=URL",
+        help="Send requests for HOST (e.g. api.orders.example.com) to URL.",
+    )(function)
