@@ -139,7 +139,7 @@ def _check_secret_forms(secrets: Any, path: Path, pointer: str) -> None:
                 f"secret '{name}' must be an environment reference, not a literal value",
                 file=path,
                 pointer=f"{pointer}/secrets/{name}",
-                hint="write it as \"${ENV_VAR}\" and export ENV_VAR",
+                hint='write it as "${ENV_VAR}" and export ENV_VAR',
             )
 
 
