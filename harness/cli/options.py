@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,12 +17,14 @@ import click
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
-    from harness.config import ProjectConfig
+    from harness.config import BackendEntry, ProjectConfig
 
 __all__ = [
     "allow_non_loopback_option",
     "base_url_option",
     "parse_pairs",
+    "probe_backends",
+    "project_backends",
     "project_config",
     "report_dir_option",
     "set_options",
@@ -124,3 +126,31 @@ def base_url_option(function: F) -> F:
         metavar="HOST=URL",
         help="Send requests for HOST (e.g. api.orders.example.com) to URL.",
     )(function)
+
+
+def project_backends(
+    project: ProjectConfig | None, base_urls: Sequence[str]
+) -> dict[str, BackendEntry]:
+    """The project's backends by flow host, with `--base-url HOST=URL` overriding or adding."""
+    from harness.config import BackendEntry
+
+    backends = dict(project.backends) if project is not None else {}
+    for host, url in parse_pairs(base_urls, "--base-url").items():
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"--base-url {host}={url}: not an http(s) URL", file="--base-url")
+        spec = backends[host].spec if host in backends else None
+        backends[host] = BackendEntry(host=host, spec=spec, base_url=url)
+    return backends
+
+
+def probe_backends(backends: Mapping[str, BackendEntry], allow_non_loopback: bool = False) -> None:
+    """Probe every real upstream before anything runs: one that does not answer is exit 2."""
+    from harness.backends.upstream import probe_upstream
+    from harness.cli.app import run_async
+
+    async def probe_all() -> None:
+        for host, entry in backends.items():
+            if entry.base_url:
+                await probe_upstream(host, entry.base_url, allow_non_loopback=allow_non_loopback)
+
+    run_async(probe_all())
