@@ -6,7 +6,9 @@
 - :mod:`harness.cli.static`: `lint`, `budget`;
 - :mod:`harness.cli.gate`: `contract`, `provider`, `gate`;
 - :mod:`harness.cli.servers`: `toxiproxy serve`, `backend serve`;
-- :mod:`harness.cli.examples`: `examples`.
+- :mod:`harness.cli.examples`: `examples`;
+- :mod:`harness.cli.init`: `init` (a starting ivr-harness.toml, workflow, first scenario);
+- :mod:`harness.cli.project`: what `suite`, `chaos` and `load` take from the project config.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from harness.cli.app import main, run_async
 from harness.cli.examples import examples
 from harness.cli.gate import contract, gate, provider
+from harness.cli.init import init
 from harness.cli.run import call, chaos, load, suite
 from harness.cli.servers import backend, toxiproxy
 from harness.cli.static import budget, lint
@@ -22,5 +25,6 @@ __all__ = ["main", "run_async"]
 
 for _command in (
     call, suite, chaos, load, lint, budget, contract, provider, gate, toxiproxy, backend, examples,
+    init,
 ):  # fmt: skip
     main.add_command(_command)
