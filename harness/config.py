@@ -91,8 +91,14 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
-def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> ProjectConfig:
-    """Read, validate and resolve one configuration file."""
+def load_config(
+    path: Path, *, environ: Mapping[str, str] | None = None, resolve_secrets: bool = True
+) -> ProjectConfig:
+    """Read, validate and resolve one configuration file.
+
+    `resolve_secrets=False` is for commands that never send a request (lint, budget):
+    the references are still checked for form, but the variables need not be set.
+    """
     document = parse_toml(read_text(path, what="configuration"), file=path)
     pointer = ""
     if path.name == "pyproject.toml":
@@ -124,7 +130,11 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Proj
             )
             for host, raw in document.get("backends", {}).items()
         },
-        secrets=_resolve_secrets(document.get("secrets", {}), path, pointer, environ),
+        secrets=(
+            _resolve_secrets(document.get("secrets", {}), path, pointer, environ)
+            if resolve_secrets
+            else {}
+        ),
         lint=document.get("lint"),
     )
 

@@ -105,7 +105,7 @@ def tenant_variables(sets: Sequence[str], set_envs: Sequence[str]) -> dict[str, 
     return variables
 
 
-def project_config() -> ProjectConfig | None:
+def project_config(*, secrets: bool = True) -> ProjectConfig | None:
     """The project configuration that applies here (ivr-harness.toml or [tool.ivr-harness]).
 
     Flags override it: every command reads it through this one helper and falls back
@@ -114,7 +114,7 @@ def project_config() -> ProjectConfig | None:
     from harness.config import find_config, load_config
 
     path = find_config()
-    return load_config(path) if path is not None else None
+    return load_config(path, resolve_secrets=secrets) if path is not None else None
 
 
 def base_url_option(function: F) -> F:

@@ -89,7 +89,7 @@ def lint(
     from harness.report.files import atomic_write
     from harness.report.sarif import format_sarif
 
-    project = project_config()
+    project = project_config(secrets=False)
     flows = flows_argument(flows, project)
     config = load_lint_config(lint_config, flows, project)
     flow_set = load_flow_set(flows)
@@ -124,7 +124,7 @@ def budget(flows: Path | None, dead_air_ms: int | None, fmt: str) -> None:
     from harness.flow.budget import flow_budget, format_budget_text
     from harness.flow.loader import load_flow_set
 
-    project = project_config()
+    project = project_config(secrets=False)
     flows = flows_argument(flows, project)
     dead_air_ms = dead_air_ms or (project.dead_air_ms if project else None) or DEFAULT_DEAD_AIR_MS
     flow_set = load_flow_set(flows)
