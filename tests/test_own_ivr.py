@@ -74,6 +74,9 @@ async def test_the_fixed_flow_passes_the_generated_battery(project: Path) -> Non
     assert done.returncode == 0, done.stdout + done.stderr
     assert "battery-order-status-http-get-order-timeout" in done.stdout
     assert "verdict pass" in done.stdout
+    # The API key came from the environment; it is in no report, in any file.
+    written = [p.read_bytes() for p in (project / "reports").rglob("*") if p.is_file()]
+    assert written and not any(b"orders-key-5e1f" in blob for blob in written)
 
 
 async def test_each_planted_defect_fails_naming_the_step_and_outcome_class(project: Path) -> None:
