@@ -77,3 +77,13 @@ def test_pyproject_errors_point_inside_the_tool_table(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.pointer == "/tool/ivr-harness/flowz"
+
+
+def test_a_bad_config_is_exit_2_in_one_line_from_any_command(tmp_path: Path) -> None:
+    from tests.fixtures.cli_run import assert_one_line_error, run_cli
+
+    text = 'flows = ["f"]\n[backends."api.x.com"]\nspex = "a"\n'
+    (tmp_path / "ivr-harness.toml").write_text(text)
+    for command in (["suite"], ["lint"], ["budget"]):
+        done = run_cli(*command, cwd=tmp_path)
+        assert_one_line_error(done, "ivr-harness.toml#/backends/api.x.com/spex")
