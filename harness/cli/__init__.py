@@ -8,7 +8,9 @@
 - :mod:`harness.cli.servers`: `toxiproxy serve`, `backend serve`;
 - :mod:`harness.cli.examples`: `examples`;
 - :mod:`harness.cli.reports`: `report merge`;
-- :mod:`harness.cli.mutate`: `mutate`.
+- :mod:`harness.cli.mutate`: `mutate`;
+- :mod:`harness.cli.init`: `init` (a starting ivr-harness.toml, workflow, first scenario);
+- :mod:`harness.cli.project`: what `suite`, `chaos` and `load` take from the project config.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from harness.cli.app import main, run_async
 from harness.cli.examples import examples
 from harness.cli.gate import contract, diff, gate, provider
+from harness.cli.init import init
 from harness.cli.mutate import mutate
 from harness.cli.reports import report
 from harness.cli.run import call, chaos, load, suite
@@ -26,6 +29,6 @@ __all__ = ["main", "run_async"]
 
 for _command in (
     call, suite, chaos, load, lint, budget, contract, provider, gate, diff, toxiproxy, backend,
-    examples, report, mutate,
+    examples, report, mutate, init,
 ):  # fmt: skip
     main.add_command(_command)

@@ -82,6 +82,13 @@ class LintConfig:
         return cls._from(section, path, base)
 
     @classmethod
+    def from_table(cls, section: Any, path: Path, base: str) -> LintConfig:
+        """A config from a `[lint]` table already read from `path` (a project config's)."""
+        if not isinstance(section, Mapping):
+            raise ConfigError("expected a table of lint settings", file=path, pointer=base)
+        return cls._from(section, path, base)
+
+    @classmethod
     def _from(cls, section: Mapping[str, Any], path: Path, base: str) -> LintConfig:
         for key in section:
             if key not in _TOP_KEYS:
