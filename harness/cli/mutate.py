@@ -36,6 +36,12 @@ __all__ = ["mutate"]
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample.")
 @click.option("--max-parallel", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--dead-air-ms", type=click.IntRange(min=1), default=8000, show_default=True)
+@click.option(
+    "--battery/--no-battery",
+    default=None,
+    help="Also run the fault battery generated from FLOWS (default: on when the project "
+    "configures backends).",
+)
 @report_dir_option
 @toxiproxy_url_option
 def mutate(
@@ -46,6 +52,7 @@ def mutate(
     seed: int,
     max_parallel: int,
     dead_air_ms: int,
+    battery: bool | None,
     report_dir: Path,
     toxiproxy_url: str | None,
 ) -> None:
@@ -57,15 +64,23 @@ def mutate(
     excluded from the score). Reports go to REPORT_DIR/<run-id>/.
     """
     from harness.bundled import SCENARIOS
+    from harness.cli.project import open_project
     from harness.faults.client import resolve_url
+    from harness.flow.loader import load_flow_set
     from harness.report.mutation import print_mutation, write_mutation_reports
     from harness.report.progress import Progress
-    from harness.scenario.model import load_scenarios
     from harness.scenario.mutation import prepare, run_mutation
-    from harness.scenario.runner import new_run_id
+    from harness.scenario.runner import FlowSetRef, new_run_id
 
+    project = open_project()
     local = Path("scenarios")
-    scenarios = load_scenarios(list(scenario_paths) or [local if local.is_dir() else SCENARIOS])
+    paths = project.scenario_paths(scenario_paths) or [local if local.is_dir() else SCENARIOS]
+    scenarios = project.load(paths)
+    if project.battery_on(battery):
+        # The battery comes from the original flows: a mutant must not set its own bar.
+        original = FlowSetRef(name=flows.name, path=flows, flows=load_flow_set(flows))
+        scenarios += project.battery([original])
+    project.probe()
     url = resolve_url(toxiproxy_url)
     with tempfile.TemporaryDirectory(prefix="ivr-mutants-") as tmp:
         prepared = prepare(flows, Path(tmp), size=size, seed=seed, dead_air_ms=dead_air_ms)

@@ -3,7 +3,7 @@
 results.json has the schema `ivr-harness/mutation/v1`: the score, its breakdown per
 flow and per trap, and every mutant with its change, status, killers and, for a
 survivor, the scenario that would kill it. In JUnit a mutant is a testcase: killed
-passes, survived fails (the suite missed a breakage), invalid is skipped.
+passes, survived fails (the suite missed a breakage), invalid and equivalent are skipped.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def _case(result: MutantResult) -> Case:
         return Case(**common, output="killed by " + "; ".join(result.killed_by))
     if result.status == "invalid":
         return Case(**common, skipped=f"invalid mutant: {result.error}")
+    if result.status == "equivalent":
+        return Case(**common, skipped=f"equivalent: diff finds no change ({mutant.change()})")
     return Case(
         **common,
         failure=f"survived: {mutant.change()}\nwould be killed by: {result.suggestion}",
@@ -90,7 +92,8 @@ def print_mutation(report: MutationReport, console: Console | None = None) -> No
     console.print(
         f"mutation score [bold]{report.score():.0%}[/] on {esc(report.flow_set)}: "
         f"{counts['killed']} killed, {counts['survived']} survived, "
-        f"{counts['invalid']} invalid (excluded) in {report.wall_ms / 1000:.0f} s"
+        f"{counts['invalid']} invalid, {counts['equivalent']} equivalent (both excluded) "
+        f"in {report.wall_ms / 1000:.0f} s"
     )
     table = Table(box=None, show_header=True, header_style="bold")
     for column in ("trap", "score"):

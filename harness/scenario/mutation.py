@@ -6,10 +6,13 @@ through the suite's scenarios beside the others, in one concurrent suite. A muta
 - **killed** when an error-level lint finding the original does not have appears, or
   a scenario check that holds on the original fails on it (each killer is named);
 - **invalid** when it does not load or a run could not run: never counted as killed;
+- **equivalent** when nothing killed it and `ivr-harness diff` finds no behavioural
+  difference from the original (no outcome class reaches another branch or terminal,
+  no dead-air change) -- except for traps diff cannot see (a missing idempotency key);
 - **survived** otherwise: the suite would not notice this breakage.
 
-The score is killed / (killed + survived). Survivors come with the scenario that
-would kill them, from the trap they encode.
+The score is killed / (killed + survived); invalid and equivalent mutants are
+excluded. Survivors come with the scenario that would kill them, from their trap.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.flow.diff import diff_flow_sets
 from harness.flow.lint import lint_flow_set
 from harness.flow.loader import load_flow_set
 from harness.flow.model import FlowSet
@@ -30,6 +34,9 @@ from harness.flow.mutants import Mutant, mutants, sample
 from harness.inputs import parse_json, read_text
 from harness.scenario.model import Scenario
 from harness.scenario.runner import FlowSetRef, RunResult, run_suite
+
+# Traps whose effect is outside what diff compares (routes and dead air).
+_DIFF_BLIND = frozenset({"post-retried-without-idempotency-key"})
 
 __all__ = ["SUGGESTIONS", "MutantResult", "MutationReport", "Prepared", "prepare", "run_mutation"]
 
@@ -58,7 +65,7 @@ for _name in ("timeout", "401/403", "404", "5xx", "202", "circuit_open"):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MutantResult:
     mutant: Mutant
-    status: str  # killed | survived | invalid
+    status: str  # killed | survived | invalid | equivalent
     killed_by: tuple[str, ...] = ()
     error: str = ""
 
@@ -76,7 +83,8 @@ class MutationReport:
     seed: int = 0
 
     def counted(self, results: Sequence[MutantResult] | None = None) -> list[MutantResult]:
-        return [r for r in (self.results if results is None else results) if r.status != "invalid"]
+        chosen = self.results if results is None else results
+        return [r for r in chosen if r.status not in ("invalid", "equivalent")]
 
     def score(self, results: Sequence[MutantResult] | None = None) -> float:
         """Killed over killed + survived (1.0 when nothing counts)."""
@@ -99,7 +107,7 @@ class MutationReport:
             "score": round(self.score(), 4),
             "counts": {
                 status: sum(r.status == status for r in self.results)
-                for status in ("killed", "survived", "invalid")
+                for status in ("killed", "survived", "invalid", "equivalent")
             },
             "score_by_flow": self.by(lambda r: r.mutant.flow_id),
             "score_by_trap": self.by(lambda r: r.mutant.trap),
@@ -128,6 +136,7 @@ class Prepared:
     seed: int
     loaded: dict[str, tuple[Mutant, FlowSetRef, tuple[str, ...]]]
     invalid: list[MutantResult]
+    changed: dict[str, bool] = field(default_factory=dict)  # mutant id -> diff sees a change
 
 
 def prepare(
@@ -159,6 +168,8 @@ def prepare(
         lint = tuple(sorted(_lint_errors(flows, dead_air_ms) - baseline))
         ref = FlowSetRef(name=mutant.id, path=folder / mutant.id, flows=flows)
         prepared.loaded[mutant.id] = (mutant, ref, lint)
+        changes = diff_flow_sets(original, flows, budget_ms=dead_air_ms).changes
+        prepared.changed[mutant.id] = bool(changes) or mutant.trap in _DIFF_BLIND
     return prepared
 
 
@@ -180,7 +191,7 @@ async def run_mutation(
         flow_set=prepared.flow_set, scenarios=len(applicable), seed=prepared.seed
     )
     report.results = list(prepared.invalid) + [
-        _judge(mutant, lint, runs.get(mutant.id, []))
+        _judge(mutant, lint, runs.get(mutant.id, []), prepared.changed.get(mutant.id, True))
         for mutant, _, lint in prepared.loaded.values()
     ]
     report.results.sort(key=lambda r: r.mutant.id)
@@ -234,7 +245,9 @@ async def _suite(
     return runs
 
 
-def _judge(mutant: Mutant, lint: tuple[str, ...], runs: Sequence[RunResult]) -> MutantResult:
+def _judge(
+    mutant: Mutant, lint: tuple[str, ...], runs: Sequence[RunResult], changed: bool
+) -> MutantResult:
     errors = [r for r in runs if r.verdict == "error"]
     killers = [f"lint {rule}" for rule in lint]
     for run in runs:
@@ -245,4 +258,6 @@ def _judge(mutant: Mutant, lint: tuple[str, ...], runs: Sequence[RunResult]) -> 
         return MutantResult(mutant=mutant, status="killed", killed_by=tuple(killers))
     if errors:
         return MutantResult(mutant=mutant, status="invalid", error=errors[0].error)
+    if not changed:
+        return MutantResult(mutant=mutant, status="equivalent")
     return MutantResult(mutant=mutant, status="survived")
