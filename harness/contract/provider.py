@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import schemathesis
@@ -43,6 +43,7 @@ from harness.contract.openapi import escape, load_spec
 from harness.contract.security import require_credentials
 from harness.errors import ConfigError, UnreachableError, UnsafeTargetError
 from harness.events import Redactor
+from harness.executor.auth import basic_header
 from harness.loopback import is_loopback
 
 __all__ = ["CHECKS", "OperationResult", "ProviderReport", "check_base_url", "run_provider"]
@@ -266,7 +267,7 @@ class _Runner:
         except Exception as exc:  # requests' errors: the backend dropped the connection
             _add(result.errors, f"request failed: {type(exc).__name__}")
             return
-        if response.status_code in (401, 403):
+        if response.status_code in (401, 403) and self.sent_credentials(response):
             result.auth[response.status_code] = result.auth.get(response.status_code, 0) + 1
             return
         try:
@@ -276,6 +277,29 @@ class _Runner:
                 _add(result.failures, self.redactor(_describe(failure, case, self.base_url)))
         except Failure as failure:
             _add(result.failures, self.redactor(_describe(failure, case, self.base_url)))
+
+    def sent_credentials(self, response: Any) -> bool:
+        """Whether the request carried our credentials as given.
+
+        Schemathesis also generates the spec's own auth parameters (an `X-API-Key`
+        header parameter, say) with values of its own; a 401 to those is the backend
+        rightly refusing them, judged by the spec like any answer, not an auth problem.
+        """
+        request = getattr(response, "request", None)
+        headers = getattr(request, "headers", None)
+        if headers is None:
+            return True
+        if any(headers.get(name) != value for name, value in self.auth.headers.items()):
+            return False
+        query = parse_qs(urlsplit(str(getattr(request, "url", ""))).query)
+        if any(query.get(name) != [value] for name, value in self.auth.query.items()):
+            return False
+        cookie = str(headers.get("Cookie", ""))
+        if any(f"{name}={value}" not in cookie for name, value in self.auth.cookies.items()):
+            return False
+        if self.auth.basic and headers.get("Authorization") != basic_header(*self.auth.basic):
+            return False
+        return True
 
     def has_links(self, schema: Any) -> bool:
         try:
@@ -293,7 +317,7 @@ class _Runner:
                 return runner.kwargs() | {"timeout": 10}
 
             def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
-                if response.status_code in (401, 403):
+                if response.status_code in (401, 403) and runner.sent_credentials(response):
                     code = response.status_code
                     result.auth[code] = result.auth.get(code, 0) + 1
                     return
