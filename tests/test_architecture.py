@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1] / "harness"
 # stand-ins), as are `scenario` and `contract` (the two jobs).
 LAYERS = [
     {"errors", "clock", "events", "inputs", "bundled", "asgi_server", "loopback", "__init__"},
-    {"flow"},
+    {"flow", "config"},
     {"faults", "backends"},
     {"executor"},
     {"scenario", "contract"},

@@ -4,18 +4,23 @@
 - :mod:`harness.cli.options`: option blocks every command shares;
 - :mod:`harness.cli.run`: `call`, `suite`, `chaos`; :mod:`harness.cli.load`: `load`;
 - :mod:`harness.cli.static`: `lint`, `budget`;
-- :mod:`harness.cli.gate`: `contract`, `provider`, `gate`;
+- :mod:`harness.cli.gate`: `contract`, `provider`, `gate`, `diff`;
 - :mod:`harness.cli.servers`: `toxiproxy serve`, `backend serve`;
 - :mod:`harness.cli.examples`: `examples`;
-- :mod:`harness.cli.reports`: `report merge`.
+- :mod:`harness.cli.reports`: `report merge`;
+- :mod:`harness.cli.mutate`: `mutate`;
+- :mod:`harness.cli.init`: `init` (a starting ivr-harness.toml, workflow, first scenario);
+- :mod:`harness.cli.project`: what `suite`, `chaos` and `load` take from the project config.
 """
 
 from __future__ import annotations
 
 from harness.cli.app import main, run_async
 from harness.cli.examples import examples
-from harness.cli.gate import contract, gate, provider
+from harness.cli.gate import contract, diff, gate, provider
+from harness.cli.init import init
 from harness.cli.load import load
+from harness.cli.mutate import mutate
 from harness.cli.reports import report
 from harness.cli.run import call, chaos, suite
 from harness.cli.servers import backend, toxiproxy
@@ -24,7 +29,7 @@ from harness.cli.static import budget, lint
 __all__ = ["main", "run_async"]
 
 for _command in (
-    call, suite, chaos, load, lint, budget, contract, provider, gate, toxiproxy, backend, examples,
-    report,
+    call, suite, chaos, load, lint, budget, contract, provider, gate, diff, toxiproxy, backend,
+    examples, report, mutate, init,
 ):  # fmt: skip
     main.add_command(_command)

@@ -23,7 +23,7 @@ from harness.cli.options import (
 from harness.cli.static import lint_config_path
 from harness.errors import ConfigError
 
-__all__ = ["contract", "gate", "provider"]
+__all__ = ["contract", "diff", "gate", "provider"]
 
 
 _spec_option = click.option(
@@ -84,9 +84,16 @@ def contract(
     help="Stop generating after this many seconds.",
 )
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Hypothesis seed: the same seed replays the same requests (default: derandomized).",
+)
 @click.option("--auth-bearer", default=None, help="Send 'Authorization: Bearer T'.")
 @click.option("--auth-header", multiple=True, metavar="NAME=VALUE", help="API key header.")
 @click.option("--auth-query", multiple=True, metavar="NAME=VALUE", help="API key query param.")
+@click.option("--auth-cookie", multiple=True, metavar="NAME=VALUE", help="API key cookie.")
 @click.option("--auth-basic", default=None, metavar="USER:PASS", help="Basic credentials.")
 @click.option(
     "--oauth-token-url",
@@ -116,6 +123,7 @@ def provider(
     max_examples: int,
     max_time: float | None,
     junit: Path | None,
+    seed: int | None,
     **auth_options: Any,
 ) -> None:
     """Provider contract: schemathesis against the live backend at --base-url."""
@@ -132,6 +140,7 @@ def provider(
         max_examples=max_examples,
         max_time=max_time,
         allow_non_loopback=allow,
+        seed=seed,
     )
     for op in report.operations:
         state = "FAIL" if op.failures or op.errors else "ok"
@@ -142,12 +151,17 @@ def provider(
         click.echo(f"SPEC {defect.line()}")
     if junit is not None:
         atomic_write(junit, render_junit([provider_suite("provider", report)]))
+    for line in report.auth_problems:
+        click.echo(f"AUTH {line}")
     backend = sum(len(o.failures) + len(o.errors) for o in report.operations)
+    verdict = "FAILED" if report.failed else "incomplete" if report.auth_problems else "passed"
+    replay = f" (seed {seed})" if seed is not None else ""
     click.echo(
-        f"provider contract {'FAILED' if report.failed else 'passed'}: "
-        f"{backend} backend failures, {len(report.spec_defects)} spec defects"
+        f"provider contract {verdict}{replay}: {backend} backend failures, "
+        f"{len(report.spec_defects)} spec defects, {len(report.auth_problems)} operations "
+        "refused (401/403)"
     )
-    raise SystemExit(1 if report.failed else 0)
+    raise SystemExit(1 if report.failed else 2 if report.auth_problems else 0)
 
 
 def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
@@ -185,6 +199,7 @@ def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
     return ProviderAuth(
         headers=headers,
         query=parse_pairs(options["auth_query"], "--auth-query"),
+        cookies=parse_pairs(options["auth_cookie"], "--auth-cookie"),
         basic=basic,
         oauth=oauth,
     )
@@ -208,6 +223,25 @@ def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
 @click.option("--provider-examples", default=20, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--max-time", default=None, type=click.FloatRange(min=0.1))
 @click.option("--run-id", default=None, help="Reports folder name (default: UTC time + suffix).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Provider runs' seed.")
+@click.option(
+    "--against",
+    default=None,
+    metavar="REF",
+    help="Also diff the flows' behaviour against REF: a git revision, git:REV:PATH or a folder.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Suppressions file (JSON): accepted findings, each with a reason and optional expiry.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write every error and warning of this run to FILE as suppressions to justify.",
+)
 @allow_non_loopback_option
 def gate(
     flows: Path,
@@ -222,6 +256,10 @@ def gate(
     provider_examples: int,
     max_time: float | None,
     run_id: str | None,
+    seed: int | None,
+    against: str | None,
+    baseline: Path | None,
+    write_baseline: Path | None,
     allow_non_loopback: bool,
 ) -> None:
     """Pre-release gate: lint + budget + consumer (+ provider) contract, one verdict."""
@@ -241,8 +279,50 @@ def gate(
         provider_max_time=max_time,
         allow_non_loopback=allow_non_loopback,
         run_id=run_id or make_run_id(),
+        baseline=baseline,
+        seed=seed,
+        against=against,
     )
     result = run_gate(options)
     out = write_reports(result, report_dir)
     print_summary(result, out)
+    if write_baseline is not None:
+        _write_baseline(result, write_baseline)
     raise SystemExit(result.exit_code)
+
+
+def _write_baseline(result: Any, path: Path) -> None:
+    import datetime
+
+    from harness.contract.suppressions import baseline_document
+    from harness.report.files import atomic_write
+
+    findings = list(result.lint_findings)
+    findings += [f for p in result.parts if p.name == "consumer" and p.raw for f in p.raw.findings]
+    findings += [s.finding for s in result.suppressed]
+    atomic_write(path, baseline_document(findings, written=datetime.date.today()))
+    click.echo(f"baseline written to {path}: replace each reason with the real justification")
+
+
+@click.command()
+@click.argument("old")
+@click.argument("new")
+@click.option("--dead-air-ms", type=click.IntRange(min=1), default=8000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+def diff(old: str, new: str, dead_air_ms: int, as_json: bool) -> None:
+    """Compare two versions of a flow set by behaviour: per HTTP step and outcome class,
+    the branch and terminal reached and the worst-case dead air.
+
+    OLD and NEW are folders (or flow files) or git:REV:PATH, e.g. git:HEAD~1:flows. Exit 1
+    when a change sends a non-success class to a success branch or dead air over the budget.
+    """
+    from harness.flow.diff import diff_flow_sets
+    from harness.flow.versions import load_version
+
+    result = diff_flow_sets(load_version(old), load_version(new), budget_ms=dead_air_ms)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        for line in result.lines():
+            click.echo(line)
+    raise SystemExit(1 if result.failed else 0)

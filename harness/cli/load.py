@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from harness.cli.app import run_async
-from harness.cli.options import report_dir_option, toxiproxy_url_option
+from harness.cli.options import base_url_option, report_dir_option, toxiproxy_url_option
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -112,6 +112,7 @@ _SLACK_S = 120.0  # set-up, tear-down and the last calls' hold past the last arr
 @report_dir_option
 @toxiproxy_url_option
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+@base_url_option
 def load(
     scenario_file: Path,
     flow_dir: Path | None,
@@ -131,6 +132,7 @@ def load(
     report_dir: Path,
     toxiproxy_url: str | None,
     as_json: bool,
+    base_urls: tuple[str, ...],
 ) -> None:
     """Many concurrent callers through a flow under a scenario's faults.
 
@@ -143,21 +145,24 @@ def load(
     scenario's expectations fail (in-process runs), 2 when the run could not be
     trusted or finished: the harness saturated, or a shard was lost.
     """
+    from harness.cli.project import open_project
+    from harness.cli.run import _flow_sets
     from harness.faults.client import resolve_url
-    from harness.scenario.model import load_scenario
-    from harness.scenario.runner import load_flow_sets, new_run_id
+    from harness.scenario.runner import new_run_id
 
-    scenario = load_scenario(scenario_file)
+    project = open_project(base_urls)
+    scenario = project.load_one(scenario_file)
     if audio:
         scenario = dataclasses.replace(scenario, audio=audio)
     plan = _plan(scenario, callers, rate, arrival, ramp_s, duration_s, slots, max_queue_ms, seed)
-    flow_set = load_flow_sets([flow_dir or _hardened()])[0]
+    flow_set = _flow_sets(project.flow_dirs([flow_dir] if flow_dir else []))[0]
     if flow_set.flows.get(scenario.entry) is None:
         raise ConfigError(
             f"entry flow '{scenario.entry}' is not in {flow_set.path}",
             file=scenario.path,
             pointer="/entry",
         )
+    project.probe()
     run_id = new_run_id()
     bound = timeout_s or _bound(plan)
     if scheduler:
@@ -179,12 +184,6 @@ def load(
     _write(report_dir, run_id, report, verdict)
     _print(report, verdict, as_json)
     sys.exit({"pass": 0, "fail": 1}.get(verdict, 2))
-
-
-def _hardened() -> Path:
-    from harness.bundled import CONTRACTS
-
-    return Path(str(CONTRACTS / "flows" / "hardened"))
 
 
 def _plan(

@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from harness.errors import ConfigError
 
+if TYPE_CHECKING:
+    from harness.config import BackendEntry, ProjectConfig
+
 __all__ = [
     "allow_non_loopback_option",
+    "base_url_option",
     "parse_pairs",
+    "probe_backends",
+    "project_backends",
+    "project_config",
     "report_dir_option",
     "set_options",
     "tenant_variables",
@@ -96,3 +103,54 @@ def tenant_variables(sets: Sequence[str], set_envs: Sequence[str]) -> dict[str, 
             raise ConfigError(f"environment variable {env_name} is not set", file="--set-env")
         variables[var] = os.environ[env_name]
     return variables
+
+
+def project_config(*, secrets: bool = True) -> ProjectConfig | None:
+    """The project configuration that applies here (ivr-harness.toml or [tool.ivr-harness]).
+
+    Flags override it: every command reads it through this one helper and falls back
+    to its own defaults when there is none.
+    """
+    from harness.config import find_config, load_config
+
+    path = find_config()
+    return load_config(path, resolve_secrets=secrets) if path is not None else None
+
+
+def base_url_option(function: F) -> F:
+    """`--base-url HOST=URL`, repeatable: a real upstream for a flow host."""
+    return click.option(
+        "--base-url",
+        "base_urls",
+        multiple=True,
+        metavar="HOST=URL",
+        help="Send requests for HOST (e.g. api.orders.example.com) to URL.",
+    )(function)
+
+
+def project_backends(
+    project: ProjectConfig | None, base_urls: Sequence[str]
+) -> dict[str, BackendEntry]:
+    """The project's backends by flow host, with `--base-url HOST=URL` overriding or adding."""
+    from harness.config import BackendEntry
+
+    backends = dict(project.backends) if project is not None else {}
+    for host, url in parse_pairs(base_urls, "--base-url").items():
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"--base-url {host}={url}: not an http(s) URL", file="--base-url")
+        spec = backends[host].spec if host in backends else None
+        backends[host] = BackendEntry(host=host, spec=spec, base_url=url)
+    return backends
+
+
+def probe_backends(backends: Mapping[str, BackendEntry], allow_non_loopback: bool = False) -> None:
+    """Probe every real upstream before anything runs: one that does not answer is exit 2."""
+    from harness.backends.upstream import probe_upstream
+    from harness.cli.app import run_async
+
+    async def probe_all() -> None:
+        for host, entry in backends.items():
+            if entry.base_url:
+                await probe_upstream(host, entry.base_url, allow_non_loopback=allow_non_loopback)
+
+    run_async(probe_all())

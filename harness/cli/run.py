@@ -13,6 +13,7 @@ import click
 from harness.cli.app import Interrupted, run_async
 from harness.cli.options import (
     allow_non_loopback_option,
+    base_url_option,
     parse_pairs,
     report_dir_option,
     set_options,
@@ -162,6 +163,13 @@ def _flow_sets(flow_dirs: list[Path]) -> list[FlowSetRef]:
     help="Run only the K-th of N equal shares of the runs (a CI matrix); "
     "merge the reports with `ivr-harness report merge`.",
 )
+@click.option(
+    "--battery/--no-battery",
+    default=None,
+    help="Run the fault battery generated from the flows (default: on when the project "
+    "configures backends).",
+)
+@base_url_option
 @allow_non_loopback_option
 def suite(
     paths: tuple[Path, ...],
@@ -171,25 +179,36 @@ def suite(
     scenario_filter: str | None,
     max_parallel: int,
     shard: str | None,
+    battery: bool | None,
+    base_urls: tuple[str, ...],
     allow_non_loopback: bool,
 ) -> None:
     """The nightly resilience suite: every scenario against every flow set.
 
-    PATHS are scenario files or folders (default: ./scenarios, else the bundled
-    catalogue). Known defects of a flow set (a scenario's known_defects) are listed
-    as expected findings; exit 1 when anything else fails or a known defect is no
-    longer detected.
+    PATHS are scenario files or folders (default: the project's, else ./scenarios,
+    else the bundled catalogue). With a project configuration that names backends,
+    the fault battery derived from the flows runs too. Known defects of a flow set
+    (a scenario's known_defects) are listed as expected findings; exit 1 when anything
+    else fails or a known defect is no longer detected.
     """
-    from harness.scenario.model import load_scenarios
+    from harness.cli.project import open_project
 
-    scenarios = load_scenarios(list(paths) or _default_scenarios())
+    project = open_project(base_urls)
+    scenario_paths = project.scenario_paths(paths)
+    use_battery = project.battery_on(battery)
+    if not scenario_paths and not (project.config is not None and use_battery):
+        scenario_paths = _default_scenarios()
+    scenarios = project.load(scenario_paths) if scenario_paths else []
+    flow_sets = _flow_sets(project.flow_dirs(flow_dirs))
+    if use_battery:
+        scenarios += project.battery(flow_sets)
     if scenario_filter:
         scenarios = [s for s in scenarios if scenario_filter in s.name]
     if not scenarios:
         raise ConfigError("no scenario to run", file=", ".join(map(str, paths)) or "scenarios/")
-    flow_sets = _flow_sets(list(flow_dirs))
     if shard is not None:
         scenarios = _shard(scenarios, flow_sets, shard)
+    project.probe()
     result = _run_with_reports(
         scenarios,
         flow_sets,
@@ -226,6 +245,7 @@ def _shard(scenarios: list[Scenario], flow_sets: list[FlowSetRef], spec: str) ->
 @report_dir_option
 @toxiproxy_url_option
 @click.option("--verbose", "-v", is_flag=True, help="Also print every call's full timeline.")
+@base_url_option
 @allow_non_loopback_option
 def chaos(
     scenario_file: Path,
@@ -235,13 +255,15 @@ def chaos(
     report_dir: Path,
     toxiproxy_url: str | None,
     verbose: bool,
+    base_urls: tuple[str, ...],
     allow_non_loopback: bool,
 ) -> None:
     """An ad hoc chaos run of one scenario, with live progress and a per-call timeline."""
+    from harness.cli.project import open_project
     from harness.report.console import make_console, print_call, print_calls, print_checks
-    from harness.scenario.model import load_scenario
 
-    scenario = load_scenario(scenario_file)
+    project = open_project(base_urls)
+    scenario = project.load_one(scenario_file)
     overrides = {k: typed(v) for k, v in parse_pairs(sets, "--set").items()}
     scenario = dataclasses.replace(
         scenario,
@@ -249,7 +271,8 @@ def chaos(
         variables={**scenario.variables, **overrides},
         flows=(),
     )
-    flow_sets = _flow_sets([flow_dir] if flow_dir else [])[:1]
+    flow_sets = _flow_sets(project.flow_dirs([flow_dir] if flow_dir else []))[:1]
+    project.probe()
     result = _run_with_reports(
         [scenario],
         flow_sets,

@@ -12,7 +12,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from harness.cli.options import project_config
+from harness.errors import ConfigError
+
 if TYPE_CHECKING:
+    from harness.config import ProjectConfig
     from harness.flow.lint import LintConfig
 
 __all__ = ["budget", "lint"]
@@ -32,15 +36,33 @@ def lint_config_path(explicit: Path | None, flows: Path) -> Path | None:
     return None
 
 
-def load_lint_config(explicit: Path | None, flows: Path) -> LintConfig:
+def load_lint_config(
+    explicit: Path | None, flows: Path, project: ProjectConfig | None = None
+) -> LintConfig:
+    """`--lint-config`, else a `.ivr-harness.toml` nearby, else the project's `[lint]`."""
     from harness.flow.lint import LintConfig
 
     path = lint_config_path(explicit, flows)
-    return LintConfig.load(path) if path is not None else LintConfig()
+    if path is not None:
+        return LintConfig.load(path)
+    if project is not None and project.lint is not None:
+        return LintConfig.from_table(project.lint, project.path, project.pointer + "/lint")
+    return LintConfig()
+
+
+def flows_argument(flows: Path | None, project: ProjectConfig | None) -> Path:
+    """FLOWS as given, else the project's first flow folder; a usage error without either."""
+    if flows is not None:
+        return flows
+    if project is not None and project.flows:
+        return project.flows[0]
+    raise ConfigError(
+        "no flows given", file="FLOWS", hint="pass a flow folder, or set flows in ivr-harness.toml"
+    )
 
 
 @click.command()
-@click.argument("flows", type=click.Path(path_type=Path))
+@click.argument("flows", type=click.Path(path_type=Path), required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text")
 @click.option(
     "--output",
@@ -55,17 +77,24 @@ def load_lint_config(explicit: Path | None, flows: Path) -> LintConfig:
     help=f"Dead-air budget in ms (default {DEFAULT_DEAD_AIR_MS}).",
 )
 def lint(
-    flows: Path, fmt: str, output: Path | None, lint_config: Path | None, dead_air_ms: int | None
+    flows: Path | None,
+    fmt: str,
+    output: Path | None,
+    lint_config: Path | None,
+    dead_air_ms: int | None,
 ) -> None:
-    """Lint the flow set FLOWS (a folder of flow files, or one file)."""
+    """Lint the flow set FLOWS (a folder of flow files, or one file; default: the project's)."""
     from harness.flow.lint import format_json, format_text, lint_flow_set
     from harness.flow.loader import load_flow_set
     from harness.report.files import atomic_write
     from harness.report.sarif import format_sarif
 
-    config = load_lint_config(lint_config, flows)
+    project = project_config(secrets=False)
+    flows = flows_argument(flows, project)
+    config = load_lint_config(lint_config, flows, project)
     flow_set = load_flow_set(flows)
-    budget_ms = dead_air_ms or config.dead_air_ms or DEFAULT_DEAD_AIR_MS
+    project_ms = project.dead_air_ms if project else None
+    budget_ms = dead_air_ms or config.dead_air_ms or project_ms or DEFAULT_DEAD_AIR_MS
     findings = lint_flow_set(flow_set, config=config, dead_air_budget_ms=budget_ms)
     base = Path.cwd()
     if fmt == "sarif":
@@ -82,20 +111,22 @@ def lint(
 
 
 @click.command()
-@click.argument("flows", type=click.Path(path_type=Path))
+@click.argument("flows", type=click.Path(path_type=Path), required=False)
 @click.option(
     "--dead-air-ms",
     type=click.IntRange(min=1),
-    default=DEFAULT_DEAD_AIR_MS,
-    show_default=True,
-    help="Dead-air budget in ms.",
+    default=None,
+    help=f"Dead-air budget in ms (default: the project's, else {DEFAULT_DEAD_AIR_MS}).",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def budget(flows: Path, dead_air_ms: int, fmt: str) -> None:
-    """Worst-case time and dead air of every path of the flow set FLOWS."""
+def budget(flows: Path | None, dead_air_ms: int | None, fmt: str) -> None:
+    """Worst-case time and dead air of every path of the flow set FLOWS (default: the project's)."""
     from harness.flow.budget import flow_budget, format_budget_text
     from harness.flow.loader import load_flow_set
 
+    project = project_config(secrets=False)
+    flows = flows_argument(flows, project)
+    dead_air_ms = dead_air_ms or (project.dead_air_ms if project else None) or DEFAULT_DEAD_AIR_MS
     flow_set = load_flow_set(flows)
     reports = [
         flow_budget(flow_set, f.id, dead_air_budget_ms=dead_air_ms) for f in flow_set.entry_flows()

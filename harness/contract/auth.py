@@ -40,12 +40,18 @@ class ProviderAuth:
 
     headers: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
+    cookies: Mapping[str, str] = field(default_factory=dict)
     basic: tuple[str, str] | None = None
     oauth: OAuthClient | None = None
 
     @property
+    def is_empty(self) -> bool:
+        """No credentials of any kind."""
+        return not (self.headers or self.query or self.cookies or self.basic or self.oauth)
+
+    @property
     def secrets(self) -> list[str]:
-        values = [*self.headers.values(), *self.query.values()]
+        values = [*self.headers.values(), *self.query.values(), *self.cookies.values()]
         if self.basic:
             values.append(self.basic[1])
         return [v for v in values if v]
@@ -56,7 +62,9 @@ class ProviderAuth:
             return self
         token = fetch_token(self.oauth, timeout_s=timeout_s)
         headers = {**self.headers, "Authorization": f"Bearer {token}"}
-        return ProviderAuth(headers=headers, query=self.query, basic=self.basic)
+        return ProviderAuth(
+            headers=headers, query=self.query, cookies=self.cookies, basic=self.basic
+        )
 
 
 def fetch_token(client: OAuthClient, *, timeout_s: float = 10.0) -> str:

@@ -11,11 +11,13 @@ For every ``HTTPRequest`` step::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.contract.guards import guards_for_step
 from harness.contract.matching import Match, NamedSpec, match_operation, split_url
 from harness.contract.model import ContractFinding, Severity
 from harness.contract.openapi import load_spec
@@ -26,7 +28,7 @@ from harness.contract.responses import (
     example_values,
     route_statuses,
 )
-from harness.contract.values import Domains, infer_domains
+from harness.contract.values import WITHHELD, Domains, infer_domains, shapes_of, strings_in
 from harness.errors import ConfigError
 from harness.flow.model import Flow, FlowSet, Step
 
@@ -103,7 +105,8 @@ def check_consumer(
         for note in s.spec.unsupported
     ]
     for flow, step in steps:
-        findings.extend(_check_step(flow, step, matches[(flow.id, step.id)], domains, max_examples))
+        guarded = dataclasses.replace(domains, guards=guards_for_step(flows, flow, step))
+        findings.extend(_check_step(flow, step, matches[(flow.id, step.id)], guarded, max_examples))
     return ConsumerReport(findings=tuple(findings), steps_checked=len(steps), specs=tuple(specs))
 
 
@@ -149,9 +152,19 @@ def _check_step(
         )
     if op is None or spec is None:
         return out
+    for problem, severity in _withheld_problems(flow, step, op, spec, url, domains, out):
+        out.append(
+            finding(
+                problem.kind,
+                severity,
+                problem.message,
+                spec_pointer=problem.spec_pointer,
+                example=describe_example(problem.example),
+            )
+        )
     routing = route_statuses(flow, step, op, spec)
     for m in check_mappings(step, op, spec, routing):
-        sev: Severity = "error" if m.severity == "error" else "note"
+        sev: Severity = m.severity if m.severity in ("error", "warning") else "note"  # type: ignore[assignment]
         out.append(
             finding(
                 "response-mapping", sev, m.message, mapping=m.mapping, spec_pointer=m.spec_pointer
@@ -163,6 +176,45 @@ def _check_step(
     )
     out.extend(finding("unsupported", "note", note) for note in routing.notes)
     return out
+
+
+def _withheld_problems(
+    flow: Flow,
+    step: Step,
+    op: Any,
+    spec: Any,
+    url: Any,
+    domains: Domains,
+    already: Sequence[ContractFinding],
+) -> list[tuple[Any, Severity]]:
+    """Request problems that only a withheld caller ID causes: real calls, so a warning
+    when the flow routes the backend's 404 apart from success, else an error."""
+    shapes = shapes_of(strings_in({k: step.config.get(k) for k in ("url", "headers", "body")}))
+    pinned = {k: v for k, v in WITHHELD.items() if k in shapes and domains.admits(k, v)}
+    if not pinned:
+        return []
+    seen = {f.message for f in already}
+    problems = check_request(
+        step, op, spec, url, dataclasses.replace(domains, pinned=pinned), max_examples=20
+    )
+    severity: Severity = "warning" if _routes_not_found(flow, step) else "error"
+    names = ", ".join(f"{k}={v!r}" for k, v in pinned.items())
+    return [
+        (dataclasses.replace(p, message=f"withheld caller ID ({names}): {p.message}"), severity)
+        for p in problems
+        if p.kind == "request-schema" and p.message not in seen
+    ]
+
+
+def _routes_not_found(flow: Flow, step: Step) -> bool:
+    from harness.flow.lint.router import evaluate_router, router_of
+
+    router = router_of(flow, step)
+    if router is None:
+        return False
+    verdict = evaluate_router(flow, step, router)
+    target = verdict.route("404").target
+    return target is not None and target not in verdict.success_steps
 
 
 def _routing_problems(

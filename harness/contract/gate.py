@@ -20,6 +20,12 @@ from urllib.parse import urlsplit
 
 from harness.contract.consumer import check_consumer, load_named_specs
 from harness.contract.matching import NamedSpec
+from harness.contract.suppressions import (
+    Suppressed,
+    Suppression,
+    apply_suppressions,
+    load_suppressions,
+)
 from harness.errors import ConfigError, HarnessError, exit_code
 from harness.flow.loader import load_flow_set
 from harness.flow.model import FlowSet
@@ -53,6 +59,10 @@ class GateOptions:
     provider_max_time: float | None = None
     allow_non_loopback: bool = False
     run_id: str = ""
+    baseline: Path | None = None
+    seed: int | None = None  # the provider parts' Hypothesis seed
+    against: str | None = None  # diff the flows' behaviour against this version
+    today: datetime.date | None = None  # when suppressions expire; None: today (UTC)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +95,11 @@ class GateResult:
         return [f for p in self.parts if p.name == "lint" and p.raw for f in p.raw]
 
     @property
+    def suppressed(self) -> list[Any]:
+        """Every ``Suppressed`` finding (lint and consumer), kept out of the verdict."""
+        return [s for p in self.parts if p.name == "suppressions" and p.raw for s in p.raw]
+
+    @property
     def verdict(self) -> Status:
         statuses = {p.status for p in self.parts}
         return "error" if "error" in statuses else "failed" if "failed" in statuses else "passed"
@@ -106,10 +121,18 @@ def run_gate(options: GateOptions) -> GateResult:
     specs = load_named_specs(options.specs)
     config = LintConfig.load(options.lint_config) if options.lint_config else LintConfig()
     budget_ms = options.dead_air_ms or config.dead_air_ms or DEFAULT_DEAD_AIR_MS
+    rules = load_suppressions(options.baseline, config)
+    old = _older(options) if options.against else None
+    today = options.today or datetime.datetime.now(datetime.UTC).date()
+    held: list[Suppressed] = []
     parts = [
-        _timed("lint", lambda: _lint(flows, config, budget_ms)),
+        _timed(
+            "lint", lambda: _lint(flows, config.without_justified(), budget_ms, rules, today, held)
+        ),
         _timed("budget", lambda: _budget(flows, budget_ms)),
-        _timed("consumer", lambda: _consumer(flows, specs, options.max_examples)),
+        _timed(
+            "consumer", lambda: _consumer(flows, specs, options.max_examples, rules, today, held)
+        ),
     ]
     for name, url in options.base_urls.items():
         parts.append(
@@ -120,6 +143,10 @@ def run_gate(options: GateOptions) -> GateResult:
                 ),
             )
         )
+    if old is not None:
+        parts.append(_timed("diff", lambda: _diff(old, flows, budget_ms, options.against or "")))
+    if rules:
+        parts.append(_suppressions(rules, held, today))
     return GateResult(
         run_id=run_id,
         parts=tuple(parts),
@@ -137,10 +164,71 @@ def _timed(name: str, run: Callable[[], Part]) -> Part:
     return dataclasses.replace(part, duration_s=time.monotonic() - started)
 
 
-def _lint(flows: FlowSet, config: Any, budget_ms: int) -> Part:
+def _older(options: GateOptions) -> FlowSet:
+    """The version ``--against`` names: git:REV:PATH or a folder as given; a bare revision
+    means the gate's own FLOWS path at that revision."""
+    from harness.flow.versions import GIT_PREFIX, load_version
+
+    ref = options.against or ""
+    if not ref.startswith(GIT_PREFIX) and not Path(ref).exists():
+        ref = f"{GIT_PREFIX}{ref}:{options.flows}"
+    return load_version(ref)
+
+
+def _diff(old: FlowSet, new: FlowSet, budget_ms: int, against: str) -> Part:
+    from harness.flow.diff import diff_flow_sets
+
+    result = diff_flow_sets(old, new, budget_ms=budget_ms)
+    regressions = [c.text for c in result.changes if c.regression]
+    return Part(
+        name="diff",
+        status="failed" if regressions else "passed",
+        summary=f"{len(result.changes)} behaviour changes against {against}, "
+        f"{len(regressions)} regressions",
+        details=result.to_json(),
+        problems=tuple(regressions),
+        raw=result,
+    )
+
+
+def _suppressions(
+    rules: Sequence[Suppression], held: Sequence[Suppressed], today: datetime.date
+) -> Part:
+    expired = [r for r in rules if r.expired(today)]
+    problems = [
+        f"suppression of {r.rule} at {r.flow}/{r.step or '*'} expired on {r.expires} "
+        f"({r.source}): fix the finding or renew the reason"
+        for r in expired
+    ]
+    return Part(
+        name="suppressions",
+        status="failed" if expired else "passed",
+        summary=f"{len(held)} findings suppressed, {len(expired)} of {len(rules)} "
+        "suppressions expired",
+        details={
+            "suppressed": [
+                {"finding": s.finding.to_json(), "suppression": s.by.to_json()} for s in held
+            ],
+            "expired": [r.to_json() for r in expired],
+        },
+        problems=tuple(problems),
+        raw=list(held),
+    )
+
+
+def _lint(
+    flows: FlowSet,
+    config: Any,
+    budget_ms: int,
+    rules: Sequence[Suppression],
+    today: datetime.date,
+    held: list[Suppressed],
+) -> Part:
     from harness.flow.lint import lint_flow_set
 
-    findings = lint_flow_set(flows, config=config, dead_air_budget_ms=budget_ms)
+    every = lint_flow_set(flows, config=config, dead_air_budget_ms=budget_ms)
+    findings, suppressed = apply_suppressions(every, rules, today)
+    held.extend(suppressed)
     errors = [f for f in findings if f.severity == "error"]
     warnings = sum(f.severity == "warning" for f in findings)
     return Part(
@@ -171,8 +259,18 @@ def _budget(flows: FlowSet, budget_ms: int) -> Part:
     )
 
 
-def _consumer(flows: FlowSet, specs: Sequence[NamedSpec], max_examples: int) -> Part:
-    report = check_consumer(flows, specs, max_examples=max_examples)
+def _consumer(
+    flows: FlowSet,
+    specs: Sequence[NamedSpec],
+    max_examples: int,
+    rules: Sequence[Suppression],
+    today: datetime.date,
+    held: list[Suppressed],
+) -> Part:
+    checked = check_consumer(flows, specs, max_examples=max_examples)
+    kept, suppressed = apply_suppressions(checked.findings, rules, today)
+    held.extend(suppressed)
+    report = dataclasses.replace(checked, findings=tuple(kept))
     order = ["injection", "response-mapping", "operation-match", "request-schema"]
     errors = sorted(
         (f for f in report.findings if f.severity == "error"),
@@ -211,16 +309,18 @@ def _provider(
         max_examples=options.provider_examples,
         max_time=options.provider_max_time,
         allow_non_loopback=options.allow_non_loopback,
+        seed=options.seed,
     )
     failures = sum(len(o.failures) + len(o.errors) for o in report.operations)
     problems = [
         f"{o.label}: {x.splitlines()[0]}" for o in report.operations for x in o.failures + o.errors
     ]
     problems += [f"spec defect: {d.line()}" for d in report.spec_defects]
+    problems += report.auth_problems
     problems = list(dict.fromkeys(problems))  # the same failure from several examples
     return Part(
         name=f"provider {name}",
-        status="failed" if report.failed else "passed",
+        status="failed" if report.failed else "error" if report.auth_problems else "passed",
         summary=f"{len(report.operations)} operations on {urlsplit(url).netloc}, "
         f"{failures} backend failures, {len(report.spec_defects)} spec defects",
         raw=report,

@@ -5,6 +5,12 @@ run; every response goes through the checks in :data:`CHECKS`. When the spec has
 ``links``, schemathesis' state machine then walks them (create -> read). Failures are
 collected, never raised, so one run reports every broken operation.
 
+Answers 401/403 are an authentication problem (credentials missing, rejected or short
+of a scope), never a contract failure: they are counted apart and make the run exit 2.
+A spec that requires security while no credentials were given stops the run before the
+first call (:mod:`harness.contract.security`). ``seed`` makes a run replayable: the same
+seed, spec and backend give the same requests.
+
 ``case.call`` is synchronous (requests); call :func:`run_provider` from a thread, never
 from a running event loop that also serves the backend.
 """
@@ -16,11 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.specs.openapi.checks import (
@@ -32,9 +39,11 @@ from schemathesis.specs.openapi.checks import (
 
 from harness.contract.auth import ProviderAuth
 from harness.contract.examples import SpecDefect, example_defects
-from harness.contract.openapi import load_spec
+from harness.contract.openapi import escape, load_spec
+from harness.contract.security import require_credentials
 from harness.errors import ConfigError, UnreachableError, UnsafeTargetError
 from harness.events import Redactor
+from harness.executor.auth import basic_header
 from harness.loopback import is_loopback
 
 __all__ = ["CHECKS", "OperationResult", "ProviderReport", "check_base_url", "run_provider"]
@@ -58,6 +67,7 @@ class OperationResult:
     calls: int = 0
     failures: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    auth: dict[int, int] = field(default_factory=dict)  # 401/403 -> how many answers
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,10 +79,23 @@ class ProviderReport:
     operations: tuple[OperationResult, ...]
     spec_defects: tuple[SpecDefect, ...]
     notes: tuple[str, ...] = ()
+    seed: int | None = None
 
     @property
     def failed(self) -> bool:
         return bool(self.spec_defects) or any(o.failures or o.errors for o in self.operations)
+
+    @property
+    def auth_problems(self) -> list[str]:
+        """One line per operation answered 401/403: an authentication problem."""
+        return [
+            f"{o.label}: "
+            + ", ".join(f"{n} answers {code}" for code, n in sorted(o.auth.items()))
+            + " -- authentication problem (credentials missing, rejected or short of a "
+            "scope), not a contract failure"
+            for o in self.operations
+            if o.auth
+        ]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -80,9 +103,17 @@ class ProviderReport:
             "base_url": self.base_url,
             "failed": self.failed,
             "operations": [
-                {"label": o.label, "calls": o.calls, "failures": o.failures, "errors": o.errors}
+                {
+                    "label": o.label,
+                    "calls": o.calls,
+                    "failures": o.failures,
+                    "errors": o.errors,
+                    "auth": {str(k): v for k, v in o.auth.items()},
+                }
                 for o in self.operations
             ],
+            "auth_problems": self.auth_problems,
+            "seed": self.seed,
             "spec_defects": [
                 {"pointer": d.pointer, "schema_pointer": d.schema_pointer, "message": d.message}
                 for d in self.spec_defects
@@ -118,25 +149,38 @@ def run_provider(
     max_examples: int = 20,
     max_time: float | None = None,
     allow_non_loopback: bool = False,
+    seed: int | None = None,
 ) -> ProviderReport:
-    """Run the provider checks; raises HarnessError only when the run cannot happen."""
+    """Run the provider checks; raises HarnessError only when the run cannot happen.
+
+    ``seed`` None: Hypothesis derandomized (the same run every time); a seed: that run.
+    """
     spec = load_spec(spec_path)  # exit 2 with file + pointer for unparseable specs
     check_base_url(base_url, allow_non_loopback=allow_non_loopback)
+    require_credentials(spec, auth or ProviderAuth())
     resolved = (auth or ProviderAuth()).resolved()
     try:
         schema = schemathesis.openapi.from_path(spec_path)
     except Exception as exc:  # schemathesis rejects what it cannot load; that is input
         raise ConfigError(f"schemathesis cannot load the spec: {exc}", file=spec_path) from None
     deadline = time.monotonic() + max_time if max_time else None
-    runner = _Runner(base_url=base_url, auth=resolved, deadline=deadline, examples=max_examples)
-    operations, notes = runner.all_operations(schema)
     defects, spec_notes = example_defects(spec)
+    runner = _Runner(
+        base_url=base_url,
+        auth=resolved,
+        deadline=deadline,
+        examples=max_examples,
+        seed=seed,
+        defective=tuple(d.pointer for d in defects),
+    )
+    operations, notes = runner.all_operations(schema)
     return ProviderReport(
         spec=spec.name,
         base_url=base_url,
         operations=tuple(operations),
         spec_defects=tuple(defects),
         notes=tuple(notes + spec_notes),
+        seed=seed,
     )
 
 
@@ -146,6 +190,8 @@ class _Runner:
     auth: ProviderAuth
     deadline: float | None
     examples: int
+    seed: int | None = None
+    defective: tuple[str, ...] = ()  # pointers of examples that break their own schema
     redactor: Redactor = field(default_factory=Redactor)
 
     def __post_init__(self) -> None:
@@ -155,13 +201,13 @@ class _Runner:
         if self.auth.basic:
             self.redactor.add_basic(*self.auth.basic)
 
-    def settings(self, **extra: Any) -> settings:
+    def settings(self, *, explicit: bool = True, **extra: Any) -> settings:
         return settings(
             max_examples=self.examples,
             deadline=None,
-            derandomize=True,
+            derandomize=self.seed is None,
             database=None,
-            phases=[Phase.explicit, Phase.generate],
+            phases=[Phase.explicit, Phase.generate] if explicit else [Phase.generate],
             suppress_health_check=list(HealthCheck),
             **extra,
         )
@@ -186,20 +232,28 @@ class _Runner:
         extra: dict[str, Any] = {"base_url": self.base_url, "headers": dict(self.auth.headers)}
         if self.auth.query:
             extra["params"] = dict(self.auth.query)
+        if self.auth.cookies:
+            extra["cookies"] = dict(self.auth.cookies)
         if self.auth.basic:
             extra["auth"] = self.auth.basic
         return extra
 
     def operation(self, operation: Any) -> OperationResult:
         result = OperationResult(label=f"{operation.method.upper()} {operation.path}")
+        # A broken spec example is one spec defect; sending it would add a backend
+        # "failure" per example, blaming the backend for the spec's mistake.
+        at = f"#/paths/{escape(operation.path)}/{operation.method.lower()}/"
+        explicit = not any(p.startswith(at) for p in self.defective)
 
         @given(case=operation.as_strategy())
-        @self.settings()
+        @self.settings(explicit=explicit)
         def drive(case: schemathesis.Case[Any]) -> None:
             if self.expired():
                 return
             self.one(case, result)
 
+        if self.seed is not None:
+            drive = hypothesis_seed(self.seed)(drive)
         try:
             drive()
         except Exception as exc:  # a strategy schemathesis cannot build is a spec problem
@@ -213,6 +267,9 @@ class _Runner:
         except Exception as exc:  # requests' errors: the backend dropped the connection
             _add(result.errors, f"request failed: {type(exc).__name__}")
             return
+        if response.status_code in (401, 403) and self.sent_credentials(response):
+            result.auth[response.status_code] = result.auth.get(response.status_code, 0) + 1
+            return
         try:
             case.validate_response(response, checks=CHECKS)
         except FailureGroup as group:
@@ -220,6 +277,29 @@ class _Runner:
                 _add(result.failures, self.redactor(_describe(failure, case, self.base_url)))
         except Failure as failure:
             _add(result.failures, self.redactor(_describe(failure, case, self.base_url)))
+
+    def sent_credentials(self, response: Any) -> bool:
+        """Whether the request carried our credentials as given.
+
+        Schemathesis also generates the spec's own auth parameters (an `X-API-Key`
+        header parameter, say) with values of its own; a 401 to those is the backend
+        rightly refusing them, judged by the spec like any answer, not an auth problem.
+        """
+        request = getattr(response, "request", None)
+        headers = getattr(request, "headers", None)
+        if headers is None:
+            return True
+        if any(headers.get(name) != value for name, value in self.auth.headers.items()):
+            return False
+        query = parse_qs(urlsplit(str(getattr(request, "url", ""))).query)
+        if any(query.get(name) != [value] for name, value in self.auth.query.items()):
+            return False
+        cookie = str(headers.get("Cookie", ""))
+        if any(f"{name}={value}" not in cookie for name, value in self.auth.cookies.items()):
+            return False
+        if self.auth.basic and headers.get("Authorization") != basic_header(*self.auth.basic):
+            return False
+        return True
 
     def has_links(self, schema: Any) -> bool:
         try:
@@ -237,6 +317,10 @@ class _Runner:
                 return runner.kwargs() | {"timeout": 10}
 
             def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+                if response.status_code in (401, 403) and runner.sent_credentials(response):
+                    code = response.status_code
+                    result.auth[code] = result.auth.get(code, 0) + 1
+                    return
                 try:
                     case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
                 except FailureGroup as group:

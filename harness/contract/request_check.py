@@ -95,7 +95,7 @@ def check_request(
         max_examples = 1
     found, seen = [], set()
     for check in checks:
-        problem = _search(shapes, check, max_examples)
+        problem = _search(shapes, check, max_examples, domains)
         if problem is not None and (check.kind, problem.message) not in seen:
             seen.add((check.kind, problem.message))
             found.append(problem)
@@ -129,7 +129,9 @@ class _Check(NamedTuple):
     focus: str = ""  # the one hostile variable, for injection checks
 
 
-def _search(req_shapes: Mapping[str, Shape], check: _Check, max_examples: int) -> Problem | None:
+def _search(
+    req_shapes: Mapping[str, Shape], check: _Check, max_examples: int, domains: Domains
+) -> Problem | None:
     kind, problem, spec_pointer = check.kind, check.problem, check.spec_pointer
     config = settings(
         max_examples=max_examples,
@@ -139,7 +141,9 @@ def _search(req_shapes: Mapping[str, Shape], check: _Check, max_examples: int) -
         phases=[Phase.generate, Phase.shrink],
         suppress_health_check=list(HealthCheck),
     )
-    example = next((e for e in _curated(req_shapes, check.focus) if problem(e)), None)
+    curated = _curated(req_shapes, check.focus) if domains.free_text(check.focus) else []
+    admitted = (e for e in curated if domains.admits(check.focus, e[check.focus]))
+    example = next((e for e in admitted if problem(e)), None)
     if example is None:
         try:
             example = find(check.strategy, lambda v: bool(problem(v)), settings=config)
@@ -296,12 +300,15 @@ def _params_problem(req: _Request, variables: Mapping[str, Any]) -> str:
     except ValueError:
         return ""
     query = parse_qs(parts.query, keep_blank_values=True)
-    segments = [unquote(s) for s in parts.path.split("/") if s]
+    # Keep empty segments: '/patients//slots' has no patient id, it is not 'slots'.
+    segments = [unquote(s) for s in parts.path.split("/")[1:]]
     indexes = path_parameters(the_op, req.url, req.spec)
     headers = {k.lower(): v for k, v in (req.step.config.get("headers") or {}).items()}
     for param in the_op.parameters:
         value = param_value(param.location, param.name, query, segments, indexes, headers)
         value = _text(value, variables) if param.location == "header" and value else value
+        if value == "" and param.location == "path":
+            return f"required path parameter '{param.name}' is missing (empty path segment)"
         if value is None:
             if param.required and not auth_supplies(req.step, param.name, param.location):
                 return f"required {param.location} parameter '{param.name}' is missing"

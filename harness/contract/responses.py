@@ -211,6 +211,16 @@ def _check_one(
             )
             continue
         walk = walk_jsonpath(spec, schema_at, segments)
+        if walk.found and walk.open_at:
+            # An untyped object says nothing about its fields: the path may be absent in
+            # every real answer, so the mapping is a guess the spec does not back.
+            yield MappingProblem(
+                severity="warning",
+                mapping=name,
+                spec_pointer=walk.open_at,
+                message=f"{path}: '{walk.segment}' is undeclared ({walk.open_at} documents "
+                "no fields, so nothing says the backend sends it)",
+            )
         if not walk.found:
             severity = "note" if apart else "error"
             message = (

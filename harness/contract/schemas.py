@@ -9,6 +9,7 @@ understand (an external ``$ref``, an unknown type, a broken regex) is reported a
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,23 @@ __all__ = [
 
 _URI = "urn:ivr-harness:spec"
 _MAX_ALTERNATIVES = 64
+
+
+# Every format jsonschema can check (uuid, date, email, ipv4, ...) for every draft, plus
+# date-time, whose own checker needs an optional package.
+_FORMATS = jsonschema.FormatChecker()
+
+
+@_FORMATS.checks("date-time", raises=ValueError)
+def _date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not re.fullmatch(
+        r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", value
+    ):
+        raise ValueError(f"{value!r} is not an RFC 3339 date-time")
+    datetime.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    return True
 
 
 class Unsupported(Exception):
@@ -69,11 +87,15 @@ def _denull(node: Any, depth: int) -> Any:
     return out
 
 
-def validate(spec: Spec, pointer: str | Mapping[str, Any], instance: Any) -> list[str]:
+def validate(
+    spec: Spec, pointer: str | Mapping[str, Any], instance: Any, *, formats: bool = False
+) -> list[str]:
     """Messages for every way ``instance`` breaks a schema ([] when valid).
 
     ``pointer`` locates the schema in the spec, or is an inline schema whose ``$ref``s point
-    into the spec. Raises :class:`Unsupported` when the schema cannot be evaluated.
+    into the spec. With ``formats``, ``format`` is asserted too (uuid, date-time, email,
+    ...: jsonschema's FormatChecker). Raises :class:`Unsupported` when the schema cannot be
+    evaluated.
     """
     document = validation_document(spec)
     root = {"$ref": f"{_URI}{pointer}"} if isinstance(pointer, str) else _rooted(pointer)
@@ -82,7 +104,8 @@ def validate(spec: Spec, pointer: str | Mapping[str, Any], instance: Any) -> lis
     registry: referencing.Registry[Any] = referencing.Registry().with_resource(
         _URI, draft.create_resource(document)
     )
-    validator = cls(root, registry=registry)
+    checker = _FORMATS if formats else None
+    validator = cls(root, registry=registry, format_checker=checker)
     try:
         errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
         return [_describe(e) for e in errors[:5]]
@@ -196,7 +219,7 @@ def walk_jsonpath(spec: Spec, schema_pointer: str, segments: list[str | int]) ->
                 following.extend(step)
                 open_at = open_at or (alt if is_open else "")
         if open_at and not following:
-            return PathWalk(found=True, open_at=open_at)
+            return PathWalk(found=True, open_at=open_at, segment=_show(segment))
         if not following:
             return PathWalk(found=False, segment=_show(segment), missing_at=current[0])
         current = following[:_MAX_ALTERNATIVES]

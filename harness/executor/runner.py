@@ -351,6 +351,8 @@ class FlowRunner:
             digits = digits.split(terminator, 1)[0]
         if cfg.get("maxDigits"):
             digits = digits[: int(cfg["maxDigits"])]
+        if len(digits) < int(cfg.get("minDigits") or 0):
+            digits = ""  # too few keys: the platform's no-input result, as a timeout gives
         scope[cfg["variable"]] = digits
         if cfg.get("prompt"):
             await self.ctx.clock.sleep(self.default_prompt_ms * self.audio_scale / 1000)

@@ -54,7 +54,8 @@ def write_reports(result: GateResult, report_dir: Path) -> Path:
     """Write lint.sarif, junit.xml and results.json under ``report_dir/<run-id>/``."""
     out = report_dir / result.run_id
     documents = {
-        "lint.sarif": format_sarif(result.lint_findings, Path.cwd()) + "\n",
+        "lint.sarif": format_sarif(result.lint_findings, Path.cwd(), _suppressed_lint(result))
+        + "\n",
         "junit.xml": gate_junit(result),
         "results.json": json.dumps(results_json(result), indent=2, default=str) + "\n",
     }
@@ -62,6 +63,10 @@ def write_reports(result: GateResult, report_dir: Path) -> Path:
         atomic_write(out / name, text)
     append_step_summary(render_markdown(result, out))
     return out
+
+
+def _suppressed_lint(result: GateResult) -> list[tuple[Any, str]]:
+    return [(s.finding, s.by.reason) for s in result.suppressed if hasattr(s.finding, "rule_id")]
 
 
 def render_markdown(result: GateResult, out: Path) -> str:

@@ -120,9 +120,31 @@ def _part_suite(part: Part) -> Suite:
         suite = budget_suite(part.raw)
     elif part.name == "consumer":
         suite = consumer_suite(part.raw)
+    elif part.name in ("suppressions", "diff"):
+        suite = _generic_suite(part)
     else:
         suite = provider_suite(part.name, part.raw)
     return Suite(name=suite.name, cases=suite.cases, time_s=part.duration_s)
+
+
+def _generic_suite(part: Part) -> Suite:
+    """One case per problem (expired suppressions, behaviour changes); suppressed findings
+    are skipped cases, so a JUnit viewer shows them without failing on them."""
+    cases = [
+        Case(name=line.split(":", 1)[0], classname=f"gate.{part.name}", failure=line)
+        for line in part.problems
+    ]
+    cases += [
+        Case(
+            name=f"{s.finding.flow_id}/{s.finding.step_id}",
+            classname=f"gate.{part.name}",
+            skipped=f"suppressed: {s.by.reason}",
+        )
+        for s in (part.raw if part.name == "suppressions" else [])
+    ]
+    if not cases:
+        cases = [Case(name=part.summary, classname=f"gate.{part.name}")]
+    return Suite(name=part.name, cases=cases)
 
 
 def gate_junit(result: GateResult) -> str:

@@ -1,8 +1,14 @@
-"""SARIF 2.1.0 output of lint findings: one run, the rule registry as ``tool.driver.rules``."""
+"""SARIF 2.1.0 output of lint findings: one run, the rule registry as ``tool.driver.rules``.
+
+Findings accepted with a reason are results too, each with a ``suppressions`` array
+(``kind: external``: the reason lives in a lint config or baseline file), so code-scanning
+tools show them as suppressed rather than losing them.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +22,23 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "note": "note"}
 
 
-def to_sarif(findings: list[Finding], base: Path | None = None) -> dict[str, Any]:
-    """A SARIF log; artifact URIs are relative to ``base`` (``%SRCROOT%``)."""
+def to_sarif(
+    findings: list[Finding],
+    base: Path | None = None,
+    suppressed: Sequence[tuple[Finding, str]] = (),
+) -> dict[str, Any]:
+    """A SARIF log; artifact URIs are relative to ``base`` (``%SRCROOT%``).
+
+    ``suppressed`` holds (finding, justification) pairs, written as suppressed results.
+    """
     ids = list(RULES)
+    results = [_result(f, ids.index(f.rule_id), base) for f in findings]
+    for finding, reason in suppressed:
+        result = _result(finding, ids.index(finding.rule_id), base)
+        result["suppressions"] = [
+            {"kind": "external", "status": "accepted", "justification": reason}
+        ]
+        results.append(result)
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -27,15 +47,20 @@ def to_sarif(findings: list[Finding], base: Path | None = None) -> dict[str, Any
                 "rules": [_rule(rule_id) for rule_id in ids],
             }
         },
-        "results": [_result(f, ids.index(f.rule_id), base) for f in findings],
+        "results": results,
     }
     if base is not None:
         run["originalUriBaseIds"] = {"%SRCROOT%": {"uri": base.resolve().as_uri() + "/"}}
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
-def format_sarif(findings: list[Finding], base: Path | None = None) -> str:
-    return json.dumps(to_sarif(findings, base), indent=2)
+def format_sarif(
+    findings: list[Finding],
+    base: Path | None = None,
+    suppressed: Sequence[tuple[Finding, str]] = (),
+) -> str:
+    """:func:`to_sarif` as indented JSON text."""
+    return json.dumps(to_sarif(findings, base, suppressed), indent=2)
 
 
 def _rule(rule_id: str) -> dict[str, Any]:

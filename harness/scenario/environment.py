@@ -20,6 +20,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from harness.asgi_server import LoopbackServer
+from harness.backends.faults import FaultSet
+from harness.backends.own import OwnBackends
 from harness.backends.server import GUIDE_HOSTS, ReferenceBackends
 from harness.clock import Clock
 from harness.errors import ConfigError, UnsafeTargetError
@@ -48,6 +50,19 @@ class Environment:
     ctx: ExecutorContext
     receiver_url: str
     upstreams: dict[str, str] = field(default_factory=dict)
+    own: OwnBackends | None = None
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    def fault_set(self, target: str) -> FaultSet:
+        """The HTTP fault set behind a target: a project host, a reference name or its host."""
+        if self.own is not None and target in self.own.urls:
+            return self.own.faults(target)
+        by_host = {host: name for name, host in GUIDE_HOSTS.items()}
+        return self.backends.faults(by_host.get(target, target))
+
+    def host_of(self, target: str) -> str:
+        """The flow host a target names (`crm` -> `api.crm-provider.com`)."""
+        return GUIDE_HOSTS.get(target, target)
 
     @property
     def resolver(self) -> FaultyResolver:
@@ -60,6 +75,7 @@ class Environment:
             "oauth_client_id": CLIENT_ID,
             "oauth_client_secret": CLIENT_SECRET,
             "api_key_variable": API_KEY,
+            **self.secrets,
         }
 
 
@@ -108,14 +124,23 @@ async def environment(
         receiver_url = await receiver.start()
         stack.push_async_callback(receiver.stop)
         stack.push_async_callback(control.cleanup)
+        own: OwnBackends | None = None
+        if scenario.hosts:
+            own = await stack.enter_async_context(
+                OwnBackends(scenario.hosts, clock=clock, allow_non_loopback=allow_non_loopback)
+            )
         upstreams = _upstreams(scenario.backends, backends, allow_non_loopback)
+        for host, url in (own.urls if own is not None else {}).items():
+            upstreams[host] = (host.replace(".", "-"), url)
         proxies: dict[str, ProxyHandle] = {}
         routes: dict[str, str] = {}
         for host, (name, upstream) in upstreams.items():
             if name not in proxies:
                 proxies[name] = await control.create_proxy(name, _hostport(upstream))
             routes[host] = f"http://{proxies[name].listen}"
-        events.redactor.add(CLIENT_SECRET, API_KEY)
+            # A fault target may name the host the flow calls, not only the proxy.
+            proxies[host] = proxies[name]
+        events.redactor.add(CLIENT_SECRET, API_KEY, *scenario.secrets.values())
         ctx = ExecutorContext.create(
             clock=clock,
             routes=routes,
@@ -132,6 +157,8 @@ async def environment(
             ctx=ctx,
             receiver_url=receiver_url,
             upstreams={name: up for name, up in upstreams.values()},
+            own=own,
+            secrets=dict(scenario.secrets),
         )
 
 

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from harness.backends.faults import ActiveFault
-from harness.backends.server import GUIDE_HOSTS
 from harness.clock import Clock
 from harness.executor.resolver import DnsFault
 from harness.scenario.environment import Environment
@@ -163,7 +162,7 @@ class FaultDriver:
         spec = dict(fault.spec)
         if spec.get("kind") == "accepted":
             spec.setdefault("callbackUrl", f"{self.env.receiver_url}/webhooks/{_CALLBACK_PREFIX}")
-        faults = self.env.backends.faults(fault.target)
+        faults = self.env.fault_set(fault.target)
         active: ActiveFault = faults.add(spec)
 
         async def undo() -> None:
@@ -175,7 +174,7 @@ class FaultDriver:
         return undo
 
     async def _apply_dns(self, index: int, fault: Fault) -> Callable[[], Awaitable[None]]:
-        host = fault.spec.get("host") or GUIDE_HOSTS[fault.target]
+        host = fault.spec.get("host") or self.env.host_of(fault.target)
         dns = DnsFault(kind=fault.spec["kind"], stall_ms=int(fault.spec.get("stall_ms", 0)))
         self.env.resolver.set_fault(host, dns)
 

@@ -7,12 +7,13 @@ hold. The loader turns a file into a :class:`Scenario` or raises a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.bundled import bundled_schema
+from harness.config import BackendEntry
 from harness.errors import ConfigError
 from harness.flow.loader import validate_against
 from harness.inputs import parse_yaml, read_text
@@ -68,6 +69,10 @@ class Scenario:
     faults: tuple[Fault, ...] = ()
     expect: tuple[Mapping[str, Any], ...] = ()
     known_defects: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The project's own backends by flow host (stubs or proxied upstreams) and the
+    # secrets its flows read; set from the project configuration, never from the file.
+    hosts: Mapping[str, BackendEntry] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
 
     def applies_to(self, flow_set_name: str) -> bool:
         return not self.flows or flow_set_name in self.flows
@@ -78,13 +83,14 @@ def scenario_schema() -> Mapping[str, Any]:
     return bundled_schema("scenario.schema.json")
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Read and validate one scenario file."""
+def load_scenario(path: Path, *, hosts: Collection[str] = ()) -> Scenario:
+    """Read and validate one scenario file; `hosts` are the project's own backend hosts,
+    which fault targets may name besides the reference backends."""
     document = parse_yaml(read_text(path, what="scenario"), file=path)
     if not isinstance(document, dict):
         raise ConfigError("a scenario is a YAML mapping", file=path, hint="start with 'name:'")
     validate_against(scenario_schema(), document, file=path)
-    check_references(document, scenario_schema(), path)
+    check_references(document, scenario_schema(), path, hosts=hosts)
     return _build(document, path)
 
 
@@ -133,7 +139,7 @@ def _fault(raw: Mapping[str, Any], index: int) -> Fault:
     )
 
 
-def load_scenarios(paths: list[Path]) -> list[Scenario]:
+def load_scenarios(paths: list[Path], *, hosts: Collection[str] = ()) -> list[Scenario]:
     """Every `*.yaml` / `*.yml` under the given files and folders, sorted by name."""
     files: list[Path] = []
     for path in paths:
@@ -143,7 +149,7 @@ def load_scenarios(paths: list[Path]) -> list[Scenario]:
             files.append(path)
         else:
             raise ConfigError("no such scenario file or folder", file=path)
-    scenarios = [load_scenario(f) for f in files]
+    scenarios = [load_scenario(f, hosts=hosts) for f in files]
     seen: dict[str, Path | None] = {}
     for sc in scenarios:
         if sc.name in seen:

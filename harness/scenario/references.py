@@ -8,11 +8,11 @@ pointer and, for a name, the closest known one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.backends.faultspec import parse_fault
+from harness.backends.faultspec import KINDS, parse_fault
 from harness.backends.server import GUIDE_HOSTS
 from harness.backends.state import BACKENDS, fault_kinds
 from harness.errors import ConfigError, did_you_mean
@@ -25,11 +25,21 @@ _MODIFIERS = frozenset({"title", "calls"})
 _PLACEHOLDER_CALLBACK = "http://127.0.0.1/webhooks/placeholder"
 
 
-def check_references(doc: Mapping[str, Any], schema: Mapping[str, Any], path: Path | None) -> None:
-    """Raise a ConfigError for the first reference in a schema-valid scenario that cannot work."""
-    proxied = _proxied(doc.get("backends", {}))
+def check_references(
+    doc: Mapping[str, Any],
+    schema: Mapping[str, Any],
+    path: Path | None,
+    *,
+    hosts: Collection[str] = (),
+) -> None:
+    """Raise a ConfigError for the first reference in a schema-valid scenario that cannot work.
+
+    A fault target is a reference backend (`crm`), the host a flow calls
+    (`api.crm-provider.com`), or one of `hosts`, the project's own backends.
+    """
+    proxied = sorted({*_proxied(doc.get("backends", {})), *GUIDE_HOSTS.values(), *hosts})
     for index, raw in enumerate(doc.get("faults", ())):
-        _check_fault(raw, f"/faults/{index}", proxied, path)
+        _check_fault(raw, f"/faults/{index}", proxied, set(hosts), path)
     checks = set(schema["$defs"]["expectation"]["properties"]) - _MODIFIERS
     for index, raw in enumerate(doc.get("expect", ())):
         if not checks & set(raw):
@@ -50,15 +60,19 @@ def _proxied(overrides: Mapping[str, str]) -> list[str]:
 
 
 def _check_fault(
-    raw: Mapping[str, Any], pointer: str, proxied: list[str], path: Path | None
+    raw: Mapping[str, Any], pointer: str, proxied: list[str], own: set[str], path: Path | None
 ) -> None:
     kind = next((k for k in ("toxic", "http", "dns", "disable") if k in raw), "")
     target = raw.get("target")
     if kind in ("toxic", "disable"):
         _known(target, proxied, f"{pointer}/target", path, "a proxied backend")
     elif kind == "http":
-        _known(target, list(BACKENDS), f"{pointer}/target", path, "a reference backend")
-        _check_http(raw["http"], str(target), f"{pointer}/http", path)
+        by_host = {host: name for name, host in GUIDE_HOSTS.items()}
+        known = [*BACKENDS, *by_host, *sorted(own)]
+        _known(target, known, f"{pointer}/target", path, "a backend of this run")
+        name = str(target)
+        kinds = frozenset(KINDS) if name in own else fault_kinds(by_host.get(name, name))
+        _check_http(raw["http"], kinds, f"{pointer}/http", path)
     elif kind == "dns" and not raw["dns"].get("host"):
         if target is None:
             raise ConfigError(
@@ -67,7 +81,8 @@ def _check_fault(
                 pointer=pointer,
                 hint="e.g. target: crm, or dns: {host: api.crm-provider.com, ...}",
             )
-        _known(target, list(GUIDE_HOSTS), f"{pointer}/target", path, "a backend with a known host")
+        known = [*GUIDE_HOSTS, *GUIDE_HOSTS.values(), *sorted(own)]
+        _known(target, known, f"{pointer}/target", path, "a backend with a known host")
 
 
 def _known(target: Any, known: list[str], pointer: str, path: Path | None, what: str) -> None:
@@ -78,11 +93,13 @@ def _known(target: Any, known: list[str], pointer: str, path: Path | None, what:
     raise ConfigError(message, file=path, pointer=pointer, hint=hint)
 
 
-def _check_http(spec: Mapping[str, Any], target: str, pointer: str, path: Path | None) -> None:
+def _check_http(
+    spec: Mapping[str, Any], kinds: frozenset[str], pointer: str, path: Path | None
+) -> None:
     if spec.get("kind") == "accepted":
         spec = {"callbackUrl": _PLACEHOLDER_CALLBACK, **spec}
     try:
-        parse_fault(dict(spec), allowed_kinds=fault_kinds(target))
+        parse_fault(dict(spec), allowed_kinds=kinds)
     except ConfigError as exc:
         raise ConfigError(
             exc.detail, file=path, pointer=pointer + exc.pointer, hint=exc.hint

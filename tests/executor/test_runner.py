@@ -327,3 +327,24 @@ async def test_wait_step_returns_when_the_key_arrives_and_plays_progress() -> No
     third = await runner.run_call("main", Caller(call_id="c3"))
     assert third.outcome == "voicemail" and third.duration_ms == pytest.approx(120_000)
     await env.ctx.aclose()
+
+
+@pytest.mark.parametrize(("keys", "ends"), [("1234#", "short"), ("12345678#", "ok")])
+async def test_fewer_than_min_digits_leave_the_variable_empty(keys: str, ends: str) -> None:
+    env = make_env({})
+    collect = {"variable": "d", "minDigits": 8, "maxDigits": 8, "terminator": "#"}
+    route = {"conditions": [{"expression": "d == ''", "nextStepId": "short"}],
+             "defaultStepId": "ok"}  # fmt: skip
+    flows = flow_set(
+        _doc(
+            [
+                {"id": "c", "type": "CollectDigits", "configuration": collect, "nextStepId": "r"},
+                {"id": "r", "type": "Condition", "configuration": route},
+                {"id": "short", "type": "Hangup", "configuration": {}},
+                {"id": "ok", "type": "Hangup", "configuration": {}},
+            ]
+        )
+    )
+    call = await FlowRunner(flows, env.ctx).run_call("main", Caller(dtmf=(keys,)))
+    assert call.terminal_step == ends
+    await env.ctx.aclose()

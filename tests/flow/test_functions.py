@@ -32,6 +32,7 @@ def test_the_whitelist() -> None:
         "decodeJwt",
         "currentTimestamp",
         "coalesce",
+        "matches",
     }
     with pytest.raises(TypeError):
         FUNCTIONS["eval"] = eval  # type: ignore[index]
@@ -228,3 +229,18 @@ def test_current_timestamp_is_wall_clock_milliseconds() -> None:
 )
 def test_coalesce_returns_the_first_non_null(args: tuple[Any, ...], expected: Any) -> None:
     assert coalesce(*args) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern", "expected"),
+    [
+        ("12345678", "^[0-9]{8}$", True),
+        ("1234567*", "^[0-9]{8}$", False),
+        ("a1", "[0-9]", True),  # a search, as JavaScript's RegExp.test
+        ("١٢", "^\\d+$", False),  # ASCII classes: Arabic-Indic digits are not \\d
+        (None, ".*", False),
+        ("x", "(", False),  # a pattern that does not compile rejects the value
+    ],
+)
+def test_matches_is_regexp_test(text: object, pattern: str, expected: bool) -> None:
+    assert evaluate("matches(t, p)", Scope(variables={"t": text, "p": pattern})) is expected

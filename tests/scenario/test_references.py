@@ -21,7 +21,10 @@ OK_EXPECT = "expect: [{outcome: hangup}]\n"
         (
             "faults: [{target: mainframe, toxic: {type: latency}}]\n" + OK_EXPECT,
             "#/faults/0/target",
-            ["fault target 'mainframe' is not a proxied backend", "known: crm, oauth, tickets"],
+            [
+                "fault target 'mainframe' is not a proxied backend",
+                "known: api.crm-provider.com, api.service-provider.com, auth.crm-provider.com, crm",
+            ],
         ),
         (
             "faults: [{target: crn, disable: true}]\n" + OK_EXPECT,
@@ -109,3 +112,27 @@ def test_suite_with_an_unknown_target_exits_2_naming_file_and_pointer(tmp_path: 
 def test_call_with_an_unknown_flow_names_the_flow_folder() -> None:
     result = run_cli("call", str(HARDENED), "--flow", "nope")
     assert_one_line_error(result, f"{HARDENED}: unknown flow id 'nope'", "customer-lookup-ivr")
+
+
+def test_a_target_may_name_the_flow_host(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        HEAD
+        + "faults: [{target: api.crm-provider.com, http: {kind: status, status: 503}},"
+        + " {target: api.orders.example.com, http: {kind: empty}},"
+        + " {target: api.orders.example.com, toxic: {type: latency}}]\n"
+        + OK_EXPECT
+    )
+    scenario = load_scenario(path, hosts=["api.orders.example.com"])
+    assert [f.target for f in scenario.faults][1] == "api.orders.example.com"
+
+
+def test_a_misspelt_project_host_gets_a_did_you_mean(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        HEAD + "faults: [{target: api.order.example.com, http: {kind: malformed}}]\n" + OK_EXPECT
+    )
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path, hosts=["api.orders.example.com"])
+    assert info.value.pointer == "/faults/0/target"
+    assert "did you mean 'api.orders.example.com'?" in str(info.value)

@@ -29,6 +29,7 @@ __all__ = [
     "decode_jwt",
     "encode_uri_component",
     "format_phone_number",
+    "matches",
     "parse_json",
     "validate_e164",
 ]
@@ -68,6 +69,21 @@ def validate_e164(s: Any) -> bool:
     ASCII digits only and no trailing-newline loophole (a full match, not ``$``).
     """
     return isinstance(s, str) and _E164.fullmatch(s) is not None
+
+
+def matches(s: Any, pattern: Any) -> bool:
+    """``matches(s, pattern)``: whether the regular expression finds a match in ``s``.
+
+    JavaScript ``RegExp.test`` semantics: a search (anchor with ``^``/``$`` for a full
+    match) and ASCII classes (``\\d`` is 0-9 only). A non-string ``s`` or a pattern that
+    does not compile gives false: the platform rejects the input rather than the call.
+    """
+    if not isinstance(s, str) or not isinstance(pattern, str) or len(pattern) > 512:
+        return False
+    try:
+        return re.search(pattern, s, re.ASCII) is not None
+    except re.error:
+        return False
 
 
 def encode_uri_component(s: Any) -> str:
@@ -134,6 +150,7 @@ FUNCTIONS: Mapping[str, Callable[..., Any]] = MappingProxyType(
         "decodeJwt": decode_jwt,
         "currentTimestamp": current_timestamp,
         "coalesce": coalesce,
+        "matches": matches,
     }
 )
 """Expression function name -> implementation. Calling any other name is a parse error."""

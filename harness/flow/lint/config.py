@@ -13,6 +13,12 @@ Config file (``.ivr-harness.toml``, or JSON with the same shape)::
     rule = "IVR005"
     flow = "customer-integration"
     step = "http-customer-lookup"      # optional: the whole flow when absent
+    reason = "the CRM answers in 400 ms"  # optional: a justified suppression (see below)
+    expires = 2027-01-31                  # optional, with a reason: the gate fails after it
+
+An entry with a ``reason`` is a *justified suppression*: ``lint`` drops the finding as any
+ignore does, and the gate reports it apart as suppressed (SARIF ``suppressions``), and
+fails once ``expires`` has passed (``harness.contract.suppressions``).
 
 Precedence, most specific first: the step's ``"lint"`` field, the flow's ``"lint"``
 field, an ``ignore`` entry, ``[lint.rules]``, the rule's default severity.
@@ -20,6 +26,7 @@ field, an ``ignore`` entry, ``[lint.rules]``, the rule's default severity.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +37,11 @@ from harness.flow.lint.model import RULES, Severity
 from harness.flow.model import Flow, Step
 from harness.inputs import parse_json, parse_toml, read_text
 
-__all__ = ["Ignore", "LintConfig", "resolve_rule"]
+__all__ = ["Ignore", "LintConfig", "parse_expiry", "resolve_rule"]
 
 _LEVELS = ("off", "note", "warning", "error")
 _TOP_KEYS = ("rules", "ignore", "dead-air-ms")
-_IGNORE_KEYS = ("rule", "flow", "step")
+_IGNORE_KEYS = ("rule", "flow", "step", "reason", "expires")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +49,9 @@ class Ignore:
     rule_id: str
     flow_id: str
     step_id: str | None = None
+    reason: str = ""
+    expires: datetime.date | None = None
+    pointer: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +82,13 @@ class LintConfig:
         return cls._from(section, path, base)
 
     @classmethod
+    def from_table(cls, section: Any, path: Path, base: str) -> LintConfig:
+        """A config from a `[lint]` table already read from `path` (a project config's)."""
+        if not isinstance(section, Mapping):
+            raise ConfigError("expected a table of lint settings", file=path, pointer=base)
+        return cls._from(section, path, base)
+
+    @classmethod
     def _from(cls, section: Mapping[str, Any], path: Path, base: str) -> LintConfig:
         for key in section:
             if key not in _TOP_KEYS:
@@ -96,6 +113,13 @@ class LintConfig:
                 "'dead-air-ms' must be a positive integer", file=path, pointer=f"{base}/dead-air-ms"
             )
         return cls(levels=levels, ignores=ignores, dead_air_ms=dead_air, path=path)
+
+    def without_justified(self) -> LintConfig:
+        """This config minus the ignores with a reason (the gate reports those itself)."""
+        kept = tuple(i for i in self.ignores if not i.reason)
+        return LintConfig(
+            levels=self.levels, ignores=kept, dead_air_ms=self.dead_air_ms, path=self.path
+        )
 
     def severity(self, rule_id: str, flow: Flow, step: Step | None) -> Severity | None:
         """The effective severity, or None when the finding is suppressed."""
@@ -159,4 +183,29 @@ def _ignore(item: Any, path: Path, pointer: str) -> Ignore:
         raise ConfigError("an ignore entry needs 'rule' and 'flow'", file=path, pointer=pointer)
     rule_id = resolve_rule(str(table["rule"]), path, f"{pointer}/rule")
     step = table.get("step")
-    return Ignore(rule_id=rule_id, flow_id=str(table["flow"]), step_id=str(step) if step else None)
+    reason = str(table.get("reason") or "").strip()
+    expires = parse_expiry(table.get("expires"), path, f"{pointer}/expires")
+    if expires is not None and not reason:
+        raise ConfigError("an expiry needs a 'reason'", file=path, pointer=f"{pointer}/reason")
+    return Ignore(
+        rule_id=rule_id,
+        flow_id=str(table["flow"]),
+        step_id=str(step) if step else None,
+        reason=reason,
+        expires=expires,
+        pointer=pointer,
+    )
+
+
+def parse_expiry(value: Any, path: Path | None, pointer: str) -> datetime.date | None:
+    """A TOML date or an ISO ``YYYY-MM-DD`` string; ConfigError otherwise."""
+    if value is None or (
+        isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)
+    ):
+        return value
+    try:
+        return datetime.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(
+            f"not a date: {value!r}", file=path, pointer=pointer, hint="write it as 2027-01-31"
+        ) from None

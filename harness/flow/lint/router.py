@@ -17,7 +17,14 @@ from harness.flow.expr import ExpressionError, Scope, evaluate_condition, evalua
 from harness.flow.model import Flow, Step
 from harness.flow.outcomes import OUTCOME_CLASSES
 
-__all__ = ["Route", "RouterVerdict", "evaluate_router", "router_of"]
+__all__ = [
+    "Route",
+    "RouterVerdict",
+    "evaluate_router",
+    "outcome_variables",
+    "route_condition",
+    "router_of",
+]
 
 _SAMPLES: tuple[Any, ...] = ({"id": "sample", "attributes": {}}, "ok", True)
 
@@ -65,6 +72,20 @@ def evaluate_router(flow: Flow, http: Step, router: Step) -> RouterVerdict:
         if route.target is not None and route.target != fallback:
             success.add(route.target)
     return RouterVerdict(routes=tuple(routes), success_steps=frozenset(success))
+
+
+def outcome_variables(
+    flow: Flow, http: Step, status: int, outcome: str, *, present: Any = None
+) -> dict[str, Any]:
+    """The variables the executor leaves after ``http`` ends with ``status``/``outcome``:
+    mapped variables set to ``present`` (None: null, or from ``defaultResponse``)."""
+    return _variables(flow, http, status, outcome, present=present)
+
+
+def route_condition(router: Step, outcome: str, variables: Mapping[str, Any]) -> Route:
+    """Where the Condition ``router`` sends a call holding ``variables`` (the first true
+    condition, else ``defaultStepId``; an expression error is a Route with ``error``)."""
+    return _route(router, outcome, variables)
 
 
 def _variables(

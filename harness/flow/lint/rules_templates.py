@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from harness.flow.expr import (
     Binary,
@@ -88,14 +89,20 @@ def _is_guard(test: Node) -> bool:
 
 
 def check_unencoded_url(ctx: LintContext) -> Iterator[Issue]:
-    """IVR007: a placeholder in a URL's path or query not wrapped in encodeUriComponent."""
+    """IVR007: a placeholder in a URL's path or query not wrapped in encodeUriComponent.
+
+    Exempt: a variable only ``CollectDigits`` sets, with ``#`` as its terminator -- it can
+    hold only 0-9 and ``*``, which a URL carries as they are.
+    """
+    keys = _keypad_only(ctx.flows)
     for flow in ctx.flows:
         for site in sites(flow):
             if site.kind != "url":
                 continue
             start = _authority_end(site.text)
             for placeholder in placeholders(site.text):
-                if placeholder.start >= start and not _encoded(placeholder.expr):
+                safe = placeholder.expr.strip() in keys
+                if placeholder.start >= start and not safe and not _encoded(placeholder.expr):
                     yield ctx.issue(
                         "IVR007",
                         flow,
@@ -103,6 +110,23 @@ def check_unencoded_url(ctx: LintContext) -> Iterator[Issue]:
                         site.pointer,
                         f"'{{{{{placeholder.expr}}}}}' goes into the URL unencoded",
                     )
+
+
+def _keypad_only(flows: Any) -> set[str]:
+    """Variables set only by CollectDigits steps whose terminator is '#'."""
+    keypad: set[str] = set()
+    other: set[str] = set()
+    for flow in flows:
+        other.update(k for k, v in flow.variables.items() if v is not None)
+        for step in flow.steps:
+            cfg = step.config
+            if step.type == "CollectDigits":
+                (keypad if cfg.get("terminator") == "#" else other).add(str(cfg.get("variable")))
+                continue
+            other.update(str(cfg[k]) for k in ("resultVariable", "variable") if k in cfg)
+            mapping = cfg.get("responseMapping")
+            other.update(mapping if isinstance(mapping, dict) else ())
+    return keypad - other
 
 
 def _authority_end(url: str) -> int:

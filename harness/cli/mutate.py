@@ -1,0 +1,107 @@
+"""`mutate`: how many realistic broken versions of a flow set would the suite catch?"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from harness.cli.app import run_async
+from harness.cli.options import report_dir_option, toxiproxy_url_option
+from harness.errors import ConfigError
+
+__all__ = ["mutate"]
+
+
+@click.command()
+@click.argument("flows", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--scenarios",
+    "scenario_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Scenario files or folders (repeatable). Default: ./scenarios, else the bundled ones.",
+)
+@click.option(
+    "--min-score",
+    type=click.FloatRange(0, 100),
+    default=None,
+    help="Exit 1 when the mutation score (percent) is below this.",
+)
+@click.option(
+    "--sample", "size", type=click.IntRange(min=1), default=None, help="At most N mutants."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample.")
+@click.option("--max-parallel", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--dead-air-ms", type=click.IntRange(min=1), default=8000, show_default=True)
+@click.option(
+    "--battery/--no-battery",
+    default=None,
+    help="Also run the fault battery generated from FLOWS (default: on when the project "
+    "configures backends).",
+)
+@report_dir_option
+@toxiproxy_url_option
+def mutate(
+    flows: Path,
+    scenario_paths: tuple[Path, ...],
+    min_score: float | None,
+    size: int | None,
+    seed: int,
+    max_parallel: int,
+    dead_air_ms: int,
+    battery: bool | None,
+    report_dir: Path,
+    toxiproxy_url: str | None,
+) -> None:
+    """Break the flow set FLOWS in the ways the guide warns about, one change at a time,
+    and report which mutants the scenarios and the lint catch.
+
+    Each mutant is killed (named: the lint rule or the scenario check that caught it),
+    survived (with the scenario that would kill it) or invalid (it does not load or run;
+    excluded from the score). Reports go to REPORT_DIR/<run-id>/.
+    """
+    from harness.bundled import SCENARIOS
+    from harness.cli.project import open_project
+    from harness.faults.client import resolve_url
+    from harness.flow.loader import load_flow_set
+    from harness.report.mutation import print_mutation, write_mutation_reports
+    from harness.report.progress import Progress
+    from harness.scenario.mutation import prepare, run_mutation
+    from harness.scenario.runner import FlowSetRef, new_run_id
+
+    project = open_project()
+    local = Path("scenarios")
+    paths = project.scenario_paths(scenario_paths) or [local if local.is_dir() else SCENARIOS]
+    scenarios = project.load(paths)
+    if project.battery_on(battery):
+        # The battery comes from the original flows: a mutant must not set its own bar.
+        original = FlowSetRef(name=flows.name, path=flows, flows=load_flow_set(flows))
+        scenarios += project.battery([original])
+    project.probe()
+    url = resolve_url(toxiproxy_url)
+    with tempfile.TemporaryDirectory(prefix="ivr-mutants-") as tmp:
+        prepared = prepare(flows, Path(tmp), size=size, seed=seed, dead_air_ms=dead_air_ms)
+        if not prepared.loaded and not prepared.invalid:
+            raise ConfigError("no HTTP step or router to mutate", file=flows)
+        applicable = sum(s.applies_to(flows.name) for s in scenarios)
+        with Progress(applicable * len(prepared.loaded)) as progress:
+            report = run_async(
+                run_mutation(
+                    prepared,
+                    scenarios,
+                    toxiproxy_url=url,
+                    max_parallel=max_parallel,
+                    on_run=progress.on_run,
+                )
+            )
+    out = write_mutation_reports(report, report_dir, new_run_id())
+    print_mutation(report)
+    click.echo(f"reports in {out}")
+    if min_score is not None and report.score() * 100 < min_score:
+        click.echo(
+            f"mutation score {report.score():.0%} is below --min-score {min_score:g}%", err=True
+        )
+        sys.exit(1)

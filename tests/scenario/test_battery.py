@@ -1,0 +1,58 @@
+"""The battery derived from flows: which scenarios, and expectations the flow implies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.bundled import example_flow_dirs, example_specs
+from harness.config import BackendEntry
+from harness.flow.loader import load_flow_set
+from harness.scenario.battery import BatteryOptions, battery
+from tests.fixtures.own_ivr import HOST, STEP, write_project
+
+CRM = "api.crm-provider.com"
+
+
+def _titles(scenario: object) -> list[str]:
+    return [e["title"] for e in scenario.expect]  # type: ignore[attr-defined]
+
+
+def test_one_scenario_per_outcome_class_and_per_mapped_field(tmp_path: Path) -> None:
+    root = write_project(tmp_path)
+    entry = BackendEntry(host=HOST, spec=root / "openapi" / "orders.yaml")
+    options = BatteryOptions(hosts={HOST: entry})
+    names = [s.name.removeprefix(f"battery-order-status-{STEP}-")
+             for s in battery("flows", load_flow_set(root / "flows"), options)]  # fmt: skip
+    assert names == [
+        "baseline", "timeout", "connection", "5xx", "429", "400", "401", "403", "202",
+        "malformed", "too_large", "drift-status",
+    ]  # fmt: skip
+
+
+def test_expectations_come_from_the_flow_configuration() -> None:
+    hardened = load_flow_set(example_flow_dirs()[0])
+    options = BatteryOptions(
+        hosts={CRM: BackendEntry(host=CRM, spec=example_specs()[CRM])}, dead_air_ms=5000
+    )
+    by_class = {s.tags[1]: s for s in battery("hardened", hardened, options)}
+    # The step has a breaker (threshold 3): the storm needs a 4th caller, who is refused.
+    storm = by_class["5xx"]
+    assert storm.callers.count == 4
+    assert storm.expect[0]["step"] == {
+        "id": "http-customer-lookup", "outcome": "circuit_open", "attempts": 0,
+    }  # fmt: skip
+    # `$.data[0]`-style mappings make the empty array a class of its own.
+    assert "empty" in by_class
+    # The router's success branch is what no failure class may reach.
+    assert "http-customer-lookup: 403 must not reach the success branch (process-success)" in (
+        _titles(by_class["403"])
+    )
+    assert {"dead_air_max_ms": 5000, "title": "http-customer-lookup: 403 keeps dead air under"
+            " 5000 ms"} in by_class["403"].expect  # fmt: skip
+    # The token job is scheduled, never on a caller's path: no battery for its host.
+    assert all(s.faults[0].target == CRM for s in by_class.values() if s.faults)
+
+
+def test_hosts_without_a_backend_get_no_battery() -> None:
+    hardened = load_flow_set(example_flow_dirs()[0])
+    assert battery("hardened", hardened, BatteryOptions(hosts={})) == []
