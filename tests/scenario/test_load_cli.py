@@ -90,3 +90,17 @@ def test_bad_plans_are_one_line(args: list[str], needle: str, tmp_path: Path) ->
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert needle in result.stderr
+
+
+def test_shards_in_local_processes_add_up(tmp_path: Path) -> None:
+    result = run_cli(
+        "load", HAPPY, "--callers", "60", "--rate", "60", "--slots", "10", "--processes", "2",
+        "--json", "--report-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert [s["shard"] for s in body["shards"]] == [0, 1]
+    assert body["calls"] == sum(s["calls"] for s in body["shards"]) == 60
+    assert body["integration_step_ms"]["http-customer-lookup"]["count"] == 60
+    assert body["lost_shards"] == []
+    assert body["slots_busy"]["peak"] <= 10  # the shards share the run's slots out
