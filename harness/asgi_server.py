@@ -18,6 +18,7 @@ from typing import Any
 
 import h11
 import uvicorn
+from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from harness.errors import HarnessError
@@ -32,12 +33,14 @@ class _QuietCancellation(logging.Filter):
     """A request handler cancelled because the run was interrupted is not an app error.
 
     uvicorn logs it as "Exception in ASGI application" with a traceback; on Ctrl-C or
-    SIGTERM that is noise in the very output a person reads to see what was kept.
+    SIGTERM that is noise in the very output a person reads to see what was kept. So is
+    a client that hung up mid-request (a step's deadline under load): the client side
+    records it as the step's timeout.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, asyncio.CancelledError)
+        return not isinstance(error, asyncio.CancelledError | ClientDisconnect)
 
 
 logging.getLogger("uvicorn.error").addFilter(_QuietCancellation())
