@@ -104,3 +104,19 @@ def test_shards_in_local_processes_add_up(tmp_path: Path) -> None:
     assert body["integration_step_ms"]["http-customer-lookup"]["count"] == 60
     assert body["lost_shards"] == []
     assert body["slots_busy"]["peak"] <= 10  # the shards share the run's slots out
+
+
+def test_counted_fault_triggers_are_shared_out_between_shards() -> None:
+    import dataclasses
+
+    from harness.bundled import SCENARIOS
+    from harness.scenario.loadrun import shard_scenario
+    from harness.scenario.model import load_scenario
+
+    base = load_scenario(SCENARIOS / "happy-path.yaml")
+    fault = dataclasses.replace(
+        load_scenario(SCENARIOS / "503-503-200.yaml").faults[0], after_calls=10, until_calls=25
+    )
+    sharded = shard_scenario(dataclasses.replace(base, faults=(fault,)), 4)
+    assert (sharded.faults[0].after_calls, sharded.faults[0].until_calls) == (3, 7)
+    assert shard_scenario(base, 1) is base
