@@ -4,6 +4,11 @@ A run sets up its own backends, proxies, receiver and Data Storage (so runs
 are isolated and can share one Toxiproxy server), applies the faults on
 schedule, drives the callers through the flow runner, evaluates the
 expectations, and tears everything down on every exit path.
+
+While runs go, one :class:`~harness.scenario.lag.LagMonitor` measures how late
+the event loop wakes (the harness's own saturation). A timing check missed by
+less than that lag is inconclusive, and an inconclusive run is run once more
+(`max_reruns`) when the rest of the suite has finished and the machine is quieter.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from harness.scenario.callers import build_callers
 from harness.scenario.environment import Environment, environment
 from harness.scenario.expectations import Check, RunFacts, alert_fired, evaluate
 from harness.scenario.faults import CallCounter, FaultDriver
+from harness.scenario.lag import LagMonitor, RunLag
 from harness.scenario.model import Scenario
+from harness.scenario.verdict import OK_VERDICTS, run_verdict, suite_verdict
 
 __all__ = [
     "FlowSetRef",
@@ -42,8 +49,6 @@ __all__ = [
     "run_scenario",
     "run_suite",
 ]
-
-OK_VERDICTS = frozenset({"pass", "expected_failure"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,7 +62,8 @@ class FlowSetRef:
 class RunResult:
     scenario: Scenario
     flow_set: str
-    verdict: str = "error"  # pass | fail | expected_failure | unexpected_pass | error
+    # pass | fail | expected_failure | unexpected_pass | inconclusive | error
+    verdict: str = "error"
     checks: list[Check] = field(default_factory=list)
     calls: list[CallResult] = field(default_factory=list)
     jobs: list[CallResult] = field(default_factory=list)  # scheduled flows' runs
@@ -66,6 +72,9 @@ class RunResult:
     wall_ms: float = 0.0
     error: str = ""
     alert: bool = False
+    lag_ms: float = 0.0  # the harness's own measured scheduling stall over the run (flow ms)
+    lag_max_ms: float = 0.0  # its longest single stall (flow ms)
+    reruns: list[dict[str, Any]] = field(default_factory=list)  # earlier inconclusive attempts
 
     @property
     def id(self) -> str:
@@ -76,7 +85,21 @@ class RunResult:
         return self.verdict in OK_VERDICTS
 
     def failures(self) -> list[Check]:
+        """Checks that did not hold: real failures and inconclusive ones (see `Check.failed`)."""
         return [c for c in self.checks if not c.passed]
+
+    def attempt_summary(self) -> dict[str, Any]:
+        """What a rerun keeps of this attempt."""
+        return {
+            "verdict": self.verdict,
+            "wall_ms": round(self.wall_ms, 3),
+            "lag_ms": round(self.lag_ms, 1),
+            "inconclusive": [
+                {"title": c.title, "actual": c.actual, "lag_ms": round(c.lag_ms, 1)}
+                for c in self.checks
+                if c.inconclusive
+            ],
+        }
 
 
 @dataclass(kw_only=True)
@@ -89,9 +112,8 @@ class SuiteResult:
 
     @property
     def verdict(self) -> str:
-        if any(r.verdict == "error" for r in self.runs):
-            return "error"
-        return "pass" if all(r.ok for r in self.runs) else "fail"
+        """`error` > `fail` > `inconclusive` > `pass` (see :mod:`harness.scenario.verdict`)."""
+        return suite_verdict(r.verdict for r in self.runs)
 
 
 def new_run_id() -> str:
@@ -105,28 +127,6 @@ def load_flow_sets(paths: Sequence[Path]) -> list[FlowSetRef]:
     return refs
 
 
-def _verdict(scenario: Scenario, flow_set: str, checks: list[Check]) -> tuple[str, list[Check]]:
-    known = set(scenario.known_defects.get(flow_set, ()))
-    marked = [
-        Check(
-            title=c.title,
-            passed=c.passed,
-            expected=c.expected,
-            actual=c.actual,
-            known_defect=c.title in known,
-        )
-        for c in checks
-    ]
-    failed = {c.title for c in marked if not c.passed}
-    if not known:
-        return ("pass" if not failed else "fail"), marked
-    if failed - known:
-        return "fail", marked
-    if known - failed:
-        return "unexpected_pass", marked
-    return "expected_failure", marked
-
-
 async def run_scenario(
     scenario: Scenario,
     flow_set: FlowSetRef,
@@ -136,8 +136,24 @@ async def run_scenario(
     profile: PlatformProfile = CXONE,
     on_call: Callable[[RunResult, CallResult], None] | None = None,
     allow_non_loopback: bool = False,
+    monitor: LagMonitor | None = None,
 ) -> RunResult:
-    """Run one scenario against one flow set; harness errors become an `error` verdict."""
+    """Run one scenario against one flow set; harness errors become an `error` verdict.
+
+    `monitor` is the suite's lag monitor; without one the run watches its own.
+    """
+    if monitor is None:
+        async with LagMonitor() as own:
+            return await run_scenario(
+                scenario,
+                flow_set,
+                toxiproxy_url=toxiproxy_url,
+                run_id=run_id,
+                profile=profile,
+                on_call=on_call,
+                allow_non_loopback=allow_non_loopback,
+                monitor=own,
+            )
     result = RunResult(scenario=scenario, flow_set=flow_set.name)
     if flow_set.flows.get(scenario.entry) is None:
         raise ConfigError(
@@ -160,7 +176,14 @@ async def run_scenario(
             events=events,
             allow_non_loopback=allow_non_loopback,
         ) as env:
+            lag = RunLag(
+                monitor=monitor,
+                scale=scenario.time_scale,
+                flow_ms0=env.ctx.now_ms(),
+                mono0=time.monotonic(),
+            )
             await _drive(scenario, flow_set, env, clock, result, on_call, profile)
+            result.lag_ms, result.lag_max_ms = lag.whole_run()
             result.events = list(events)
             facts = RunFacts(
                 calls=result.calls,
@@ -171,9 +194,12 @@ async def run_scenario(
                     name: [r.path for r in env.backends.requests(name)]
                     for name in ("crm", "tickets", "oauth")
                 },
+                lag=lag,
             )
             checks = evaluate(scenario.expect, facts)
-            result.verdict, result.checks = _verdict(scenario, flow_set.name, checks)
+            result.verdict, result.checks = run_verdict(
+                scenario.known_defects, flow_set.name, checks
+            )
             result.alert = alert_fired(result.events, profile)
     except HarnessError as exc:
         result.verdict, result.error = "error", str(exc)
@@ -288,8 +314,14 @@ async def run_suite(
     max_parallel: int = 32,
     on_call: Callable[[RunResult, CallResult], None] | None = None,
     on_run: Callable[[RunResult], None] | None = None,
+    max_reruns: int = 1,
 ) -> SuiteResult:
-    """Every scenario against every flow set it applies to, concurrently."""
+    """Every scenario against every flow set it applies to, concurrently.
+
+    A run that comes out `inconclusive` (the harness measured itself too
+    overloaded to judge a timing check) is run again, up to `max_reruns` times,
+    once the first round is over; `on_run` sees only each run's final result.
+    """
     from harness.faults.toxiproxy import EmbeddedToxiproxy
 
     run_id = run_id or new_run_id()
@@ -306,25 +338,51 @@ async def run_suite(
     gate = asyncio.Semaphore(max_parallel)
     start = time.monotonic()
 
-    async def one(scenario: Scenario, flow_set: FlowSetRef, url: str) -> RunResult:
+    async def one(
+        scenario: Scenario, flow_set: FlowSetRef, url: str, round_: int, last: bool
+    ) -> RunResult:
         async with gate:
             run = await run_scenario(
-                scenario, flow_set, toxiproxy_url=url, run_id=run_id, on_call=on_call
+                scenario,
+                flow_set,
+                toxiproxy_url=url,
+                run_id=run_id if round_ == 0 else f"{run_id}-r{round_}",
+                on_call=on_call,
+                monitor=monitor,
             )
-        if on_run is not None:
+        if on_run is not None and (last or run.verdict != "inconclusive"):
             on_run(run)
         return run
 
     async with contextlib.AsyncExitStack() as stack:
+        monitor = await stack.enter_async_context(LagMonitor())
         url = toxiproxy_url
         if url is None:
             server = await stack.enter_async_context(EmbeddedToxiproxy(host="127.0.0.1", port=0))
             url = server.url
-        runs = await asyncio.gather(*(one(s, f, url) for s, f in pairs))
+        runs = list(await asyncio.gather(*(one(s, f, url, 0, max_reruns == 0) for s, f in pairs)))
+        for round_ in range(1, max_reruns + 1):
+            again = [i for i, run in enumerate(runs) if run.verdict == "inconclusive"]
+            if not again:
+                break
+            last = round_ == max_reruns
+            fresh = await asyncio.gather(
+                *(
+                    one(runs[i].scenario, _flow_set_of(pairs, runs[i]), url, round_, last)
+                    for i in again
+                )
+            )
+            for i, run in zip(again, fresh, strict=True):
+                run.reruns = [*runs[i].reruns, runs[i].attempt_summary()]
+                runs[i] = run
     return SuiteResult(
         run_id=run_id,
         started_at=started_at,
-        runs=list(runs),
+        runs=runs,
         wall_ms=(time.monotonic() - start) * 1000,
         toxiproxy=toxiproxy_url or "embedded",
     )
+
+
+def _flow_set_of(pairs: Sequence[tuple[Scenario, FlowSetRef]], run: RunResult) -> FlowSetRef:
+    return next(f for s, f in pairs if s is run.scenario and f.name == run.flow_set)

@@ -1,0 +1,112 @@
+"""Lag attribution and verdicts: a miss covered by the measured lag is inconclusive, not red."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from harness.executor.timeline import CallResult, Segment
+from harness.flow.loader import CONTRACTS, load_flow_set
+from harness.flow.profile import CXONE
+from harness.scenario.expectations import Check, RunFacts, evaluate, longest_silence
+from harness.scenario.lag import LagMonitor, RunLag
+from harness.scenario.verdict import run_verdict, suite_exit_code, suite_verdict
+
+FLOWS = load_flow_set(CONTRACTS / "flows" / "hardened")
+
+
+def _call(silence_ms: float, start: float = 1000.0) -> CallResult:
+    segments = (
+        Segment(flow_id="f", step_id="greet", step_type="Play", start_ms=start,
+                end_ms=start + 500, audio=True),
+        Segment(flow_id="f", step_id="lookup", step_type="HTTPRequest", start_ms=start + 500,
+                end_ms=start + 500 + silence_ms),
+        Segment(flow_id="f", step_id="bye", step_type="Play", start_ms=start + 500 + silence_ms,
+                end_ms=start + 1000 + silence_ms, audio=True),
+    )  # fmt: skip
+    return CallResult(
+        call_id="call-1", flow_id="f", outcome="transfer:agent-queue", terminal_step="bye",
+        reason="", start_ms=start, end_ms=start + 1000 + silence_ms, segments=segments,
+        variables={}, dead_air_ms=silence_ms, max_dead_air_ms=silence_ms,
+    )  # fmt: skip
+
+
+def _lag(stall_s: float, at_flow_ms: float, scale: float = 1.0) -> RunLag:
+    """A run whose flow ms 0 is monotonic 100.0, with one stall of `stall_s` wall seconds."""
+    monitor = LagMonitor()
+    due = 100.0 + at_flow_ms / 1000 / scale
+    monitor.record(due, due + stall_s)
+    return RunLag(monitor=monitor, scale=scale, flow_ms0=0.0, mono0=100.0)
+
+
+def _check(silence_ms: float, lag: RunLag) -> tuple[bool, bool, str]:
+    facts = RunFacts(
+        calls=[_call(silence_ms)], events=[], flows=FLOWS, profile=CXONE, requests={}, lag=lag
+    )
+    [check] = evaluate([{"dead_air_max_ms": "budget"}], facts)
+    return check.passed, check.inconclusive, check.actual
+
+
+def test_a_silence_within_the_budget_passes_whatever_the_lag() -> None:
+    assert _check(8700, _lag(0.0, 3000))[:2] == (True, False)
+
+
+def test_a_miss_smaller_than_the_lag_in_its_window_is_inconclusive() -> None:
+    # 9625 ms vs 8000 + 800: over by 825 ms; 1 s of stall inside the silence.
+    passed, inconclusive, actual = _check(9625, _lag(1.0, 3000))
+    assert (passed, inconclusive) == (False, True)
+    assert "overloaded (lag 1000 ms)" in actual and "silent for 9625 ms" in actual
+
+
+def test_a_scaled_clock_scales_the_lag() -> None:
+    # 100 wall ms of stall at time_scale 10 is a second of flow time.
+    assert _check(9625, _lag(0.1, 3000, scale=10))[:2] == (False, True)
+    assert _check(9625, _lag(0.05, 3000, scale=10))[:2] == (False, False)
+
+
+def test_a_miss_larger_than_the_lag_is_a_real_failure() -> None:
+    # The defect: a 12 s silence. A 1 s stall explains 1 s of it, not 3.2 s.
+    assert _check(12000, _lag(1.0, 3000))[:2] == (False, False)
+
+
+def test_lag_outside_the_silence_does_not_excuse_it() -> None:
+    # The silence spans flow ms 1500..11125; a stall at 20 s is somebody else's.
+    assert _check(9625, _lag(1.0, 20000))[:2] == (False, False)
+
+
+def test_the_longest_silence_is_located() -> None:
+    assert longest_silence(_call(9625)) == (1500.0, 11125.0)
+
+
+def test_the_monitor_sees_a_blocked_loop() -> None:
+    async def main() -> tuple[float, float]:
+        async with LagMonitor(interval_s=0.005) as monitor:
+            await asyncio.sleep(0.05)
+            start = time.monotonic()
+            time.sleep(0.2)  # noqa: ASYNC251 - the point: the loop is blocked
+            await asyncio.sleep(0.05)
+            return monitor.stalled_s(start, time.monotonic())
+
+    total, longest = asyncio.run(main())
+    # Exactly bounded below by what was blocked (minus one interval), generously above.
+    assert 0.19 <= longest <= total < 5.0
+
+
+def _c(title: str, passed: bool, inconclusive: bool = False) -> Check:
+    return Check(title=title, passed=passed, expected="", actual="", inconclusive=inconclusive)
+
+
+def test_verdicts() -> None:
+    known = {"seed": ("a",)}
+    assert run_verdict(known, "hardened", [_c("a", True), _c("b", False, True)])[0] == (
+        "inconclusive"
+    )
+    assert run_verdict(known, "hardened", [_c("a", False), _c("b", False, True)])[0] == "fail"
+    assert run_verdict(known, "seed", [_c("a", False), _c("b", True)])[0] == "expected_failure"
+    assert run_verdict(known, "seed", [_c("a", False, True)])[0] == "inconclusive"
+    assert run_verdict(known, "seed", [_c("a", True), _c("b", False, True)])[0] == (
+        "unexpected_pass"
+    )
+    assert suite_verdict(["pass", "inconclusive", "expected_failure"]) == "inconclusive"
+    assert suite_verdict(["inconclusive", "unexpected_pass"]) == "fail"
+    assert [suite_exit_code(v) for v in ("pass", "inconclusive", "fail", "error")] == [0, 0, 1, 2]
