@@ -10,7 +10,10 @@ read. Verdicts map as CI should see them:
   expected and what happened;
 - `unexpected_pass` is a `<failure>` "known defect no longer detected: ...", so
   a fixed defect gets its `known_defects` entry removed instead of rotting;
-- `error` is an `<error>`: the harness could not run the scenario.
+- `error` is an `<error>`: the harness could not run the scenario;
+- `inconclusive` is `<skipped>` "inconclusive: the machine was overloaded": the
+  harness measured its own lag covering the miss, even after a rerun, so the
+  run proves nothing either way (not a red test, not a silent pass).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ def _details(run: RunResult) -> str:
     lines = []
     for check in run.checks:
         mark = "PASS" if check.passed else ("KNOWN" if check.known_defect else "FAIL")
+        mark = "INCONCLUSIVE" if check.inconclusive else mark
         lines.append(f"[{mark}] {check.title}")
         if not check.passed:
             lines.append(f"    expected: {check.expected}")
@@ -95,6 +99,10 @@ def _testcase(parent: ET.Element, run: RunResult) -> None:
             "Remove these titles from known_defects in the scenario file:\n"
             + "\n".join(f"  - {t}" for t in known_defects_cleared(run))
         )
+    elif run.verdict == "inconclusive":
+        unclear = "; ".join(map(_check_line, (c for c in run.checks if c.inconclusive)))
+        skip = ET.SubElement(case, "skipped", message=_clean(f"inconclusive: {unclear}"))
+        skip.text = _clean(_details(run))
     ET.SubElement(case, "system-out").text = _clean(_system_out(run))
 
 
@@ -119,7 +127,7 @@ def _testsuite(root: ET.Element, suite: SuiteResult, name: str, runs: list[RunRe
         tests=str(len(runs)),
         failures=str(sum(1 for r in runs if r.verdict in ("fail", "unexpected_pass"))),
         errors=str(sum(1 for r in runs if r.verdict == "error")),
-        skipped="0",
+        skipped=str(sum(1 for r in runs if r.verdict == "inconclusive")),
         time=_seconds(sum(r.wall_ms for r in runs)),
         timestamp=suite.started_at,
     )

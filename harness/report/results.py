@@ -19,6 +19,7 @@ from harness.events import Event
 from harness.flow.profile import CXONE, PlatformProfile
 from harness.scenario.expectations import error_windows
 from harness.scenario.runner import RunResult, SuiteResult
+from harness.scenario.verdict import suite_exit_code
 
 __all__ = [
     "SCHEMA_ID",
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 SCHEMA_ID = "ivr-harness/results/v1"
-VERDICTS = ("pass", "fail", "expected_failure", "unexpected_pass", "error")
+VERDICTS = ("pass", "fail", "expected_failure", "unexpected_pass", "inconclusive", "error")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,8 +76,8 @@ def known_defects_cleared(run: RunResult) -> list[str]:
 
 
 def exit_code(verdict: str) -> int:
-    """The CLI's exit code for a suite verdict: 0 all held, 1 a check failed, 2 harness error."""
-    return {"pass": 0, "fail": 1}.get(verdict, 2)
+    """The CLI's exit code for a suite verdict: 0 all held (or inconclusive), 1 failed, 2 error."""
+    return suite_exit_code(verdict)
 
 
 def _counts(runs: Sequence[RunResult]) -> dict[str, int]:
@@ -123,6 +124,8 @@ def run_json(run: RunResult, profile: PlatformProfile = CXONE) -> dict[str, Any]
         "error": run.error,
         "wall_ms": round(run.wall_ms, 3),
         "alert": run.alert,
+        "harness_lag": {"total_ms": round(run.lag_ms, 1), "longest_ms": round(run.lag_max_ms, 1)},
+        "reruns": _jsonable(run.reruns),
         "summary": {
             "checks": len(run.checks),
             "passed": len(run.checks) - len(failed),
