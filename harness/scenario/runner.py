@@ -32,6 +32,7 @@ from harness.executor.timeline import Caller, CallResult
 from harness.flow.loader import load_flow_set
 from harness.flow.model import FlowSet
 from harness.flow.profile import CXONE, PlatformProfile
+from harness.scenario.arrivals import Arrivals, parse_waves
 from harness.scenario.callers import build_callers
 from harness.scenario.environment import Environment, environment
 from harness.scenario.expectations import Check, RunFacts, alert_fired, evaluate
@@ -226,9 +227,18 @@ async def _drive(
     slots = asyncio.Semaphore(scenario.callers.concurrency)
     results: dict[str, CallResult] = {}
 
+    arrivals = Arrivals(
+        spacing_ms=scenario.callers.spacing_ms,
+        waves=parse_waves(scenario.callers.waves, scenario.callers.count, scenario.path),
+        clock=clock,
+        now_ms=env.ctx.now_ms,
+        events=env.ctx.events.of_kind,
+        ended=lambda: counter.done,
+        emit=env.ctx.emit,
+    )
+
     async def one(index: int, caller: Any) -> None:
-        if scenario.callers.spacing_ms:
-            await clock.sleep(index * scenario.callers.spacing_ms / 1000)
+        await arrivals.wait_turn(index)
         arrived = env.ctx.now_ms()
         if not await _take_slot(slots, clock, scenario.callers.max_queue_ms):
             call = _dropped(caller, flow_set, arrived, env.ctx.now_ms())
@@ -256,6 +266,7 @@ async def _drive(
         ]
         await asyncio.gather(*(one(i, c) for i, c in enumerate(callers)))
     finally:
+        await arrivals.aclose()
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
@@ -328,6 +339,7 @@ async def run_suite(
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     pairs = [(s, f) for s in scenarios for f in flow_sets if s.applies_to(f.name)]
     for scenario, flow_set in pairs:
+        parse_waves(scenario.callers.waves, scenario.callers.count, scenario.path)
         if flow_set.flows.get(scenario.entry) is None:
             raise ConfigError(
                 f"entry flow '{scenario.entry}' is not in flow set {flow_set.path}",
