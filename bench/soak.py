@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -162,7 +163,16 @@ def _verdict(results: list[dict[str, Any]], defect: str | None, rounds: int) -> 
     )
 
 
+def _stop_on_sigterm() -> None:
+    # `kill PID` must not orphan the hogs: turn SIGTERM into the KeyboardInterrupt path.
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def soak(rounds: int, hogs: int, defect: str | None) -> int:
+    _stop_on_sigterm()
     spawned = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(hogs)]
     results: list[dict[str, Any]] = []
     started = time.monotonic()
