@@ -39,7 +39,10 @@ from harness.events import Event
 
 __all__ = ["Arrivals", "Wave", "parse_waves"]
 
-_POLL_S = 0.005  # wall seconds between looks at the audit trail while a wave waits
+# Flow seconds between looks at the audit trail while a wave waits. On the run's
+# clock, so a virtual clock stays exact; the latency matters little, because a
+# wave is anchored on the event's own stamp, not on when the poll noticed it.
+_POLL_S = 0.05
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,7 +157,7 @@ class Arrivals:
             elif self.ended() >= wave.from_call - 1:
                 self._begin(wave, future, self.now_ms(), "earlier_calls_ended")
             else:
-                await asyncio.sleep(_POLL_S)
+                await self.clock.sleep(_POLL_S)
 
     def _begin(self, wave: Wave, future: asyncio.Future[float], t_ms: float, why: str) -> None:
         self.emit("callers_wave", from_call=wave.from_call, anchor_ms=round(t_ms, 3), trigger=why)

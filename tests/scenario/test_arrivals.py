@@ -73,9 +73,9 @@ def test_waves_arrive_relative_to_the_event() -> None:
 
 def test_without_the_event_a_wave_starts_when_earlier_callers_ended() -> None:
     seen = _arrive(open_at_ms=None, ended_at_ms=30000)
-    # Never before the earlier callers ended; within a poll step (100 ms here) of it.
-    assert 32000 <= seen[3] <= 32000 + 1000
-    assert 75000 <= seen[5] <= 75000 + 1000
+    # Never before the earlier callers ended; within a poll (50 ms) of it.
+    assert seen[3] == pytest.approx(30000 + 2000, abs=50)
+    assert seen[5] == pytest.approx(30000 + 45000, abs=50)
 
 
 @pytest.mark.parametrize(
