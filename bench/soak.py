@@ -44,11 +44,17 @@ def _timeout_12s(flows: dict[str, Flow]) -> None:
 
 
 def _no_timeout_branch(flows: dict[str, Flow]) -> None:
-    """The error router loses its `http_status_code == 0` branch (timeouts, refused, DNS)."""
+    """The error router loses its `http_status_code == 0` branch and falls through to success.
+
+    Removing the branch alone changes nothing in the hardened router (its default is
+    already the outage path); the seed router's trap is the fall-through, so the
+    default goes to process-success as `{{http_status_code}} < 500` does there.
+    """
     router = _step(flows["customer-integration"], "error-router")["configuration"]
     router["conditions"] = [
         c for c in router["conditions"] if c["expression"] != "http_status_code == 0"
     ]
+    router["defaultStepId"] = "process-success"
 
 
 DEFECTS: dict[str, Callable[[dict[str, Flow]], None]] = {

@@ -11,6 +11,13 @@ An upper bound missed by less than the scheduling lag the harness measured in
 itself during that call's window (:mod:`harness.scenario.lag`) proves nothing
 about the flow: the check is *inconclusive*, never passed and never failed.
 Missed by more than that lag, it is a real failure.
+
+The backends and proxies run on the harness's own loop, so an attempt that
+timed out while that loop was stalled for at least half of the attempt
+(:data:`STARVED`) was starved by the harness, not slowed by the backend: a
+check that failed on a call with such an attempt (or a run-level check, in a
+run with one) is inconclusive too. At `time_scale: 10` a 2.5 s timeout is
+250 wall ms, which a loaded machine can eat whole.
 """
 
 from __future__ import annotations
@@ -20,12 +27,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from harness.errors import ConfigError, did_you_mean
+from harness.events import Event
 from harness.executor.timeline import CallResult
 from harness.flow.budget import step_budget
 from harness.flow.http_config import parse_http_config
 from harness.flow.model import Flow, FlowSet, Step
 from harness.scenario.checks import Check, Late, RunFacts, noise_allowance
-from harness.scenario.lag import RunLag
 from harness.scenario.run_checks import RUN_LEVEL, alert_fired, error_windows
 
 __all__ = [
@@ -36,6 +43,8 @@ __all__ = [
     "error_windows",
     "evaluate",
     "longest_silence",
+    "starved_timeouts",
+    "wakeups",
     "noise_allowance",
 ]
 
@@ -43,6 +52,9 @@ __all__ = [
 CallTest = tuple[str, str, Callable[[CallResult], "str | Late"]]
 
 _BOUND = re.compile(r"^(timeout|budget)\s*(?:([+-])\s*(\d+))?$")
+
+
+STARVED = 0.5  # share of an attempt's window the loop was stalled: the timeout is not evidence
 
 
 def evaluate(expectations: Sequence[Mapping[str, Any]], facts: RunFacts) -> list[Check]:
@@ -55,8 +67,39 @@ def evaluate(expectations: Sequence[Mapping[str, Any]], facts: RunFacts) -> list
 def _one(raw: Mapping[str, Any], facts: RunFacts) -> list[Check]:
     for key, handler in RUN_LEVEL.items():
         if key in raw:
-            return [handler(raw, facts)]
+            check = handler(raw, facts)
+            starved = starved_timeouts(facts, None)
+            if check.passed or not starved:
+                return [check]
+            return [_unclear(check.title, check.expected, check.actual, starved)]
     return [_per_call(raw, facts)]
+
+
+def starved_timeouts(facts: RunFacts, call_id: str | None) -> float:
+    """The longest stall (flow ms) inside an attempt of `call_id` (None: any call) that
+    timed out while the harness's loop was stalled for at least STARVED of it; else 0."""
+    worst = 0.0
+    for e in facts.events:
+        if e.kind != "attempt_end" or e.data.get("outcome") != "timeout":
+            continue
+        if call_id is not None and e.call_id != call_id:
+            continue
+        elapsed = float(e.data.get("elapsed_ms") or 0.0)
+        stalled = facts.lag.in_window(e.t_ms - elapsed, e.t_ms)
+        if elapsed > 0 and stalled >= STARVED * elapsed:
+            worst = max(worst, stalled)
+    return worst
+
+
+def _unclear(title: str, expected: str, actual: str, lag: float) -> Check:
+    return Check(
+        title=title,
+        passed=False,
+        expected=expected,
+        actual=f"inconclusive: the machine was overloaded (lag {lag:.0f} ms): {actual}",
+        inconclusive=True,
+        lag_ms=lag,
+    )
 
 
 # -- per-call expectations ------------------------------------------------------------------
@@ -82,32 +125,41 @@ def _per_call(raw: Mapping[str, Any], facts: RunFacts) -> Check:
         return Check(title=title, passed=True, expected=expected, actual=actual)
     if not calls:
         return Check(title=title, passed=False, expected=expected, actual="no call ran")
-    excused = {c.call_id: lag for c, why in bad if (lag := _excuse(why, facts.lag))}
+    excused = {c.call_id: lag for c, why in bad if (lag := _excuse(c, why, facts))}
     shown = "; ".join(f"{c.call_id}: {_why(why)}" for c, why in bad[:3])
     more = f" (+{len(bad) - 3} more)" if len(bad) > 3 else ""
     if len(excused) < len(bad):
         return Check(title=title, passed=False, expected=expected, actual=shown + more)
-    lag = max(excused.values())
-    return Check(
-        title=title,
-        passed=False,
-        expected=expected,
-        actual=f"inconclusive: the machine was overloaded (lag {lag:.0f} ms): {shown}{more}",
-        inconclusive=True,
-        lag_ms=lag,
-    )
+    return _unclear(title, expected, shown + more, max(excused.values()))
 
 
 def _why(why: str | Late) -> str:
     return why.why if isinstance(why, Late) else why
 
 
-def _excuse(why: str | Late, lag: RunLag) -> float:
-    """The lag measured in a late call's window when it covers the overrun, else 0."""
+def _excuse(call: CallResult, why: str | Late, facts: RunFacts) -> float:
+    """The lag measured at the late call's own wake-ups when it covers the overrun, else 0.
+
+    A check the call failed outright is excused only by an attempt the harness starved.
+    """
     if not isinstance(why, Late):
-        return 0.0
-    measured = lag.in_window(why.start_ms, why.end_ms)
+        return starved_timeouts(facts, call.call_id)
+    points = wakeups(call, facts.events, why.start_ms, why.end_ms)
+    measured = facts.lag.at_wakeups(points)
     return measured if measured >= why.over_ms else 0.0
+
+
+def wakeups(
+    call: CallResult, events: Sequence[Event], start_ms: float, end_ms: float
+) -> list[float]:
+    """When the call itself woke up inside [start_ms, end_ms]: its segment edges and events."""
+    points = {start_ms, end_ms}
+    for seg in call.segments:
+        points.update(t for t in (seg.start_ms, seg.end_ms) if start_ms <= t <= end_ms)
+    points.update(
+        e.t_ms for e in events if e.call_id == call.call_id and start_ms <= e.t_ms <= end_ms
+    )
+    return sorted(points)
 
 
 def _call_test(raw: Mapping[str, Any], facts: RunFacts) -> CallTest:

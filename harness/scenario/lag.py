@@ -2,11 +2,15 @@
 
 A :class:`LagMonitor` task sleeps a short interval over and over and records
 how late the event loop woke it. Every such stall is time in which no timer,
-socket read or caller of the loop could run: a call's measured duration can
-only have been stretched by stalls that overlapped it. :class:`RunLag` turns
-the stalls inside a window of one run's flow time into flow milliseconds (a
-stall of 100 wall ms is a second of flow time at `time_scale: 10`), which is
-what a failed upper bound is compared with before it is called a failure.
+socket read or caller of the loop could run. A call is stretched by a stall
+only if it had something due during it: the stall ends at one of the call's
+own wake-ups (a step or attempt starting or ending, a backoff, a prompt).
+:class:`RunLag` sums the stalls that end at a call's wake-ups inside a window
+of flow time, in flow milliseconds (a stall of 100 wall ms is a second of flow
+time at `time_scale: 10`). That is what a missed upper bound is compared with
+before it is called a failure. Summing every stall of the window instead would
+excuse a 12 s timeout on a busy loop: a single timer is late once, not for
+every stall of the loop while it waited.
 
 One monitor watches one event loop; every run of a suite shares it.
 """
@@ -17,6 +21,7 @@ import asyncio
 import bisect
 import contextlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -81,6 +86,20 @@ class LagMonitor:
                 longest = max(longest, overlap)
         return total, longest
 
+    def stalls_at(self, points: Sequence[float], tolerance: float) -> float:
+        """Total of the distinct stalls that end at one of `points` (monotonic seconds).
+
+        A wake-up at `p` was delayed by a stall [due, woke] with due <= p and
+        woke >= p - tolerance (it ran just after the stall, behind other callbacks).
+        """
+        hit: set[int] = set()
+        for p in points:
+            i = bisect.bisect_right(self._due, p) - 1
+            while i >= 0 and self._woke[i] >= p - tolerance:
+                hit.add(i)
+                i -= 1
+        return sum(self._woke[i] - self._due[i] for i in hit)
+
     def worst_s(self) -> float:
         """The longest stall seen so far."""
         return max((w - d for d, w in zip(self._due, self._woke, strict=True)), default=0.0)
@@ -101,6 +120,14 @@ class RunLag:
 
     def _mono(self, flow_ms: float) -> float:
         return self.mono0 + (flow_ms - self.flow_ms0) / 1000 / self.scale
+
+    def at_wakeups(self, points_ms: Sequence[float]) -> float:
+        """Flow ms of measured stall ending at these wake-ups (flow ms) of one call."""
+        if self.monitor is None:
+            return 0.0
+        tolerance = self.monitor.interval_s + self.monitor.floor_s
+        stalled = self.monitor.stalls_at([self._mono(p) for p in points_ms], tolerance)
+        return stalled * 1000 * self.scale
 
     def in_window(self, start_ms: float, end_ms: float) -> float:
         """Flow milliseconds of measured stall inside [start_ms, end_ms] of flow time."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from harness.events import Event
 from harness.executor.timeline import CallResult, Segment
 from harness.flow.loader import CONTRACTS, load_flow_set
 from harness.flow.profile import CXONE
@@ -31,11 +32,11 @@ def _call(silence_ms: float, start: float = 1000.0) -> CallResult:
     )  # fmt: skip
 
 
-def _lag(stall_s: float, at_flow_ms: float, scale: float = 1.0) -> RunLag:
+def _lag(stall_s: float, ends_at_flow_ms: float, scale: float = 1.0) -> RunLag:
     """A run whose flow ms 0 is monotonic 100.0, with one stall of `stall_s` wall seconds."""
     monitor = LagMonitor()
-    due = 100.0 + at_flow_ms / 1000 / scale
-    monitor.record(due, due + stall_s)
+    woke = 100.0 + ends_at_flow_ms / 1000 / scale
+    monitor.record(woke - stall_s, woke)
     return RunLag(monitor=monitor, scale=scale, flow_ms0=0.0, mono0=100.0)
 
 
@@ -52,21 +53,27 @@ def test_a_silence_within_the_budget_passes_whatever_the_lag() -> None:
 
 
 def test_a_miss_smaller_than_the_lag_in_its_window_is_inconclusive() -> None:
-    # 9625 ms vs 8000 + 800: over by 825 ms; 1 s of stall inside the silence.
-    passed, inconclusive, actual = _check(9625, _lag(1.0, 3000))
+    # 9625 ms vs 8000 + 800: over by 825 ms; a 1 s stall ended as the silence ended
+    # (the call's wake-up at 11125 ms was held up by it).
+    passed, inconclusive, actual = _check(9625, _lag(1.0, 11125))
     assert (passed, inconclusive) == (False, True)
     assert "overloaded (lag 1000 ms)" in actual and "silent for 9625 ms" in actual
 
 
 def test_a_scaled_clock_scales_the_lag() -> None:
     # 100 wall ms of stall at time_scale 10 is a second of flow time.
-    assert _check(9625, _lag(0.1, 3000, scale=10))[:2] == (False, True)
-    assert _check(9625, _lag(0.05, 3000, scale=10))[:2] == (False, False)
+    assert _check(9625, _lag(0.1, 11125, scale=10))[:2] == (False, True)
+    assert _check(9625, _lag(0.05, 11125, scale=10))[:2] == (False, False)
 
 
 def test_a_miss_larger_than_the_lag_is_a_real_failure() -> None:
     # The defect: a 12 s silence. A 1 s stall explains 1 s of it, not 3.2 s.
-    assert _check(12000, _lag(1.0, 3000))[:2] == (False, False)
+    assert _check(12000, _lag(1.0, 13500))[:2] == (False, False)
+
+
+def test_a_stall_while_the_call_slept_through_it_does_not_excuse_it() -> None:
+    # 3 s of stall in mid-silence, ending at no wake-up of the call: its timer was not due.
+    assert _check(9625, _lag(3.0, 6000))[:2] == (False, False)
 
 
 def test_lag_outside_the_silence_does_not_excuse_it() -> None:
@@ -110,3 +117,29 @@ def test_verdicts() -> None:
     assert suite_verdict(["pass", "inconclusive", "expected_failure"]) == "inconclusive"
     assert suite_verdict(["inconclusive", "unexpected_pass"]) == "fail"
     assert [suite_exit_code(v) for v in ("pass", "inconclusive", "fail", "error")] == [0, 0, 1, 2]
+
+
+def _outcome_check(stall_s: float) -> tuple[bool, bool]:
+    """call-1 ended in the error tone after its attempt timed out at 2500 ms (flow 4000)."""
+    call = _call(3000)
+    attempt = Event(
+        kind="attempt_end", t_ms=4000.0, call_id="call-1", step_id="lookup",
+        data={"outcome": "timeout", "elapsed_ms": 2500.0},
+    )  # fmt: skip
+    monitor = LagMonitor()
+    monitor.record(100.0 + 2.0, 100.0 + 2.0 + stall_s)  # a stall starting at flow ms 2000
+    lag = RunLag(monitor=monitor, scale=1.0, flow_ms0=0.0, mono0=100.0)
+    facts = RunFacts(
+        calls=[call], events=[attempt], flows=FLOWS, profile=CXONE, requests={}, lag=lag
+    )
+    [check] = evaluate([{"outcome": "dead_end"}], facts)
+    return check.passed, check.inconclusive
+
+
+def test_a_timeout_the_harness_starved_is_not_evidence() -> None:
+    # Stalled 1.5 s of the attempt's 2.5 s (from 1500 to 4000): the backend never had a chance.
+    assert _outcome_check(1.5) == (False, True)
+
+
+def test_a_timeout_with_the_harness_mostly_running_is_evidence() -> None:
+    assert _outcome_check(0.5) == (False, False)
