@@ -44,7 +44,7 @@ __all__ = [
     "evaluate",
     "longest_silence",
     "starved_timeouts",
-    "wakeups",
+    "timer_waits",
     "noise_allowance",
 ]
 
@@ -138,28 +138,36 @@ def _why(why: str | Late) -> str:
 
 
 def _excuse(call: CallResult, why: str | Late, facts: RunFacts) -> float:
-    """The lag measured at the late call's own wake-ups when it covers the overrun, else 0.
+    """The lag that could have stretched the late call's window, when it covers the overrun.
 
     A check the call failed outright is excused only by an attempt the harness starved.
     """
     if not isinstance(why, Late):
         return starved_timeouts(facts, call.call_id)
-    points = wakeups(call, facts.events, why.start_ms, why.end_ms)
-    measured = facts.lag.at_wakeups(points)
+    sleeps = timer_waits(call, facts.events, why.start_ms, why.end_ms)
+    measured = facts.lag.in_window(why.start_ms, why.end_ms, sleeps)
     return measured if measured >= why.over_ms else 0.0
 
 
-def wakeups(
+def timer_waits(
     call: CallResult, events: Sequence[Event], start_ms: float, end_ms: float
-) -> list[float]:
-    """When the call itself woke up inside [start_ms, end_ms]: its segment edges and events."""
-    points = {start_ms, end_ms}
-    for seg in call.segments:
-        points.update(t for t in (seg.start_ms, seg.end_ms) if start_ms <= t <= end_ms)
-    points.update(
-        e.t_ms for e in events if e.call_id == call.call_id and start_ms <= e.t_ms <= end_ms
+) -> list[tuple[float, float]]:
+    """When the call slept on a timer inside [start_ms, end_ms]: attempts that ended at
+    their deadline, backoffs, Wait steps (flow ms)."""
+    waits: list[tuple[float, float]] = []
+    for e in events:
+        if e.call_id != call.call_id or not start_ms <= e.t_ms <= end_ms:
+            continue
+        if e.kind == "attempt_end" and e.data.get("outcome") == "timeout":
+            waits.append((e.t_ms - float(e.data.get("elapsed_ms") or 0.0), e.t_ms))
+        elif e.kind == "backoff":
+            waits.append((e.t_ms, e.t_ms + float(e.data.get("wait_ms") or 0.0)))
+    waits.extend(
+        (seg.start_ms, seg.end_ms)
+        for seg in call.segments
+        if seg.step_type == "Wait" and start_ms <= seg.start_ms <= end_ms
     )
-    return sorted(points)
+    return waits
 
 
 def _call_test(raw: Mapping[str, Any], facts: RunFacts) -> CallTest:

@@ -2,15 +2,19 @@
 
 A :class:`LagMonitor` task sleeps a short interval over and over and records
 how late the event loop woke it. Every such stall is time in which no timer,
-socket read or caller of the loop could run. A call is stretched by a stall
-only if it had something due during it: the stall ends at one of the call's
-own wake-ups (a step or attempt starting or ending, a backoff, a prompt).
-:class:`RunLag` sums the stalls that end at a call's wake-ups inside a window
-of flow time, in flow milliseconds (a stall of 100 wall ms is a second of flow
-time at `time_scale: 10`). That is what a missed upper bound is compared with
-before it is called a failure. Summing every stall of the window instead would
-excuse a 12 s timeout on a busy loop: a single timer is late once, not for
-every stall of the loop while it waited.
+socket read or callback of the loop could run; the flows, the proxies and the
+backends all share that loop, so a call doing work (an HTTP exchange with an
+in-process backend, a token fetch, a DataAPI step) is stretched by every stall
+it overlaps. A call *sleeping on a timer* (an attempt's deadline, a backoff, a
+Wait step) is not: the timer fires at its deadline whatever the loop did
+meanwhile, late only by the stall it fell due in. :class:`RunLag` therefore sums
+the stalls inside a window of flow time, leaving out those that lie wholly
+inside such a timer wait and end before it was due, and scales the sum to flow
+milliseconds (100 wall ms of stall is a second of flow time at `time_scale:
+10`). That is what a missed upper bound is compared with before it is called a
+failure. (Summing every stall instead would excuse a 12 s timeout on a busy
+loop; counting only the call's own wake-ups would miss the many wake-ups of
+an HTTP exchange that leave no audit event.)
 
 One monitor watches one event loop; every run of a suite shares it.
 """
@@ -86,19 +90,22 @@ class LagMonitor:
                 longest = max(longest, overlap)
         return total, longest
 
-    def stalls_at(self, points: Sequence[float], tolerance: float) -> float:
-        """Total of the distinct stalls that end at one of `points` (monotonic seconds).
-
-        A wake-up at `p` was delayed by a stall [due, woke] with due <= p and
-        woke >= p - tolerance (it ran just after the stall, behind other callbacks).
-        """
-        hit: set[int] = set()
-        for p in points:
-            i = bisect.bisect_right(self._due, p) - 1
-            while i >= 0 and self._woke[i] >= p - tolerance:
-                hit.add(i)
-                i -= 1
-        return sum(self._woke[i] - self._due[i] for i in hit)
+    def stalled_except_s(
+        self, start: float, end: float, sleeps: Sequence[tuple[float, float]]
+    ) -> float:
+        """Stall overlapping [start, end], minus stalls wholly inside a sleep that ended
+        after them (monotonic seconds): a sleeping timer is late only by the stall it
+        fell due in."""
+        total = 0.0
+        first = max(0, bisect.bisect_left(self._due, start) - 1)
+        for due, woke in zip(self._due[first:], self._woke[first:], strict=True):
+            if due > end:
+                break
+            slept = any(a <= due and woke < b - self.floor_s for a, b in sleeps)
+            overlap = min(woke, end) - max(due, start)
+            if overlap > 0 and not slept:
+                total += overlap
+        return total
 
     def worst_s(self) -> float:
         """The longest stall seen so far."""
@@ -121,20 +128,19 @@ class RunLag:
     def _mono(self, flow_ms: float) -> float:
         return self.mono0 + (flow_ms - self.flow_ms0) / 1000 / self.scale
 
-    def at_wakeups(self, points_ms: Sequence[float]) -> float:
-        """Flow ms of measured stall ending at these wake-ups (flow ms) of one call."""
+    def in_window(
+        self, start_ms: float, end_ms: float, sleeps: Sequence[tuple[float, float]] = ()
+    ) -> float:
+        """Flow ms of measured stall in [start_ms, end_ms] of flow time that could have
+        stretched a call which slept on timers during `sleeps` (flow ms intervals)."""
         if self.monitor is None:
             return 0.0
-        tolerance = self.monitor.interval_s + self.monitor.floor_s
-        stalled = self.monitor.stalls_at([self._mono(p) for p in points_ms], tolerance)
+        stalled = self.monitor.stalled_except_s(
+            self._mono(start_ms),
+            self._mono(end_ms),
+            [(self._mono(a), self._mono(b)) for a, b in sleeps],
+        )
         return stalled * 1000 * self.scale
-
-    def in_window(self, start_ms: float, end_ms: float) -> float:
-        """Flow milliseconds of measured stall inside [start_ms, end_ms] of flow time."""
-        if self.monitor is None:
-            return 0.0
-        total, _ = self.monitor.stalled_s(self._mono(start_ms), self._mono(end_ms))
-        return total * 1000 * self.scale
 
     def whole_run(self) -> tuple[float, float]:
         """(total, longest) stall of the run so far, in flow ms."""

@@ -40,9 +40,11 @@ def _lag(stall_s: float, ends_at_flow_ms: float, scale: float = 1.0) -> RunLag:
     return RunLag(monitor=monitor, scale=scale, flow_ms0=0.0, mono0=100.0)
 
 
-def _check(silence_ms: float, lag: RunLag) -> tuple[bool, bool, str]:
+def _check(
+    silence_ms: float, lag: RunLag, events: tuple[Event, ...] = ()
+) -> tuple[bool, bool, str]:
     facts = RunFacts(
-        calls=[_call(silence_ms)], events=[], flows=FLOWS, profile=CXONE, requests={}, lag=lag
+        calls=[_call(silence_ms)], events=events, flows=FLOWS, profile=CXONE, requests={}, lag=lag
     )
     [check] = evaluate([{"dead_air_max_ms": "budget"}], facts)
     return check.passed, check.inconclusive, check.actual
@@ -53,9 +55,8 @@ def test_a_silence_within_the_budget_passes_whatever_the_lag() -> None:
 
 
 def test_a_miss_smaller_than_the_lag_in_its_window_is_inconclusive() -> None:
-    # 9625 ms vs 8000 + 800: over by 825 ms; a 1 s stall ended as the silence ended
-    # (the call's wake-up at 11125 ms was held up by it).
-    passed, inconclusive, actual = _check(9625, _lag(1.0, 11125))
+    # 9625 ms vs 8000 + 800: over by 825 ms; a 1 s stall while the call was working.
+    passed, inconclusive, actual = _check(9625, _lag(1.0, 6000))
     assert (passed, inconclusive) == (False, True)
     assert "overloaded (lag 1000 ms)" in actual and "silent for 9625 ms" in actual
 
@@ -71,9 +72,16 @@ def test_a_miss_larger_than_the_lag_is_a_real_failure() -> None:
     assert _check(12000, _lag(1.0, 13500))[:2] == (False, False)
 
 
-def test_a_stall_while_the_call_slept_through_it_does_not_excuse_it() -> None:
-    # 3 s of stall in mid-silence, ending at no wake-up of the call: its timer was not due.
-    assert _check(9625, _lag(3.0, 6000))[:2] == (False, False)
+def test_a_stall_the_call_slept_through_does_not_excuse_it() -> None:
+    # The silence is an attempt that timed out after 9 s (1600..10600): its deadline timer
+    # fires on time whatever the loop did at 3000..6000, so that stall explains nothing.
+    timed_out = Event(
+        kind="attempt_end", t_ms=10600.0, call_id="call-1", step_id="lookup",
+        data={"outcome": "timeout", "elapsed_ms": 9000.0},
+    )  # fmt: skip
+    assert _check(9625, _lag(3.0, 6000), (timed_out,))[:2] == (False, False)
+    # The same stall ending as the deadline fell due made the timer late: inconclusive.
+    assert _check(9625, _lag(1.0, 10600), (timed_out,))[:2] == (False, True)
 
 
 def test_lag_outside_the_silence_does_not_excuse_it() -> None:
