@@ -68,6 +68,8 @@ class RunFacts:
     requests: Mapping[str, Sequence[str]]  # backend -> request paths, in order
     dead_air_budget_ms: int = 8000
     lag: RunLag = NO_LAG  # the harness's own scheduling lag during the run
+    # Titles of this flow set's known defects: a starved timeout never excuses their failure.
+    known_defects: frozenset[str] = frozenset()
 
 
 def noise_allowance(bound_ms: float) -> float:

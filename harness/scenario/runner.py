@@ -196,6 +196,7 @@ async def run_scenario(
                     for name in ("crm", "tickets", "oauth")
                 },
                 lag=lag,
+                known_defects=frozenset(scenario.known_defects.get(flow_set.name, ())),
             )
             checks = evaluate(scenario.expect, facts)
             result.verdict, result.checks = run_verdict(

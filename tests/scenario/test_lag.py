@@ -127,7 +127,7 @@ def test_verdicts() -> None:
     assert [suite_exit_code(v) for v in ("pass", "inconclusive", "fail", "error")] == [0, 0, 1, 2]
 
 
-def _outcome_check(stall_s: float) -> tuple[bool, bool]:
+def _outcome_check(stall_s: float, known: frozenset[str] = frozenset()) -> tuple[bool, bool]:
     """call-1 ended in the error tone after its attempt timed out at 2500 ms (flow 4000)."""
     call = _call(3000)
     attempt = Event(
@@ -138,9 +138,10 @@ def _outcome_check(stall_s: float) -> tuple[bool, bool]:
     monitor.record(100.0 + 2.0, 100.0 + 2.0 + stall_s)  # a stall starting at flow ms 2000
     lag = RunLag(monitor=monitor, scale=1.0, flow_ms0=0.0, mono0=100.0)
     facts = RunFacts(
-        calls=[call], events=[attempt], flows=FLOWS, profile=CXONE, requests={}, lag=lag
-    )
-    [check] = evaluate([{"outcome": "dead_end"}], facts)
+        calls=[call], events=[attempt], flows=FLOWS, profile=CXONE, requests={}, lag=lag,
+        known_defects=known,
+    )  # fmt: skip
+    [check] = evaluate([{"outcome": "dead_end", "title": "the error tone"}], facts)
     return check.passed, check.inconclusive
 
 
@@ -151,3 +152,8 @@ def test_a_timeout_the_harness_starved_is_not_evidence() -> None:
 
 def test_a_timeout_with_the_harness_mostly_running_is_evidence() -> None:
     assert _outcome_check(0.5) == (False, False)
+
+
+def test_a_known_defect_failing_outright_is_detected_however_starved() -> None:
+    # The seed's defects are structural: a starved timeout cannot give a flow a breaker.
+    assert _outcome_check(1.5, frozenset({"the error tone"})) == (False, False)
