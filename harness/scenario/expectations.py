@@ -15,9 +15,10 @@ Missed by more than that lag, it is a real failure.
 The backends and proxies run on the harness's own loop, so an attempt that
 timed out while that loop was stalled for at least half of the attempt
 (:data:`STARVED`) was starved by the harness, not slowed by the backend: a
-check that failed on a call with such an attempt (or a run-level check, in a
-run with one) is inconclusive too. At `time_scale: 10` a 2.5 s timeout is
-250 wall ms, which a loaded machine can eat whole.
+check that failed outright in a run with such an attempt (calls share breakers,
+tokens and slots) is inconclusive too, unless it is a known defect. At
+`time_scale: 10` a 2.5 s timeout is 250 wall ms, which a loaded machine can eat
+whole.
 """
 
 from __future__ import annotations
@@ -143,12 +144,14 @@ def _why(why: str | Late) -> str:
 def _excuse(call: CallResult, why: str | Late, facts: RunFacts, known: bool) -> float:
     """The lag that could have stretched the late call's window, when it covers the overrun.
 
-    A check the call failed outright is excused only by an attempt the harness starved,
-    and never when it is a known defect: those are structural (the seed has no breaker
-    at all), and a starved timeout cannot make a flow lack one.
+    A check the call failed outright is excused only by an attempt the harness starved
+    anywhere in the run (calls share breakers, the token cache and slots: a scheduled
+    token refresh that timed out sends a later call down the auth-failure path), and
+    never when it is a known defect: those are structural (the seed has no breaker at
+    all), and a starved timeout cannot make a flow lack one.
     """
     if not isinstance(why, Late):
-        return 0.0 if known else starved_timeouts(facts, call.call_id)
+        return 0.0 if known else starved_timeouts(facts, None)
     sleeps = timer_waits(call, facts.events, why.start_ms, why.end_ms)
     measured = facts.lag.in_window(why.start_ms, why.end_ms, sleeps)
     return measured if measured >= why.over_ms else 0.0
