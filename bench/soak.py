@@ -95,15 +95,21 @@ def one_round(flow_dirs: list[Path]) -> dict[str, Any]:
                 "verdict": run.verdict,
                 "reruns": [r["verdict"] for r in run.reruns],
                 "lag_ms": round(run.lag_ms),
-                "why": run.error or "; ".join(f"{c.title}: {c.actual}" for c in _shown(run)),
+                "why": [run.error] if run.error else [_check_line(c) for c in _shown(run)],
             }
         )
     return {"verdict": suite.verdict, "wall_s": round(suite.wall_ms / 1000, 1), "runs": runs}
 
 
 def _shown(run: Any) -> list[Any]:
-    """Checks worth printing: real failures that are not known defects, and inconclusive ones."""
-    return [c for c in run.failures() if c.inconclusive or not c.known_defect]
+    """Checks worth printing: real failures that are not known defects, then inconclusive ones."""
+    checks = [c for c in run.failures() if c.inconclusive or not c.known_defect]
+    return sorted(checks, key=lambda c: c.inconclusive)
+
+
+def _check_line(check: Any) -> str:
+    mark = "INCONCLUSIVE" if check.inconclusive else "FAILED"
+    return f"{mark} {check.title}: {check.actual}"[:240]
 
 
 def _round_in_child(flow_dirs: list[Path]) -> dict[str, Any]:
@@ -134,7 +140,8 @@ def _line(index: int, result: dict[str, Any], defect: str | None) -> list[str]:
     if "crash" in result:
         lines.append(f"    crashed: {result['crash']}")
     for run in _bad_runs(result, defect)[: 12 if defect else 50]:
-        lines.append(f"    {run['verdict']:12} {run['id']}: {run['why'][:300]}")
+        lines.append(f"    {run['verdict']:12} {run['id']}")
+        lines.extend(f"        {why}" for why in run["why"])
     return lines
 
 

@@ -144,17 +144,20 @@ def _why(why: str | Late) -> str:
 def _excuse(call: CallResult, why: str | Late, facts: RunFacts, known: bool) -> float:
     """The lag that could have stretched the late call's window, when it covers the overrun.
 
-    A check the call failed outright is excused only by an attempt the harness starved
+    A check the call failed outright (or late on a path a starved timeout may have
+    chosen) is excused only by an attempt the harness starved
     anywhere in the run (calls share breakers, the token cache and slots: a scheduled
     token refresh that timed out sends a later call down the auth-failure path), and
     never when it is a known defect: those are structural (the seed has no breaker at
     all), and a starved timeout cannot make a flow lack one.
     """
+    starved = 0.0 if known else starved_timeouts(facts, None)
     if not isinstance(why, Late):
-        return 0.0 if known else starved_timeouts(facts, None)
+        return starved
     sleeps = timer_waits(call, facts.events, why.start_ms, why.end_ms)
     measured = facts.lag.in_window(why.start_ms, why.end_ms, sleeps)
-    return measured if measured >= why.over_ms else 0.0
+    # A starved timeout can also put the call on a longer path (a fallback, a retry).
+    return measured if measured >= why.over_ms else starved
 
 
 def timer_waits(
