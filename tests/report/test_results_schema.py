@@ -40,7 +40,8 @@ def test_every_verdict_validates(validator: Draft202012Validator, fake_suite: Su
     document = suite_json(fake_suite)
     assert _errors(validator, document) == []
     assert document["counts"] == {
-        "runs": 5, "pass": 1, "fail": 1, "expected_failure": 1, "unexpected_pass": 1, "error": 1,
+        "runs": 5, "pass": 1, "fail": 1, "expected_failure": 1, "unexpected_pass": 1,
+        "inconclusive": 0, "error": 1,
     }  # fmt: skip
     assert document["verdict"] == "error" and document["exit_code"] == 2
 
