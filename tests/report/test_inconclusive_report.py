@@ -7,9 +7,10 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from harness.errors import exit_code
 from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
-from harness.report.results import exit_code, suite_json
+from harness.report.results import suite_json
 from harness.scenario.expectations import Check
 from harness.scenario.model import Scenario
 from harness.scenario.runner import RunResult, SuiteResult

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from harness.report.results import SCHEMA_ID, exit_code, suite_json, to_results
+from harness.errors import exit_code
+from harness.report.results import SCHEMA_ID, suite_json, to_results
 from harness.scenario.runner import SuiteResult
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "contracts" / "schemas" / "results.schema.json"

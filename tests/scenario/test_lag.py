@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+from harness.bundled import CONTRACTS
 from harness.errors import exit_code
 from harness.events import Event
 from harness.executor.timeline import CallResult, Segment
-from harness.flow.loader import CONTRACTS, load_flow_set
+from harness.flow.loader import load_flow_set
 from harness.flow.profile import CXONE
 from harness.scenario.expectations import Check, RunFacts, evaluate, longest_silence
 from harness.scenario.lag import LagMonitor, RunLag
