@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: install lint typecheck test test-all suite bench clean
+.PHONY: install lint typecheck test test-all suite bench soak clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -37,6 +37,13 @@ suite: install
 
 bench: install
 	$(PY) bench/run.py --out bench/results.json
+
+# The Trust bar (SPEC 9): the whole suite N times beside K busy CPU hogs.
+# DEFECT=timeout-12s (or no-timeout-branch) plants a real defect that must fail every round.
+N ?= 20
+K ?= 2
+soak: install
+	$(PY) bench/soak.py --rounds $(N) --hogs $(K) $(if $(DEFECT),--defect $(DEFECT))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

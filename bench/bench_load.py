@@ -30,7 +30,7 @@ from typing import Any
 import _common  # bench/ is on sys.path: the scripts' own folder
 
 from harness.bundled import CONTRACTS, SCENARIOS
-from harness.scenario.arrivals import LoadPlan
+from harness.scenario.loadplan import LoadPlan
 from harness.scenario.loadrun import LoadRun, run_load
 from harness.scenario.model import load_scenario
 from harness.scenario.runner import load_flow_sets

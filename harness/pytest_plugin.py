@@ -8,7 +8,9 @@ scenario, collected as one test item per flow set (``happy-path[hardened]``,
 ``--durations``, ``-x``, ``--lf`` and ``-k`` mean what they always mean. Scenarios
 run concurrently through pytest-xdist (``pytest -n auto``), each worker with its own
 embedded Toxiproxy, ports and per-run proxy names. Known defects of a flow set are
-reported as xfail; a malformed scenario is one collection error line.
+reported as xfail; an inconclusive run (the harness measured itself too overloaded to
+judge, even after its automatic rerun) is a skip that says so; a malformed scenario
+is one collection error line.
 """
 
 from __future__ import annotations
@@ -133,6 +135,16 @@ class ScenarioItem(pytest.Item):
         if run.verdict == "expected_failure":
             titles = "; ".join(c.title for c in run.failures())
             pytest.xfail(f"known defects of {self.flow_set.name}: {titles}")
+        if run.verdict == "inconclusive":
+            # Not a red test (the flow is not shown wrong), never a silent pass: a skip
+            # whose reason names the checks and the lag the harness measured in itself.
+            unclear = "; ".join(f"{c.title}: {c.actual}" for c in run.checks if c.inconclusive)
+            pytest.skip(f"INCONCLUSIVE after {len(run.reruns)} rerun(s): {unclear}")
+        if run.verdict == "inconclusive":
+            # Not a red test (the flow is not shown wrong), never a silent pass: a skip
+            # whose reason names the checks and the lag the harness measured in itself.
+            unclear = "; ".join(f"{c.title}: {c.actual}" for c in run.checks if c.inconclusive)
+            pytest.skip(f"INCONCLUSIVE after {len(run.reruns)} rerun(s): {unclear}")
         if run.verdict != "pass":
             raise ScenarioFailure(_describe(run))
 

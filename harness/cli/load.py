@@ -13,10 +13,10 @@ import click
 
 from harness.cli.app import run_async
 from harness.cli.options import base_url_option, report_dir_option, toxiproxy_url_option
-from harness.errors import ConfigError
+from harness.errors import ConfigError, exit_code
 
 if TYPE_CHECKING:
-    from harness.scenario.arrivals import LoadPlan
+    from harness.scenario.loadplan import LoadPlan
     from harness.scenario.model import Scenario
     from harness.scenario.shards import LoadReport
 
@@ -142,8 +142,8 @@ def load(
     Reports dropped calls, dead-air and integration-step percentiles, the
     fallback rate, slot occupancy and queue length over time, and beside them
     the harness's own saturation (event-loop lag, CPU, memory). Exit 1 when the
-    scenario's expectations fail (in-process runs), 2 when the run could not be
-    trusted or finished: the harness saturated, or a shard was lost.
+    scenario's expectations fail (in-process runs); inconclusive (exit 0, said
+    loudly) when they fail while the harness was saturated; 2 when a shard was lost.
     """
     from harness.cli.project import open_project
     from harness.cli.run import _flow_sets
@@ -183,7 +183,7 @@ def load(
         report, verdict = _in_process(scenario, flow_set, plan, run_id, resolve_url(toxiproxy_url))
     _write(report_dir, run_id, report, verdict)
     _print(report, verdict, as_json)
-    sys.exit({"pass": 0, "fail": 1}.get(verdict, 2))
+    sys.exit(exit_code(verdict))
 
 
 def _plan(
@@ -197,7 +197,7 @@ def _plan(
     max_queue_ms: int | None,
     seed: int,
 ) -> LoadPlan:
-    from harness.scenario.arrivals import LoadPlan
+    from harness.scenario.loadplan import LoadPlan
 
     spec = scenario.callers
     if rate is None and spec.spacing_ms:
@@ -218,7 +218,7 @@ def _plan(
 
 def _bound(plan: LoadPlan) -> float:
     """How long a run of this plan may take before its shards count as lost."""
-    from harness.scenario.arrivals import arrival_times
+    from harness.scenario.loadplan import arrival_times
 
     last = max(arrival_times(plan), default=0.0)
     return (last if math.isfinite(last) else 0.0) + _SLACK_S

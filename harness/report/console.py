@@ -80,6 +80,7 @@ _VERDICT_STYLE = {
     "expected_failure": "[yellow]expected findings[/]",
     "fail": "[red]FAIL[/]",
     "unexpected_pass": "[red]DEFECT NOT DETECTED[/]",
+    "inconclusive": "[bold yellow]INCONCLUSIVE (machine overloaded)[/]",
     "error": "[red]ERROR[/]",
 }
 
@@ -107,7 +108,8 @@ def print_suite(suite: SuiteResult, console: Console | None = None) -> None:
         for check in run.failures():
             if check.known_defect and run.verdict == "expected_failure":
                 continue
-            console.print(f"[red]FAIL[/] {esc(run.id)}: {esc(check.title)}")
+            mark = "[bold yellow]INCONCLUSIVE[/]" if check.inconclusive else "[red]FAIL[/]"
+            console.print(f"{mark} {esc(run.id)}: {esc(check.title)}")
             console.print(f"     expected {esc(check.expected)}; got {esc(check.actual)}")
         if run.verdict == "unexpected_pass":
             missing = sorted(

@@ -34,6 +34,7 @@ VERDICT_LABELS = {
     "fail": "FAIL",
     "expected_failure": "known defect",
     "unexpected_pass": "unexpected pass",
+    "inconclusive": "inconclusive (overloaded)",
     "error": "error",
 }
 
@@ -64,6 +65,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 .v-expected_failure { background: var(--known); }
 .v-unexpected_pass { background: var(--surprise); }
 .v-error { background: var(--err); }
+.v-inconclusive { background: #8d6e00; }
 .counts span { margin-right: 14px; }
 .head { display:flex; align-items:center; gap:12px; flex-wrap: wrap; }
 .desc { color: var(--mute); margin: 6px 0 0; }

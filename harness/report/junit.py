@@ -12,7 +12,10 @@ testcase per scenario x flow set;
   and what happened;
 - `unexpected_pass` is a `<failure>` "known defect no longer detected: ...", so a
   fixed defect gets its `known_defects` entry removed instead of rotting;
-- `error` is an `<error>`: the harness could not run the scenario.
+- `error` is an `<error>`: the harness could not run the scenario;
+- `inconclusive` is `<skipped>` "inconclusive: ...": the harness measured its own
+  lag covering the miss, even after a rerun, so the run proves nothing either way
+  (not a red test, not a silent pass).
 
 Times: runs of a suite run concurrently, so a testsuite's and the root's `time`
 are the suite's wall time, never the sum of its runs.
@@ -143,6 +146,7 @@ def _details(run: RunResult) -> str:
     lines = []
     for check in run.checks:
         mark = "PASS" if check.passed else ("KNOWN" if check.known_defect else "FAIL")
+        mark = "INCONCLUSIVE" if check.inconclusive else mark
         lines.append(f"[{mark}] {check.title}")
         if not check.passed:
             lines.append(f"    expected: {check.expected}")
@@ -186,6 +190,9 @@ def _run_case(run: RunResult) -> Case:
     if run.verdict == "expected_failure":
         known = "; ".join(c.title for c in run.failures() if c.known_defect)
         return Case(**common, skipped=f"known defect: {known}")
+    if run.verdict == "inconclusive":
+        unclear = "; ".join(map(_check_line, (c for c in run.checks if c.inconclusive)))
+        return Case(**common, skipped=f"inconclusive: {unclear}")
     return Case(**common)
 
 

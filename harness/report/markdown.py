@@ -17,6 +17,7 @@ _ICONS = {
     "fail": "❌",
     "expected_failure": "🟠",
     "unexpected_pass": "🟣",
+    "inconclusive": "⚠️",
     "error": "💥",
 }
 _MAX_FAILURES = 10

@@ -33,6 +33,7 @@ _STYLE = {
     "fail": "bold red",
     "expected_failure": "yellow",
     "unexpected_pass": "magenta",
+    "inconclusive": "bold yellow",
     "error": "bold red",
 }
 

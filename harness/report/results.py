@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 SCHEMA_ID = "ivr-harness/results/v1"
-VERDICTS = ("pass", "fail", "expected_failure", "unexpected_pass", "error")
+VERDICTS = ("pass", "fail", "expected_failure", "unexpected_pass", "inconclusive", "error")
 
 
 def _counts(runs: Sequence[RunResult]) -> dict[str, int]:
@@ -67,6 +67,8 @@ def run_json(run: RunResult) -> dict[str, Any]:
         "error": run.error,
         "wall_ms": round(run.wall_ms, 3),
         "alert": run.alert,
+        "harness_lag": {"total_ms": round(run.lag_ms, 1), "longest_ms": round(run.lag_max_ms, 1)},
+        "reruns": _jsonable(run.reruns),
         "summary": {
             "checks": len(run.checks),
             "passed": len(run.checks) - len(failed),

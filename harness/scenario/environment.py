@@ -9,6 +9,7 @@ routes send each flow host to its proxy.
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,17 +30,37 @@ from harness.events import EventLog
 from harness.executor.context import ExecutorContext
 from harness.executor.resolver import FaultyResolver
 from harness.executor.storage import DataStorage
+from harness.executor.wire import Router
 from harness.faults.client import ProxyHandle, ToxiproxyControl
 from harness.loopback import is_loopback
 from harness.scenario.model import Scenario
 
-__all__ = ["CLIENT_ID", "CLIENT_SECRET", "API_KEY", "Environment", "environment"]
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "API_KEY", "Environment", "RefusedPort", "environment"]
 
 # Credentials of the reference backends; flows get them as variables, never in a file.
 CLIENT_ID = "ivr-client"
 CLIENT_SECRET = "ivr-client-secret-0b4d"
 API_KEY = "tickets-api-key-7f3a"
 BACKEND_NAMES = ("crm", "tickets", "oauth")
+
+
+class RefusedPort:
+    """A loopback port that refuses every connection, held for the run's lifetime.
+
+    The socket is bound (port 0: the kernel picks a free one) and never listens,
+    so Linux answers every SYN with a reset: ECONNREFUSED, as from a disabled
+    proxy. Because we keep it bound, no concurrent run can take the port, which
+    a disable-then-re-enable of a Toxiproxy listener cannot promise (the port is
+    free while disabled, and re-binding it can fail with "address already in use").
+    """
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        self._sock.close()
 
 
 @dataclass(kw_only=True)
@@ -63,6 +84,16 @@ class Environment:
     def host_of(self, target: str) -> str:
         """The flow host a target names (`crm` -> `api.crm-provider.com`)."""
         return GUIDE_HOSTS.get(target, target)
+    routes: dict[str, str] = field(default_factory=dict)  # live: flow host -> base URL
+    refused: RefusedPort | None = None
+    owners: dict[str, str] = field(default_factory=dict)  # flow host -> proxy name
+
+    def reroute(self, name: str, base_url: str | None) -> None:
+        """Send the flow hosts of proxy `name` to `base_url` (None: back to the proxy)."""
+        proxy = self.proxies[name]  # `name` may be the proxy's name or a flow host
+        for host, owner in self.owners.items():
+            if self.proxies[owner] is proxy:
+                self.routes[host] = base_url or f"http://{proxy.listen}"
 
     @property
     def resolver(self) -> FaultyResolver:
@@ -140,6 +171,8 @@ async def environment(
             routes[host] = f"http://{proxies[name].listen}"
             # A fault target may name the host the flow calls, not only the proxy.
             proxies[host] = proxies[name]
+        refused = RefusedPort()
+        stack.callback(refused.close)
         events.redactor.add(CLIENT_SECRET, API_KEY, *scenario.secrets.values())
         ctx = ExecutorContext.create(
             clock=clock,
@@ -150,6 +183,8 @@ async def environment(
             allow_non_loopback=allow_non_loopback,
         )
         stack.push_async_callback(ctx.aclose)
+        # The router reads this dict live, so a disable fault can re-route a backend.
+        ctx.router = Router(routes=routes, allow_non_loopback=allow_non_loopback)
         yield Environment(
             backends=backends,
             control=control,
@@ -159,6 +194,9 @@ async def environment(
             upstreams={name: up for name, up in upstreams.values()},
             own=own,
             secrets=dict(scenario.secrets),
+            routes=routes,
+            refused=refused,
+            owners={host: name for host, (name, _) in upstreams.items()},
         )
 
 

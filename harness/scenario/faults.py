@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.backends.faults import ActiveFault
 from harness.clock import Clock
+from harness.errors import HarnessError
 from harness.executor.resolver import DnsFault
 from harness.scenario.environment import Environment
 from harness.scenario.model import Fault, Scenario
@@ -184,6 +185,22 @@ class FaultDriver:
         return undo
 
     async def _apply_disable(self, index: int, fault: Fault) -> Callable[[], Awaitable[None]]:
+        # Not a Toxiproxy disable: that frees the listen port, which a concurrent run
+        # can take (calls would then reach its server, and re-enabling fails with
+        # "address already in use"). New connections go to the run's refused port
+        # instead; a reset_peer toxic drops the live ones, as a disabled proxy does.
         proxy = self.env.proxies[fault.target]
-        await self.env.control.set_enabled(proxy, False)
-        return lambda: self.env.control.set_enabled(proxy, True)
+        refused = self.env.refused
+        if refused is None:
+            raise HarnessError("this environment has no refused port to disable a backend with")
+        name = f"f{index}_disabled"
+        self.env.reroute(fault.target, f"http://{refused.address}")
+        await self.env.control.add_toxic(
+            proxy, "reset_peer", stream="downstream", name=name, attributes={"timeout": 0}
+        )
+
+        async def undo() -> None:
+            self.env.reroute(fault.target, None)
+            await self.env.control.remove_toxic(proxy, name)
+
+        return undo

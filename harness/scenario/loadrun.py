@@ -27,13 +27,13 @@ from harness.executor.deadline import DeadlineExceeded, within
 from harness.executor.runner import FlowRunner
 from harness.executor.timeline import Caller, CallResult
 from harness.flow.profile import CXONE, PlatformProfile
-from harness.scenario.arrivals import LoadPlan, arrival_times
 from harness.scenario.callers import build_callers
 from harness.scenario.environment import Environment, environment
 from harness.scenario.expectations import Check, RunFacts, evaluate
 from harness.scenario.faults import CallCounter, FaultDriver
 from harness.scenario.histograms import LoadHistograms
 from harness.scenario.load import LoadCounts, record_call
+from harness.scenario.loadplan import LoadPlan, arrival_times
 from harness.scenario.model import Scenario
 from harness.scenario.runner import FlowSetRef
 from harness.scenario.saturation import Saturation, SaturationMonitor

@@ -32,6 +32,7 @@ class Callers:
     dtmf: tuple[str, ...] = ("4155552671#",)
     per_caller: tuple[Mapping[str, Any], ...] = ()
     draw: Mapping[str, Any] | None = None
+    waves: tuple[Mapping[str, Any], ...] = ()  # callers anchored on events: scenario/arrivals.py
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,6 +116,7 @@ def _build(doc: Mapping[str, Any], path: Path | None) -> Scenario:
             dtmf=tuple(callers.get("dtmf", ("4155552671#",))),
             per_caller=tuple(callers.get("per_caller", ())),
             draw=callers.get("draw"),
+            waves=tuple(callers.get("waves", ())),
         ),
         backends=dict(doc.get("backends", {})),
         faults=tuple(_fault(f, i) for i, f in enumerate(doc.get("faults", ()))),

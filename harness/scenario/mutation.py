@@ -252,7 +252,7 @@ def _judge(
     killers = [f"lint {rule}" for rule in lint]
     for run in runs:
         if run.verdict in ("fail", "unexpected_pass"):
-            failed = [c.title for c in run.failures() if not c.known_defect]
+            failed = [c.title for c in run.checks if c.failed and not c.known_defect]
             killers += [f"{run.scenario.name}: {title}" for title in failed[:3]]
     if killers:
         return MutantResult(mutant=mutant, status="killed", killed_by=tuple(killers))

@@ -4,6 +4,11 @@ A run sets up its own backends, proxies, receiver and Data Storage (so runs
 are isolated and can share one Toxiproxy server), applies the faults on
 schedule, drives the callers through the flow runner, evaluates the
 expectations, and tears everything down on every exit path.
+
+While runs go, one :class:`~harness.scenario.lag.LagMonitor` measures how late
+the event loop wakes (the harness's own saturation). A timing check missed by
+less than that lag is inconclusive, and an inconclusive run is run once more
+(`max_reruns`) when the rest of the suite has finished and the machine is quieter.
 """
 
 from __future__ import annotations
@@ -27,12 +32,15 @@ from harness.executor.timeline import Caller, CallResult
 from harness.flow.loader import load_flow_set
 from harness.flow.model import FlowSet
 from harness.flow.profile import CXONE, PlatformProfile
+from harness.scenario.arrivals import Arrivals, parse_waves
 from harness.scenario.callers import build_callers
 from harness.scenario.environment import Environment, environment
 from harness.scenario.expectations import Check, RunFacts, evaluate
 from harness.scenario.facts import BreakerMove, alert_windows, breaker_history
 from harness.scenario.faults import CallCounter, FaultDriver
+from harness.scenario.lag import LagMonitor, RunLag
 from harness.scenario.model import Scenario
+from harness.scenario.verdict import OK_VERDICTS, run_verdict, suite_verdict
 
 __all__ = [
     "FlowSetRef",
@@ -43,8 +51,6 @@ __all__ = [
     "run_scenario",
     "run_suite",
 ]
-
-OK_VERDICTS = frozenset({"pass", "expected_failure"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +64,8 @@ class FlowSetRef:
 class RunResult:
     scenario: Scenario
     flow_set: str
-    verdict: str = "error"  # pass | fail | expected_failure | unexpected_pass | error
+    # pass | fail | expected_failure | unexpected_pass | inconclusive | error
+    verdict: str = "error"
     checks: list[Check] = field(default_factory=list)
     calls: list[CallResult] = field(default_factory=list)
     jobs: list[CallResult] = field(default_factory=list)  # scheduled flows' runs
@@ -69,6 +76,9 @@ class RunResult:
     alert: bool = False
     error_windows: list[dict[str, Any]] = field(default_factory=list)
     breakers: dict[str, list[BreakerMove]] = field(default_factory=dict)
+    lag_ms: float = 0.0  # the harness's own measured scheduling stall over the run (flow ms)
+    lag_max_ms: float = 0.0  # its longest single stall (flow ms)
+    reruns: list[dict[str, Any]] = field(default_factory=list)  # earlier inconclusive attempts
 
     @property
     def id(self) -> str:
@@ -79,12 +89,26 @@ class RunResult:
         return self.verdict in OK_VERDICTS
 
     def failures(self) -> list[Check]:
+        """Checks that did not hold: real failures and inconclusive ones (see `Check.failed`)."""
         return [c for c in self.checks if not c.passed]
 
     def cleared_defects(self) -> list[str]:
         """Known defects of this flow set the run no longer detects (why it is unexpected_pass)."""
         failed = {c.title for c in self.failures()}
         return [t for t in self.scenario.known_defects.get(self.flow_set, ()) if t not in failed]
+
+    def attempt_summary(self) -> dict[str, Any]:
+        """What a rerun keeps of this attempt."""
+        return {
+            "verdict": self.verdict,
+            "wall_ms": round(self.wall_ms, 3),
+            "lag_ms": round(self.lag_ms, 1),
+            "inconclusive": [
+                {"title": c.title, "actual": c.actual, "lag_ms": round(c.lag_ms, 1)}
+                for c in self.checks
+                if c.inconclusive
+            ],
+        }
 
 
 @dataclass(kw_only=True)
@@ -98,9 +122,11 @@ class SuiteResult:
 
     @property
     def verdict(self) -> str:
-        if self.incomplete or any(r.verdict == "error" for r in self.runs):
+        """`error` > `fail` > `inconclusive` > `pass` (see :mod:`harness.scenario.verdict`);
+        an interrupted suite is `error` whatever its finished runs say."""
+        if self.incomplete:
             return "error"
-        return "pass" if all(r.ok for r in self.runs) else "fail"
+        return suite_verdict(r.verdict for r in self.runs)
 
 
 def new_run_id() -> str:
@@ -114,28 +140,6 @@ def load_flow_sets(paths: Sequence[Path]) -> list[FlowSetRef]:
     return refs
 
 
-def _verdict(scenario: Scenario, flow_set: str, checks: list[Check]) -> tuple[str, list[Check]]:
-    known = set(scenario.known_defects.get(flow_set, ()))
-    marked = [
-        Check(
-            title=c.title,
-            passed=c.passed,
-            expected=c.expected,
-            actual=c.actual,
-            known_defect=c.title in known,
-        )
-        for c in checks
-    ]
-    failed = {c.title for c in marked if not c.passed}
-    if not known:
-        return ("pass" if not failed else "fail"), marked
-    if failed - known:
-        return "fail", marked
-    if known - failed:
-        return "unexpected_pass", marked
-    return "expected_failure", marked
-
-
 async def run_scenario(
     scenario: Scenario,
     flow_set: FlowSetRef,
@@ -145,8 +149,24 @@ async def run_scenario(
     profile: PlatformProfile = CXONE,
     on_call: Callable[[RunResult, CallResult], None] | None = None,
     allow_non_loopback: bool = False,
+    monitor: LagMonitor | None = None,
 ) -> RunResult:
-    """Run one scenario against one flow set; harness errors become an `error` verdict."""
+    """Run one scenario against one flow set; harness errors become an `error` verdict.
+
+    `monitor` is the suite's lag monitor; without one the run watches its own.
+    """
+    if monitor is None:
+        async with LagMonitor() as own:
+            return await run_scenario(
+                scenario,
+                flow_set,
+                toxiproxy_url=toxiproxy_url,
+                run_id=run_id,
+                profile=profile,
+                on_call=on_call,
+                allow_non_loopback=allow_non_loopback,
+                monitor=own,
+            )
     result = RunResult(scenario=scenario, flow_set=flow_set.name)
     if flow_set.flows.get(scenario.entry) is None:
         raise ConfigError(
@@ -169,7 +189,14 @@ async def run_scenario(
             events=events,
             allow_non_loopback=allow_non_loopback,
         ) as env:
+            lag = RunLag(
+                monitor=monitor,
+                scale=scenario.time_scale,
+                flow_ms0=env.ctx.now_ms(),
+                mono0=time.monotonic(),
+            )
             await _drive(scenario, flow_set, env, clock, result, on_call, profile)
+            result.lag_ms, result.lag_max_ms = lag.whole_run()
             result.events = list(events)
             facts = RunFacts(
                 calls=result.calls,
@@ -180,9 +207,13 @@ async def run_scenario(
                     name: [r.path for r in env.backends.requests(name)]
                     for name in ("crm", "tickets", "oauth")
                 },
+                lag=lag,
+                known_defects=frozenset(scenario.known_defects.get(flow_set.name, ())),
             )
             checks = evaluate(scenario.expect, facts)
-            result.verdict, result.checks = _verdict(scenario, flow_set.name, checks)
+            result.verdict, result.checks = run_verdict(
+                scenario.known_defects, flow_set.name, checks
+            )
             result.error_windows = alert_windows(result.events, profile)
             result.alert = any(w["over_threshold"] for w in result.error_windows)
             result.breakers = breaker_history(result.events)
@@ -211,9 +242,18 @@ async def _drive(
     slots = asyncio.Semaphore(scenario.callers.concurrency)
     results: dict[str, CallResult] = {}
 
+    arrivals = Arrivals(
+        spacing_ms=scenario.callers.spacing_ms,
+        waves=parse_waves(scenario.callers.waves, scenario.callers.count, scenario.path),
+        clock=clock,
+        now_ms=env.ctx.now_ms,
+        events=env.ctx.events.of_kind,
+        ended=lambda: counter.done,
+        emit=env.ctx.emit,
+    )
+
     async def one(index: int, caller: Any) -> None:
-        if scenario.callers.spacing_ms:
-            await clock.sleep(index * scenario.callers.spacing_ms / 1000)
+        await arrivals.wait_turn(index)
         arrived = env.ctx.now_ms()
         if not await _take_slot(slots, clock, scenario.callers.max_queue_ms):
             call = _dropped(caller, flow_set, arrived, env.ctx.now_ms())
@@ -241,6 +281,7 @@ async def _drive(
         ]
         await asyncio.gather(*(one(i, c) for i, c in enumerate(callers)))
     finally:
+        await arrivals.aclose()
         for job in jobs:
             job.cancel()
         await asyncio.gather(*jobs, return_exceptions=True)
@@ -293,9 +334,11 @@ async def _repeat(
 def suite_pairs(
     scenarios: Sequence[Scenario], flow_sets: Sequence[FlowSetRef]
 ) -> list[tuple[Scenario, FlowSetRef]]:
-    """The (scenario, flow set) runs of a suite; a ConfigError when an entry flow is missing."""
+    """The (scenario, flow set) runs of a suite; a ConfigError when an entry flow is missing
+    or a scenario's caller waves do not fit its callers."""
     pairs = [(s, f) for s in scenarios for f in flow_sets if s.applies_to(f.name)]
     for scenario, flow_set in pairs:
+        parse_waves(scenario.callers.waves, scenario.callers.count, scenario.path)
         if flow_set.flows.get(scenario.entry) is None:
             raise ConfigError(
                 f"entry flow '{scenario.entry}' is not in flow set {flow_set.path}",
@@ -315,9 +358,15 @@ async def run_suite(
     max_parallel: int = 32,
     on_call: Callable[[RunResult, CallResult], None] | None = None,
     on_run: Callable[[RunResult], None] | None = None,
+    max_reruns: int = 1,
     allow_non_loopback: bool = False,
 ) -> SuiteResult:
-    """Every scenario against every flow set it applies to, concurrently."""
+    """Every scenario against every flow set it applies to, concurrently.
+
+    A run that comes out `inconclusive` (the harness measured itself too
+    overloaded to judge a timing check) is run again, up to `max_reruns` times,
+    once the first round is over; `on_run` sees only each run's final result.
+    """
     from harness.faults.client import ToxiproxyControl
     from harness.faults.toxiproxy import EmbeddedToxiproxy, Limits
 
@@ -327,21 +376,25 @@ async def run_suite(
     gate = asyncio.Semaphore(max_parallel)
     start = time.monotonic()
 
-    async def one(scenario: Scenario, flow_set: FlowSetRef, url: str) -> RunResult:
+    async def one(
+        scenario: Scenario, flow_set: FlowSetRef, url: str, round_: int, last: bool
+    ) -> RunResult:
         async with gate:
             run = await run_scenario(
                 scenario,
                 flow_set,
                 toxiproxy_url=url,
-                run_id=run_id,
+                run_id=run_id if round_ == 0 else f"{run_id}-r{round_}",
                 on_call=on_call,
+                monitor=monitor,
                 allow_non_loopback=allow_non_loopback,
             )
-        if on_run is not None:
+        if on_run is not None and (last or run.verdict != "inconclusive"):
             on_run(run)
         return run
 
     async with contextlib.AsyncExitStack() as stack:
+        monitor = await stack.enter_async_context(LagMonitor())
         url = toxiproxy_url
         if url is not None:
             # A shared server may still hold proxies of runs on this host that died
@@ -353,11 +406,29 @@ async def run_suite(
                 EmbeddedToxiproxy(host="127.0.0.1", port=0, limits=limits)
             )
             url = server.url
-        runs = await asyncio.gather(*(one(s, f, url) for s, f in pairs))
+        runs = list(await asyncio.gather(*(one(s, f, url, 0, max_reruns == 0) for s, f in pairs)))
+        for round_ in range(1, max_reruns + 1):
+            again = [i for i, run in enumerate(runs) if run.verdict == "inconclusive"]
+            if not again:
+                break
+            last = round_ == max_reruns
+            fresh = await asyncio.gather(
+                *(
+                    one(runs[i].scenario, _flow_set_of(pairs, runs[i]), url, round_, last)
+                    for i in again
+                )
+            )
+            for i, run in zip(again, fresh, strict=True):
+                run.reruns = [*runs[i].reruns, runs[i].attempt_summary()]
+                runs[i] = run
     return SuiteResult(
         run_id=run_id,
         started_at=started_at,
-        runs=list(runs),
+        runs=runs,
         wall_ms=(time.monotonic() - start) * 1000,
         toxiproxy=toxiproxy_url or "embedded",
     )
+
+
+def _flow_set_of(pairs: Sequence[tuple[Scenario, FlowSetRef]], run: RunResult) -> FlowSetRef:
+    return next(f for s, f in pairs if s is run.scenario and f.name == run.flow_set)

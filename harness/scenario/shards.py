@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.scenario.arrivals import LoadPlan
 from harness.scenario.expectations import Check
 from harness.scenario.histograms import LoadHistograms
 from harness.scenario.load import LoadCounts, LoadStats, stats_from
+from harness.scenario.loadplan import LoadPlan
 from harness.scenario.loadrun import run_load
 from harness.scenario.model import Scenario
 from harness.scenario.runner import FlowSetRef

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from harness.report.results import SCHEMA_ID, exit_code, suite_json, to_results
+from harness.errors import exit_code
+from harness.report.results import SCHEMA_ID, suite_json, to_results
 from harness.scenario.runner import SuiteResult
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "contracts" / "schemas" / "results.schema.json"
@@ -40,7 +41,8 @@ def test_every_verdict_validates(validator: Draft202012Validator, fake_suite: Su
     document = suite_json(fake_suite)
     assert _errors(validator, document) == []
     assert document["counts"] == {
-        "runs": 5, "pass": 1, "fail": 1, "expected_failure": 1, "unexpected_pass": 1, "error": 1,
+        "runs": 5, "pass": 1, "fail": 1, "expected_failure": 1, "unexpected_pass": 1,
+        "inconclusive": 0, "error": 1,
     }  # fmt: skip
     assert document["verdict"] == "error" and document["exit_code"] == 2
 

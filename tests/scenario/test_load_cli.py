@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario.arrivals import LoadPlan, arrival_times
+from harness.scenario.loadplan import LoadPlan, arrival_times
 from tests.fixtures.cli_run import ROOT, assert_one_line_error, run_cli
 
 HAPPY = "scenarios/happy-path.yaml"

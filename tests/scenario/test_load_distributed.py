@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from harness.bundled import CONTRACTS, SCENARIOS
-from harness.scenario.arrivals import LoadPlan
+from harness.scenario.loadplan import LoadPlan
 from harness.scenario.model import Fault, load_scenario
 from harness.scenario.runner import FlowSetRef, load_flow_sets
 from harness.scenario.shards import run_distributed, run_shard
