@@ -369,3 +369,25 @@ def test_a_bad_or_dead_toxiproxy_url_is_exit_2_and_leaves_no_report(
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert needle in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_scenario_is_an_error_of_its_own_and_the_others_still_run(tmp_path: Path) -> None:
+    bad = tmp_path / "x.yaml"
+    bad.write_text(
+        "name: x\nfaults: [{target: mainframe, toxic: {type: latency}}]\n"
+        "expect: [{outcome: hangup}]\n"
+    )
+    happy = ROOT / "scenarios" / "happy-path.yaml"
+    reports = tmp_path / "reports"
+    result = run_cli(
+        "suite", str(happy), str(bad), "--flows", str(HARDENED), "--report-dir", str(reports)
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and str(bad) in errors[0] and "mainframe" in errors[0]
+    (folder,) = reports.iterdir()
+    runs = {
+        r["id"]: r["verdict"] for r in json.loads((folder / "results.json").read_text())["runs"]
+    }
+    assert runs == {"x[(not loaded)]": "error", "happy-path[hardened]": "pass"}

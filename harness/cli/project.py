@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.cli.options import probe_backends, project_backends, project_config
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 
 if TYPE_CHECKING:
     from harness.config import BackendEntry, ProjectConfig
@@ -63,11 +63,14 @@ class Project:
             return scenario
         return dataclasses.replace(scenario, hosts=self.hosts, secrets=self.secrets)
 
-    def load(self, paths: Sequence[Path]) -> list[Scenario]:
+    def load(
+        self, paths: Sequence[Path], errors: list[HarnessError] | None = None
+    ) -> list[Scenario]:
         """Scenario files, their fault targets checked against the project's hosts too."""
         from harness.scenario.model import load_scenarios
 
-        return [self.attach(s) for s in load_scenarios(list(paths), hosts=list(self.hosts))]
+        loaded = load_scenarios(list(paths), hosts=list(self.hosts), errors=errors)
+        return [self.attach(s) for s in loaded]
 
     def load_one(self, path: Path) -> Scenario:
         from harness.scenario.model import load_scenario

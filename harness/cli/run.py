@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -169,6 +170,13 @@ def _flow_sets(flow_dirs: list[Path]) -> list[FlowSetRef]:
     help="Run the fault battery generated from the flows (default: on when the project "
     "configures backends).",
 )
+@click.option(
+    "--max-reruns",
+    type=click.IntRange(0, 5),
+    default=1,
+    show_default=True,
+    help="Rerun an inconclusive run (the harness measured itself overloaded) this often.",
+)
 @base_url_option
 @allow_non_loopback_option
 def suite(
@@ -180,6 +188,7 @@ def suite(
     max_parallel: int,
     shard: str | None,
     battery: bool | None,
+    max_reruns: int,
     base_urls: tuple[str, ...],
     allow_non_loopback: bool,
 ) -> None:
@@ -198,7 +207,10 @@ def suite(
     use_battery = project.battery_on(battery)
     if not scenario_paths and not (project.config is not None and use_battery):
         scenario_paths = _default_scenarios()
-    scenarios = project.load(scenario_paths) if scenario_paths else []
+    broken: list[HarnessError] = []  # scenario files that do not load: reported, not fatal
+    scenarios = project.load(scenario_paths, broken) if scenario_paths else []
+    if broken and not scenarios:
+        raise broken[0]
     flow_sets = _flow_sets(project.flow_dirs(flow_dirs))
     if use_battery:
         scenarios += project.battery(flow_sets)
@@ -216,6 +228,8 @@ def suite(
         toxiproxy_url,
         max_parallel,
         allow_non_loopback=allow_non_loopback,
+        broken=broken,
+        max_reruns=max_reruns,
     )
     sys.exit(exit_code(result.verdict))
 
@@ -292,6 +306,22 @@ def chaos(
     sys.exit(exit_code(result.verdict))
 
 
+def _unloaded(exc: HarnessError) -> RunResult:
+    """A scenario file that did not load, as an `error` run of its own in the reports."""
+    from harness.scenario.model import Scenario
+    from harness.scenario.runner import RunResult
+
+    file = getattr(exc, "file", None)
+    path = Path(file) if file else None
+    name = path.stem if path is not None else "scenario"
+    return RunResult(
+        scenario=Scenario(name=name, path=path),
+        flow_set="(not loaded)",
+        verdict="error",
+        error=str(exc),
+    )
+
+
 def _run_with_reports(
     scenarios: list[Scenario],
     flow_sets: list[FlowSetRef],
@@ -301,6 +331,8 @@ def _run_with_reports(
     *,
     summary: bool = True,
     allow_non_loopback: bool = False,
+    broken: Sequence[HarnessError] = (),
+    max_reruns: int = 1,
 ) -> SuiteResult:
     from harness.faults.client import ToxiproxyControl, resolve_url
     from harness.report.console import make_console, print_suite
@@ -324,6 +356,10 @@ def _run_with_reports(
             else "",
         )
     stream = ReportStream(report_dir=report_dir, run_id=new_run_id(), toxiproxy=url or "embedded")
+    unloaded = [_unloaded(exc) for exc in broken]
+    for run in unloaded:
+        click.echo(f"error: {run.error}", err=True)
+        stream.on_run(run)
     with Progress(runs) as progress:
 
         def finished(run: RunResult) -> None:
@@ -341,6 +377,7 @@ def _run_with_reports(
                     on_call=progress.on_call,
                     on_run=finished,
                     allow_non_loopback=allow_non_loopback,
+                    max_reruns=max_reruns,
                 )
             )
         except Interrupted as exc:
@@ -350,6 +387,7 @@ def _run_with_reports(
         except HarnessError as exc:
             stream.abort(f"harness error: {exc}")
             raise
+    result.runs[:0] = unloaded
     paths = stream.finish(result)
     console = make_console()
     if summary:

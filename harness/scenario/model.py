@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.bundled import bundled_schema
 from harness.config import BackendEntry
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 from harness.flow.loader import validate_against
 from harness.inputs import parse_yaml, read_text
 from harness.scenario.references import check_references
@@ -141,8 +141,17 @@ def _fault(raw: Mapping[str, Any], index: int) -> Fault:
     )
 
 
-def load_scenarios(paths: list[Path], *, hosts: Collection[str] = ()) -> list[Scenario]:
-    """Every `*.yaml` / `*.yml` under the given files and folders, sorted by name."""
+def load_scenarios(
+    paths: list[Path],
+    *,
+    hosts: Collection[str] = (),
+    errors: list[HarnessError] | None = None,
+) -> list[Scenario]:
+    """Every `*.yaml` / `*.yml` under the given files and folders, sorted by name.
+
+    With `errors`, a scenario file that does not load is added there and the others
+    still load (a suite runs them and reports the broken one); without, it raises.
+    """
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -151,7 +160,14 @@ def load_scenarios(paths: list[Path], *, hosts: Collection[str] = ()) -> list[Sc
             files.append(path)
         else:
             raise ConfigError("no such scenario file or folder", file=path)
-    scenarios = [load_scenario(f, hosts=hosts) for f in files]
+    scenarios = []
+    for file in files:
+        try:
+            scenarios.append(load_scenario(file, hosts=hosts))
+        except HarnessError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
     seen: dict[str, Path | None] = {}
     for sc in scenarios:
         if sc.name in seen:

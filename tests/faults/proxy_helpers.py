@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -42,3 +44,23 @@ async def connect(listen: str) -> tuple[asyncio.StreamReader, asyncio.StreamWrit
 
 async def read_all(reader: asyncio.StreamReader, limit_s: float = 5.0) -> bytes:
     return await asyncio.wait_for(reader.read(), limit_s)
+
+
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+async def start_serve(
+    *args: str, stderr: bool = False, **kwargs: Any
+) -> tuple[asyncio.subprocess.Process, str]:
+    """`ivr-harness toxiproxy serve --port 0 ARGS` in a real process, and its API URL."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "harness", "toxiproxy", "serve", "--port", "0", *args),
+        cwd=_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE if stderr else None,
+        **kwargs,
+    )
+    assert process.stdout is not None
+    url = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+    return process, url

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import resource
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 
 from harness.errors import UnsafeTargetError
 from harness.faults.toxiproxy import EmbeddedToxiproxy, Limits
-from tests.faults.proxy_helpers import Echo, connect
+from tests.faults.proxy_helpers import Echo, connect, start_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE_S = 2.0
@@ -300,22 +299,8 @@ def _low_fd_limit() -> None:
 async def test_out_of_file_descriptors_clients_are_refused_and_the_api_answers(
     echo: Echo,
 ) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "harness",
-        "toxiproxy",
-        "serve",
-        "--port",
-        "0",
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        preexec_fn=_low_fd_limit,
-    )
-    assert process.stdout is not None
+    process, url = await start_serve(stderr=True, preexec_fn=_low_fd_limit)
     try:
-        url = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             body = {"name": "p", "upstream": echo.address}
             listen = (await client.post("/proxies", json=body)).json()["listen"]

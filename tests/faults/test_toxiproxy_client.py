@@ -18,7 +18,7 @@ import pytest
 from harness.errors import UnreachableError
 from harness.faults.client import ToxiproxyControl, ToxiproxyError, owner_suffix, resolve_url
 from harness.faults.toxiproxy import EmbeddedToxiproxy
-from tests.faults.proxy_helpers import Echo, connect
+from tests.faults.proxy_helpers import Echo, connect, start_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,19 +86,7 @@ def test_resolve_url(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def cli_server() -> AsyncIterator[str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "harness",
-        "toxiproxy",
-        "serve",
-        "--port",
-        "0",
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    url = (await asyncio.wait_for(process.stdout.readline(), 10)).decode().strip()
+    process, url = await start_serve()
     yield url
     process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), 10) == 0
@@ -167,21 +155,7 @@ def test_cli_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:
 async def test_cli_config_creates_proxies(tmp_path: Path, echo: Echo) -> None:
     config = tmp_path / "proxies.json"
     config.write_text(json.dumps([{"name": "a", "upstream": echo.address}]))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "harness",
-        "toxiproxy",
-        "serve",
-        "--port",
-        "0",
-        "--config",
-        str(config),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    url = (await asyncio.wait_for(process.stdout.readline(), 10)).decode().strip()
+    process, url = await start_serve("--config", str(config))
     async with httpx.AsyncClient(base_url=url) as client:
         assert list((await client.get("/proxies")).json()) == ["a"]
     process.send_signal(signal.SIGINT)

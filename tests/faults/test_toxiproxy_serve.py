@@ -6,7 +6,6 @@ import asyncio
 import json
 import signal
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from harness.errors import ConfigError, HarnessError, UnsafeTargetError
 from harness.faults.toxiproxy import EmbeddedToxiproxy, Limits, check_serve_options, load_config
 from harness.faults.toxiproxy import serve as serve_forever
+from tests.faults.proxy_helpers import start_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,20 +130,7 @@ async def test_serve_refuses_a_non_loopback_host() -> None:
 
 
 async def test_sigterm_with_clients_mid_request_prints_no_traceback() -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "harness",
-        "toxiproxy",
-        "serve",
-        "--port",
-        "0",
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    url = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+    process, url = await start_serve(stderr=True)
     host, _, port = url.removeprefix("http://").rpartition(":")
     clients = []
     for request in (

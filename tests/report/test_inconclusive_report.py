@@ -8,7 +8,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator, FormatChecker
 
 from harness.errors import exit_code
-from harness.report.junit import render_junit
+from harness.report.junit import suite_junit
 from harness.report.markdown import render_markdown
 from harness.report.results import suite_json
 from harness.scenario.expectations import Check
@@ -61,7 +61,7 @@ def test_results_json_validates_and_the_suite_exits_0() -> None:
 
 
 def test_junit_marks_it_skipped_with_the_lag() -> None:
-    xml = render_junit(_suite())
+    xml = suite_junit(_suite())
     assert 'skipped="1"' in xml and 'failures="0"' in xml
     assert "<skipped" in xml and "lag 2400 ms" in xml
 
