@@ -391,3 +391,13 @@ def test_a_bad_scenario_is_an_error_of_its_own_and_the_others_still_run(tmp_path
         r["id"]: r["verdict"] for r in json.loads((folder / "results.json").read_text())["runs"]
     }
     assert runs == {"x[(not loaded)]": "error", "happy-path[hardened]": "pass"}
+
+
+def test_an_expectation_naming_no_step_is_exit_2_before_any_run(tmp_path: Path) -> None:
+    scenario = tmp_path / "typo.yaml"
+    scenario.write_text("name: typo\nexpect: [{never_visits: play-stat}]\n")
+    reports = tmp_path / "reports"
+    result = run_cli("suite", str(scenario), "--flows", str(HARDENED), "--report-dir", str(reports))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert str(scenario) in result.stderr and "#/expect/0/never_visits" in result.stderr
+    assert "play-stat" in result.stderr and not reports.exists()

@@ -8,7 +8,7 @@ pointer and, for a name, the closest known one.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,9 @@ from harness.backends.faultspec import KINDS, parse_fault
 from harness.backends.server import GUIDE_HOSTS
 from harness.backends.state import BACKENDS, fault_kinds
 from harness.errors import ConfigError, did_you_mean
+from harness.flow.model import FlowSet
 
-__all__ = ["check_references"]
+__all__ = ["check_references", "check_steps"]
 
 # Expectation keys that qualify a check rather than being one.
 _MODIFIERS = frozenset({"title", "calls"})
@@ -104,3 +105,25 @@ def _check_http(
         raise ConfigError(
             exc.detail, file=path, pointer=pointer + exc.pointer, hint=exc.hint
         ) from None
+
+
+def check_steps(
+    expect: Sequence[Mapping[str, Any]], flow_sets: Sequence[FlowSet], file: Path | None
+) -> None:
+    """Every step an expectation names (`visits`, `never_visits`, `step.id`) is a step of
+    one of the flow sets the scenario runs against: a typo would otherwise make
+    `never_visits` pass for ever. (A step only the fixed flows have is fine: that the
+    defective ones lack it is what the expectation finds.)"""
+    known = sorted({s.id for flows in flow_sets for flow in flows for s in flow.steps})
+    for index, raw in enumerate(expect):
+        named = [(key, raw[key]) for key in ("visits", "never_visits") if key in raw]
+        if isinstance(raw.get("step"), Mapping) and "id" in raw["step"]:
+            named.append(("step/id", raw["step"]["id"]))
+        for key, step_id in named:
+            if str(step_id) not in known:
+                raise ConfigError(
+                    f"step '{step_id}' is in no flow the scenario runs against",
+                    file=file,
+                    pointer=f"/expect/{index}/{key}",
+                    hint=did_you_mean(str(step_id), known) or "name a step id of the flows",
+                )

@@ -40,6 +40,7 @@ from harness.scenario.facts import BreakerMove, alert_windows, breaker_history
 from harness.scenario.faults import CallCounter, FaultDriver
 from harness.scenario.lag import LagMonitor, RunLag
 from harness.scenario.model import Scenario
+from harness.scenario.references import check_steps
 from harness.scenario.verdict import OK_VERDICTS, run_verdict, suite_verdict
 
 __all__ = [
@@ -334,8 +335,8 @@ async def _repeat(
 def suite_pairs(
     scenarios: Sequence[Scenario], flow_sets: Sequence[FlowSetRef]
 ) -> list[tuple[Scenario, FlowSetRef]]:
-    """The (scenario, flow set) runs of a suite; a ConfigError when an entry flow is missing
-    or a scenario's caller waves do not fit its callers."""
+    """The (scenario, flow set) runs of a suite; a ConfigError when an entry flow or a step
+    an expectation names is missing, or a scenario's caller waves do not fit its callers."""
     pairs = [(s, f) for s in scenarios for f in flow_sets if s.applies_to(f.name)]
     for scenario, flow_set in pairs:
         parse_waves(scenario.callers.waves, scenario.callers.count, scenario.path)
@@ -346,6 +347,9 @@ def suite_pairs(
                 pointer="/entry",
                 hint=did_you_mean(scenario.entry, flow_set.flows.flows) or "",
             )
+    for scenario in {id(s): s for s, _ in pairs}.values():
+        targets = [f.flows for s, f in pairs if s is scenario]
+        check_steps(scenario.expect, targets, scenario.path)
     return pairs
 
 
