@@ -111,9 +111,9 @@ def check_steps(
     expect: Sequence[Mapping[str, Any]], flow_sets: Sequence[FlowSet], file: Path | None
 ) -> None:
     """Every step an expectation names (`visits`, `never_visits`, `step.id`) is a step of
-    one of the flow sets the scenario runs against: a typo would otherwise make
-    `never_visits` pass for ever. (A step only the fixed flows have is fine: that the
-    defective ones lack it is what the expectation finds.)"""
+    one of the suite's flow sets: a typo would otherwise make `never_visits` pass for
+    ever. (A step only the fixed flows have is fine: that the defective ones lack it is
+    what the expectation finds.)"""
     known = sorted({s.id for flows in flow_sets for flow in flows for s in flow.steps})
     for index, raw in enumerate(expect):
         named = [(key, raw[key]) for key in ("visits", "never_visits") if key in raw]
@@ -122,7 +122,7 @@ def check_steps(
         for key, step_id in named:
             if str(step_id) not in known:
                 raise ConfigError(
-                    f"step '{step_id}' is in no flow the scenario runs against",
+                    f"step '{step_id}' is in no flow of the suite's flow sets",
                     file=file,
                     pointer=f"/expect/{index}/{key}",
                     hint=did_you_mean(str(step_id), known) or "name a step id of the flows",

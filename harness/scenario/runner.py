@@ -348,8 +348,7 @@ def suite_pairs(
                 hint=did_you_mean(scenario.entry, flow_set.flows.flows) or "",
             )
     for scenario in {id(s): s for s, _ in pairs}.values():
-        targets = [f.flows for s, f in pairs if s is scenario]
-        check_steps(scenario.expect, targets, scenario.path)
+        check_steps(scenario.expect, [f.flows for f in flow_sets], scenario.path)
     return pairs
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import pytest
+
 from harness.bundled import SCENARIOS, example_flow_dirs
+from harness.errors import ConfigError
 from harness.scenario.model import load_scenario
 from harness.scenario.runner import load_flow_sets, run_suite
 
@@ -18,7 +21,8 @@ def test_an_unknown_step_in_an_expectation_is_a_harness_error_with_a_hint() -> N
         known_defects={},
         flows=("hardened",),
     )
-    suite = asyncio.run(run_suite([scenario], load_flow_sets(example_flow_dirs()[:1])))
-    [run] = suite.runs
-    assert run.verdict == "error" and suite.verdict == "error"
-    assert "did you mean 'http-customer-lookup'?" in run.error
+    # caught when the suite is put together, before any run, naming file and pointer
+    with pytest.raises(ConfigError) as info:
+        asyncio.run(run_suite([scenario], load_flow_sets(example_flow_dirs()[:1])))
+    assert "did you mean 'http-customer-lookup'?" in str(info.value)
+    assert "happy-path.yaml#/expect/0/step/id" in str(info.value)
