@@ -146,7 +146,6 @@ def load(
     loudly) when they fail while the harness was saturated; 2 when a shard was lost.
     """
     from harness.cli.project import open_project
-    from harness.cli.run import _flow_sets
     from harness.faults.client import resolve_url
     from harness.scenario.runner import new_run_id
 
@@ -155,7 +154,7 @@ def load(
     if audio:
         scenario = dataclasses.replace(scenario, audio=audio)
     plan = _plan(scenario, callers, rate, arrival, ramp_s, duration_s, slots, max_queue_ms, seed)
-    flow_set = _flow_sets(project.flow_dirs([flow_dir] if flow_dir else []))[0]
+    flow_set = project.flow_sets([flow_dir] if flow_dir else [])[0]
     if flow_set.flows.get(scenario.entry) is None:
         raise ConfigError(
             f"entry flow '{scenario.entry}' is not in {flow_set.path}",

@@ -43,6 +43,13 @@ class Project:
             return list(given)
         return list(self.config.flows) if self.config is not None else []
 
+    def flow_sets(self, given: Sequence[Path]) -> list[FlowSetRef]:
+        """The flow sets to run: `--flows`, else the project's, else the bundled demo's."""
+        from harness.bundled import example_flow_dirs
+        from harness.scenario.runner import load_flow_sets
+
+        return load_flow_sets(self.flow_dirs(given) or example_flow_dirs())
+
     def scenario_paths(self, given: Sequence[Path]) -> list[Path]:
         """PATHS as given, else the project's scenario folders that exist."""
         if given or self.config is None:

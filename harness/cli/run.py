@@ -129,12 +129,6 @@ def _default_scenarios() -> list[Path]:
     return [local if local.is_dir() else SCENARIOS]
 
 
-def _flow_sets(flow_dirs: list[Path]) -> list[FlowSetRef]:
-    from harness.bundled import example_flow_dirs
-    from harness.scenario.runner import load_flow_sets
-
-    return load_flow_sets(flow_dirs or example_flow_dirs())
-
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
@@ -211,7 +205,7 @@ def suite(
     scenarios = project.load(scenario_paths, broken) if scenario_paths else []
     if broken and not scenarios:
         raise broken[0]
-    flow_sets = _flow_sets(project.flow_dirs(flow_dirs))
+    flow_sets = project.flow_sets(flow_dirs)
     if use_battery:
         scenarios += project.battery(flow_sets)
     if scenario_filter:
@@ -285,7 +279,7 @@ def chaos(
         variables={**scenario.variables, **overrides},
         flows=(),
     )
-    flow_sets = _flow_sets(project.flow_dirs([flow_dir] if flow_dir else []))[:1]
+    flow_sets = project.flow_sets([flow_dir] if flow_dir else [])[:1]
     project.probe()
     result = _run_with_reports(
         [scenario],
