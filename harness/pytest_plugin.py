@@ -97,10 +97,12 @@ class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         from harness.errors import HarnessError
         from harness.scenario.model import load_scenario
+        from harness.scenario.runner import check_step_references
 
         try:
             scenario = load_scenario(self.path)
             flow_sets = _flow_sets(self.config)
+            check_step_references([scenario], flow_sets)
         except HarnessError as exc:
             raise self.CollectError(f"error: {exc}") from None
         wanted = self.config.getoption("--scenario-filter")

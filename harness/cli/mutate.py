@@ -42,6 +42,12 @@ __all__ = ["mutate"]
     help="Also run the fault battery generated from FLOWS (default: on when the project "
     "configures backends).",
 )
+@click.option(
+    "--lint/--no-lint",
+    default=True,
+    show_default=True,
+    help="Count lint findings as kills (--no-lint judges the scenarios alone).",
+)
 @report_dir_option
 @toxiproxy_url_option
 def mutate(
@@ -53,6 +59,7 @@ def mutate(
     max_parallel: int,
     dead_air_ms: int,
     battery: bool | None,
+    lint: bool,
     report_dir: Path,
     toxiproxy_url: str | None,
 ) -> None:
@@ -83,7 +90,9 @@ def mutate(
     project.probe()
     url = resolve_url(toxiproxy_url)
     with tempfile.TemporaryDirectory(prefix="ivr-mutants-") as tmp:
-        prepared = prepare(flows, Path(tmp), size=size, seed=seed, dead_air_ms=dead_air_ms)
+        prepared = prepare(
+            flows, Path(tmp), size=size, seed=seed, dead_air_ms=dead_air_ms, lint=lint
+        )
         if not prepared.loaded and not prepared.invalid:
             raise ConfigError("no HTTP step or router to mutate", file=flows)
         applicable = sum(s.applies_to(flows.name) for s in scenarios)

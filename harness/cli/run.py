@@ -129,7 +129,6 @@ def _default_scenarios() -> list[Path]:
     return [local if local.is_dir() else SCENARIOS]
 
 
-
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -332,10 +331,16 @@ def _run_with_reports(
     from harness.report.console import make_console, print_suite
     from harness.report.progress import Progress
     from harness.report.stream import ReportStream
-    from harness.scenario.runner import new_run_id, run_suite, suite_pairs
+    from harness.scenario.runner import (
+        check_step_references,
+        new_run_id,
+        run_suite,
+        suite_pairs,
+    )
 
     url = resolve_url(toxiproxy_url)
     runs = len(suite_pairs(scenarios, flow_sets))  # input errors before any report is written
+    check_step_references(scenarios, flow_sets)
     if url is not None:
         run_async(ToxiproxyControl(url, "probe").version())  # unreachable: exit 2, no report
     if runs == 0:

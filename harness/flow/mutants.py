@@ -139,7 +139,7 @@ _STEP_EDITS: dict[str, Edit] = {
 # condition that picks each out (tested first, so it wins).
 _CLASS_CONDITIONS = {
     "timeout": "http_outcome == 'timeout'",
-    "401/403": "http_status_code == 401 || http_status_code == 403",
+    "401-403": "http_status_code == 401 || http_status_code == 403",
     "404": "http_status_code == 404",
     "5xx": "http_status_code >= 500",
     "202": "http_status_code == 202",
@@ -230,9 +230,13 @@ def _router_edits(
     flow: Flow, http: Step, router: Step
 ) -> Iterator[tuple[str, str, Any, Any, dict[str, Any]]]:
     verdict = evaluate_router(flow, http, router)
-    success = verdict.route("2xx").target
     at = flow.steps.index(router)
     conditions = list(router.config.get("conditions", []))
+    # The success branch as the lint defines it (where a 2xx with data goes), among the
+    # router's own targets: a bare 2xx with no data may rightly go to a fallback.
+    targets = [str(c.get("nextStepId")) for c in conditions]
+    targets.append(str(router.config.get("defaultStepId", "")))
+    success = next((t for t in targets if t in verdict.success_steps), None)
     pair = next(
         (
             (i, j)

@@ -56,7 +56,7 @@ SUGGESTIONS = {
     "mapping-null-guard-dropped": 'an empty array ({"data": []}) expecting the no-match branch',
     "progress-prompt-removed": "a 202 hold with a silence bound (dead_air_max_ms)",
 }
-for _name in ("timeout", "401/403", "404", "5xx", "202", "circuit_open"):
+for _name in ("timeout", "401-403", "404", "5xx", "202", "circuit_open"):
     SUGGESTIONS[f"{_name}-to-success"] = (
         f"a {_name} fault expecting the caller never reaches the success branch"
     )
@@ -147,17 +147,18 @@ def prepare(
     seed: int = 0,
     dead_air_ms: int = 8000,
     extra: Sequence[Mutant] = (),
+    lint: bool = True,
 ) -> Prepared:
     """Every (or a seeded sample of) mutant of the flow set in `flow_dir`, plus `extra`
-    mutants of the caller's own, written under `folder` and linted against the
-    original's lint errors."""
+    mutants of the caller's own, written under `folder` and (unless `lint` is false, to
+    judge the scenarios alone) linted against the original's lint errors."""
     original = load_flow_set(flow_dir)
     documents = {
         p.name: parse_json(read_text(p, what="flow"), file=p)
         for p in sorted(flow_dir.glob("*.json"))
     }
     chosen = sample(list(mutants(original, documents)), size, seed) + list(extra)
-    baseline = _lint_errors(original, dead_air_ms)
+    baseline = _lint_errors(original, dead_air_ms) if lint else set()
     prepared = Prepared(flow_set=flow_dir.name, seed=seed, loaded={}, invalid=[])
     for mutant in chosen:
         try:
@@ -165,9 +166,9 @@ def prepare(
         except HarnessError as exc:
             prepared.invalid.append(MutantResult(mutant=mutant, status="invalid", error=str(exc)))
             continue
-        lint = tuple(sorted(_lint_errors(flows, dead_air_ms) - baseline))
+        found = _lint_errors(flows, dead_air_ms) if lint else set()
         ref = FlowSetRef(name=mutant.id, path=folder / mutant.id, flows=flows)
-        prepared.loaded[mutant.id] = (mutant, ref, lint)
+        prepared.loaded[mutant.id] = (mutant, ref, tuple(sorted(found - baseline)))
         changes = diff_flow_sets(original, flows, budget_ms=dead_air_ms).changes
         prepared.changed[mutant.id] = bool(changes) or mutant.trap in _DIFF_BLIND
     return prepared

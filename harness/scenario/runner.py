@@ -48,6 +48,7 @@ __all__ = [
     "RunResult",
     "SuiteResult",
     "load_flow_sets",
+    "check_step_references",
     "new_run_id",
     "run_scenario",
     "run_suite",
@@ -335,8 +336,8 @@ async def _repeat(
 def suite_pairs(
     scenarios: Sequence[Scenario], flow_sets: Sequence[FlowSetRef]
 ) -> list[tuple[Scenario, FlowSetRef]]:
-    """The (scenario, flow set) runs of a suite; a ConfigError when an entry flow or a step
-    an expectation names is missing, or a scenario's caller waves do not fit its callers."""
+    """The (scenario, flow set) runs of a suite; a ConfigError when an entry flow is missing
+    or a scenario's caller waves do not fit its callers."""
     pairs = [(s, f) for s in scenarios for f in flow_sets if s.applies_to(f.name)]
     for scenario, flow_set in pairs:
         parse_waves(scenario.callers.waves, scenario.callers.count, scenario.path)
@@ -347,9 +348,17 @@ def suite_pairs(
                 pointer="/entry",
                 hint=did_you_mean(scenario.entry, flow_set.flows.flows) or "",
             )
-    for scenario in {id(s): s for s, _ in pairs}.values():
-        check_steps(scenario.expect, [f.flows for f in flow_sets], scenario.path)
     return pairs
+
+
+def check_step_references(
+    scenarios: Sequence[Scenario], flow_sets: Sequence[FlowSetRef]
+) -> None:
+    """Every step an expectation names exists in one of the flow sets: called by whoever
+    sees the whole suite (the CLI, the pytest plugin at collection), since a run or a
+    shard sees only some flow sets."""
+    for scenario in scenarios:
+        check_steps(scenario.expect, [f.flows for f in flow_sets], scenario.path)
 
 
 async def run_suite(

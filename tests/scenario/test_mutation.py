@@ -57,7 +57,7 @@ def test_a_weak_suite_scores_low_and_names_the_missing_faults(tmp_path: Path) ->
     result = run_cli(
         "mutate", str(HARDENED),
         "--scenarios", str(ROOT / "scenarios" / "happy-path.yaml"),
-        "--sample", "8", "--seed", "2", "--min-score", "95",
+        "--sample", "8", "--seed", "2", "--min-score", "95", "--no-lint",
         "--report-dir", str(tmp_path),
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr

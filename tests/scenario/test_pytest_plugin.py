@@ -68,3 +68,44 @@ def test_a_malformed_scenario_is_one_collection_error_line(project: pytest.Pytes
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*error: *bad.yaml#/calers*did you mean 'callers'*"])
     assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_pytest_n2_gives_the_verdicts_ivr_harness_suite_gives(pytester: pytest.Pytester) -> None:
+    import json
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ET
+
+    folder = pytester.mkdir("scenarios")
+    for scenario in sorted((ROOT / "scenarios").glob("*.yaml")):
+        shutil.copy(scenario, folder / scenario.name)
+    suite = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "suite", str(folder), "--report-dir", "reports"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert suite.returncode == 0, suite.stdout + suite.stderr
+    (report,) = (pytester.path / "reports").iterdir()
+    expected = {
+        r["id"]: r["verdict"] for r in json.loads((report / "results.json").read_text())["runs"]
+    }
+    result = pytester.runpytest_subprocess(
+        "--ivr-scenarios", "scenarios", "-n", "2", "-p", "no:cacheprovider", "--junitxml=j.xml"
+    )
+    assert result.ret == pytest.ExitCode.OK
+    seen = {}
+    for case in ET.parse(pytester.path / "j.xml").getroot().iter("testcase"):
+        skipped = case.find("skipped")
+        if case.find("failure") is not None or case.find("error") is not None:
+            seen[case.get("name")] = "fail"
+        elif skipped is not None and "xfail" in (skipped.get("type") or ""):
+            seen[case.get("name")] = "expected_failure"
+        elif skipped is not None:
+            seen[case.get("name")] = "inconclusive"
+        else:
+            seen[case.get("name")] = "pass"
+    assert seen == expected
