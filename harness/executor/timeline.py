@@ -78,6 +78,24 @@ class CallResult:
     dead_air_ms: float
     max_dead_air_ms: float
 
+    @classmethod
+    def dropped(cls, call_id: str, start_ms: float, end_ms: float) -> CallResult:
+        """A caller who never got a flow-execution slot: the platform drops the call, and
+        the caller heard nothing from arrival to hang-up."""
+        return cls(
+            call_id=call_id,
+            flow_id="",
+            outcome="dropped",
+            terminal_step="",
+            reason="no flow-execution slot in time",
+            start_ms=start_ms,
+            end_ms=end_ms,
+            segments=(),
+            variables={},
+            dead_air_ms=end_ms - start_ms,
+            max_dead_air_ms=end_ms - start_ms,
+        )
+
     @property
     def duration_ms(self) -> float:
         return self.end_ms - self.start_ms

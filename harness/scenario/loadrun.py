@@ -185,7 +185,7 @@ async def _drive(
         h.queued.change(now(), -1)
         waited = env.ctx.now_ms() - arrived
         if not got:
-            call = _dropped(caller, arrived, env.ctx.now_ms())
+            call = CallResult.dropped(caller.call_id, arrived, env.ctx.now_ms())
             env.ctx.emit("call_dropped", call_id=caller.call_id, waited_ms=waited)
         else:
             h.queue_wait.record(waited)
@@ -249,19 +249,3 @@ async def _take_slot(slots: asyncio.Semaphore, clock: Clock, patience_ms: int | 
     except DeadlineExceeded:
         return False
     return True
-
-
-def _dropped(caller: Caller, start: float, end: float) -> CallResult:
-    return CallResult(
-        call_id=caller.call_id,
-        flow_id="",
-        outcome="dropped",
-        terminal_step="",
-        reason="no flow-execution slot in time",
-        start_ms=start,
-        end_ms=end,
-        segments=(),
-        variables={},
-        dead_air_ms=end - start,
-        max_dead_air_ms=end - start,
-    )

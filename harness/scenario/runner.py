@@ -258,7 +258,7 @@ async def _drive(
         await arrivals.wait_turn(index)
         arrived = env.ctx.now_ms()
         if not await _take_slot(slots, clock, scenario.callers.max_queue_ms):
-            call = _dropped(caller, flow_set, arrived, env.ctx.now_ms())
+            call = CallResult.dropped(caller.call_id, arrived, env.ctx.now_ms())
             env.ctx.emit("call_dropped", call_id=caller.call_id, waited_ms=call.duration_ms)
             results[caller.call_id] = call
             await counter.ended()
@@ -304,23 +304,6 @@ async def _take_slot(slots: asyncio.Semaphore, clock: Clock, max_queue_ms: int |
     return True
 
 
-def _dropped(caller: Any, flow_set: FlowSetRef, start: float, end: float) -> CallResult:
-    """A caller who never got a slot: the platform drops the call."""
-    return CallResult(
-        call_id=caller.call_id,
-        flow_id="",
-        outcome="dropped",
-        terminal_step="",
-        reason="no flow-execution slot in time",
-        start_ms=start,
-        end_ms=end,
-        segments=(),
-        variables={},
-        dead_air_ms=end - start,
-        max_dead_air_ms=end - start,
-    )
-
-
 async def _repeat(
     runner: FlowRunner, flow: Any, clock: Clock, variables: dict[str, Any], result: RunResult
 ) -> None:
@@ -351,9 +334,7 @@ def suite_pairs(
     return pairs
 
 
-def check_step_references(
-    scenarios: Sequence[Scenario], flow_sets: Sequence[FlowSetRef]
-) -> None:
+def check_step_references(scenarios: Sequence[Scenario], flow_sets: Sequence[FlowSetRef]) -> None:
     """Every step an expectation names exists in one of the flow sets: called by whoever
     sees the whole suite (the CLI, the pytest plugin at collection), since a run or a
     shard sees only some flow sets."""
