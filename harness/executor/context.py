@@ -8,14 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from harness.clock import Clock, RealClock
 from harness.events import Event, EventLog
 from harness.executor.auth import TokenCache
 from harness.executor.resolver import FaultyResolver, Resolver
 from harness.executor.storage import DataStorage
-from harness.executor.wire import Router
+from harness.executor.wire import AiohttpWire, Router, Wire
 from harness.flow.profile import CXONE, PlatformProfile
 
 __all__ = ["ExecutorContext"]
@@ -23,12 +21,12 @@ __all__ = ["ExecutorContext"]
 
 @dataclass(kw_only=True)
 class ExecutorContext:
-    """Shared state: client, clock, resolver, Data Storage, token cache, events, slots.
+    """Shared state: wire, clock, resolver, Data Storage, token cache, events, slots.
 
     Build one per run with :meth:`create`; close it with :meth:`aclose`.
     """
 
-    client: httpx.AsyncClient
+    wire: Wire
     clock: Clock
     resolver: Resolver
     router: Router
@@ -39,14 +37,14 @@ class ExecutorContext:
     rng: random.Random
     slots: asyncio.Semaphore
     t0: float = 0.0
-    owns_client: bool = False
+    owns_wire: bool = False
 
     @classmethod
     def create(
         cls,
         *,
         clock: Clock | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        wire: Wire | None = None,
         routes: Mapping[str, str] | None = None,
         resolver: Resolver | None = None,
         profile: PlatformProfile = CXONE,
@@ -56,16 +54,8 @@ class ExecutorContext:
         storage: DataStorage | None = None,
     ) -> ExecutorContext:
         clock = clock or RealClock()
-        # The executor enforces its own per-attempt deadline; httpx must not add per-phase ones.
-        client = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(None),
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_connections=profile.max_concurrent_requests),
-        )
         return cls(
-            client=client,
+            wire=wire or AiohttpWire(max_connections=profile.max_concurrent_requests),
             clock=clock,
             resolver=resolver or FaultyResolver(clock),
             router=Router(routes=dict(routes or {}), allow_non_loopback=allow_non_loopback),
@@ -76,7 +66,7 @@ class ExecutorContext:
             rng=random.Random(seed),
             slots=asyncio.Semaphore(profile.max_concurrent_requests),
             t0=clock.monotonic(),
-            owns_client=True,
+            owns_wire=True,
         )
 
     def now_ms(self) -> float:
@@ -97,5 +87,5 @@ class ExecutorContext:
 
     async def aclose(self) -> None:
         await self.tokens.aclose()
-        if self.owns_client:
-            await self.client.aclose()
+        if self.owns_wire:
+            await self.wire.aclose()

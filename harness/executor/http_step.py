@@ -324,7 +324,7 @@ class HttpStepExecutor:
             ctx.clock,
             call.cfg.timeout_ms / 1000,
             exchange(
-                ctx.client,
+                ctx.wire,
                 resolver=ctx.resolver,
                 router=ctx.router,
                 method=method,

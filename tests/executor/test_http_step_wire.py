@@ -9,31 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
-from harness.clock import RealClock
 from harness.executor.context import ExecutorContext
-from harness.executor.http_step import HttpStepExecutor
-from harness.executor.resolver import DnsFault, FaultyResolver
+from harness.executor.resolver import DnsFault
 from tests.fixtures.flows import http_step
-from tests.fixtures.servers import ScriptedServer, WireReply
+from tests.fixtures.servers import ScriptedServer, WireReply, routed
 
 SLACK_MS = 750  # CI noise allowance on upper bounds only
-
-
-@pytest.fixture
-async def wire() -> AsyncIterator[ExecutorContext]:
-    clock = RealClock()
-    ctx = ExecutorContext.create(clock=clock, resolver=FaultyResolver(clock))
-    yield ctx
-    await ctx.aclose()
-
-
-def routed(ctx: ExecutorContext, **routes: str) -> HttpStepExecutor:
-    ctx.router = type(ctx.router)(routes={k.replace("_", "."): v for k, v in routes.items()})
-    return HttpStepExecutor(ctx)
 
 
 async def test_503_503_200_with_real_backoff(

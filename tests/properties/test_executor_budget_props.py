@@ -26,7 +26,7 @@ from harness.executor.resolver import DnsFault, FaultyResolver
 from harness.flow.budget import step_budget
 from harness.flow.loader import parse_flow
 from harness.flow.model import Flow
-from tests.fixtures.inprocess import TEST_HOSTS, Reply, Script, token_reply
+from tests.fixtures.inprocess import TEST_HOSTS, Reply, Script, ScriptedWire, token_reply
 
 # ~25 s for 1000 examples under the nightly profile: keep clear of the 60 s default.
 pytestmark = pytest.mark.timeout(300)
@@ -173,7 +173,7 @@ async def _execute(plan: Plan, flow: Flow, seed: int) -> tuple[StepResult, Scrip
     if plan.dns_stall_ms:
         resolver.set_fault("api.test", DnsFault(kind="stall", stall_ms=plan.dns_stall_ms))
     ctx = ExecutorContext.create(
-        clock=clock, transport=httpx.MockTransport(script), resolver=resolver, seed=seed
+        clock=clock, wire=ScriptedWire(httpx.MockTransport(script)), resolver=resolver, seed=seed
     )
     try:
         result = await HttpStepExecutor(ctx).execute(flow.steps[0], {}, flow=flow)

@@ -28,6 +28,7 @@ from harness.flow.lint import lint_flow_set
 from harness.flow.loader import load_flow_set
 from harness.flow.model import Flow, FlowSet, Step
 from tests.fixtures.flows import HARDENED, SEED
+from tests.fixtures.inprocess import ScriptedWire
 from tests.properties.strategies import (
     contract_bodies,
     flow_variables,
@@ -66,7 +67,7 @@ def sent_request(step: Step, variables: Mapping[str, Any], flow: Flow) -> httpx.
         clock = VirtualClock()
         ctx = ExecutorContext.create(
             clock=clock,
-            transport=httpx.MockTransport(handler),
+            wire=ScriptedWire(httpx.MockTransport(handler)),
             resolver=FaultyResolver(clock, hosts=HOSTS),
         )
         try:
@@ -194,7 +195,7 @@ async def _lookup(step: Step, flow: Flow, body: bytes) -> Mapping[str, Any]:
     hosts = {**HOSTS, "auth.crm-provider.com": "127.0.0.1"}
     ctx = ExecutorContext.create(
         clock=clock,
-        transport=httpx.MockTransport(handler),
+        wire=ScriptedWire(httpx.MockTransport(handler)),
         resolver=FaultyResolver(clock, hosts=hosts),
     )
     try:

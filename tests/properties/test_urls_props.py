@@ -28,6 +28,7 @@ from harness.flow.lint import lint_flow_set
 from harness.flow.loader import load_flow_set
 from harness.flow.model import Flow, FlowSet, Step
 from tests.fixtures.flows import HARDENED, SEED
+from tests.fixtures.inprocess import ScriptedWire
 from tests.properties.strategies import (
     contract_query,
     dtmf_strings,
@@ -64,7 +65,7 @@ def execute_lookup(flow: Flow, step: Step, phone: Any) -> tuple[StepResult, list
         clock = VirtualClock()
         ctx = ExecutorContext.create(
             clock=clock,
-            transport=httpx.MockTransport(handler),
+            wire=ScriptedWire(httpx.MockTransport(handler)),
             resolver=FaultyResolver(clock, hosts=HOSTS),
         )
         variables: Mapping[str, Any] = {"phone_number": phone, "oauth_client_secret": "s"}

@@ -62,6 +62,7 @@ Evaluation is JavaScript-like over JSON values; deliberate choices:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from harness.flow.expr.core import MISSING, ExpressionError, Missing, Scope
@@ -182,7 +183,11 @@ def is_pure_jsonpath(value: str) -> bool:
 
     A trailing ``.length`` makes it an expression (JS length), not a pure path.
     """
-    text = value.strip()
+    return _is_pure_jsonpath(value.strip())
+
+
+@functools.lru_cache(maxsize=2048)  # every response mapping of every call asks again
+def _is_pure_jsonpath(text: str) -> bool:
     if not text.startswith("$"):
         return False
     try:
