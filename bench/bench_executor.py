@@ -3,6 +3,11 @@
 * overhead: p50/p99 of 2000 executor calls vs 2000 bare `httpx.AsyncClient` GETs against
   the same loopback server (a separate process), interleaved in blocks so machine noise
   hits both alike. Target: executor p50 at most 1.3x the bare p50.
+* wire CPU: CPU of this process per request, 100 requests in flight at once (the
+  platform's per-tenant limit), for a bare httpx client (pool of 100), a bare aiohttp
+  session (limit 100) and the executor (whose wire is aiohttp). The server is another
+  process, so only the client's CPU counts. Informs the choice of aiohttp for the wire
+  (harness/executor/wire.py); target: the executor below httpx's CPU per request.
 * timeout fidelity: 200 attempts against a TCP black hole with a 100 ms timeout; how late
   each fires past its deadline. Target: p99 within 25 ms (never early).
 
@@ -20,6 +25,7 @@ import time
 from typing import Any
 
 import _common  # bench/ is on sys.path: the scripts' own folder
+import aiohttp
 import httpx
 
 from harness.executor.context import ExecutorContext
@@ -73,18 +79,80 @@ async def _free_port() -> int:
     return port
 
 
-async def overhead(calls: int = 2000, block: int = 100) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def _server() -> Any:
+    """The loopback server in a process of its own; yields its URL once it answers."""
     port = await _free_port()
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])  # noqa: ASYNC220 - once, before timing
     url = f"http://127.0.0.1:{port}/x"
     try:
-        async with httpx.AsyncClient(timeout=5) as bare:
+        async with httpx.AsyncClient(timeout=5) as probe:
             for _ in range(100):
                 try:
-                    await bare.get(url)
+                    await probe.get(url)
                     break
                 except httpx.TransportError:
                     await asyncio.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+async def _cpu_us_per_request(send: Any, requests: int, concurrency: int) -> float:
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one() -> None:
+        async with slots:
+            await send()
+
+    await asyncio.gather(*(one() for _ in range(concurrency * 2)))  # warm the pool
+    started = time.process_time()
+    await asyncio.gather(*(one() for _ in range(requests)))
+    return (time.process_time() - started) * 1e6 / requests
+
+
+async def wire_cpu(requests: int = 3000, concurrency: int = 100) -> dict[str, Any]:
+    async with _server() as url:
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(timeout=None, limits=limits) as client:
+
+            async def via_httpx() -> None:
+                (await client.get(url, headers={"Accept": "application/json"})).json()
+
+            httpx_us = await _cpu_us_per_request(via_httpx, requests, concurrency)
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def via_aiohttp() -> None:
+                async with session.get(url, headers={"Accept": "application/json"}) as r:
+                    await r.json()
+
+            aiohttp_us = await _cpu_us_per_request(via_aiohttp, requests, concurrency)
+        ctx = ExecutorContext.create()
+        executor, step = HttpStepExecutor(ctx), _step(url, 5000)
+
+        async def via_executor() -> None:
+            await executor.execute(step, {"call": "c"})
+
+        executor_us = await _cpu_us_per_request(via_executor, requests, concurrency)
+        await ctx.aclose()
+    return {
+        "requests": requests,
+        "in_flight": concurrency,
+        "httpx_cpu_us_per_request": round(httpx_us),
+        "aiohttp_cpu_us_per_request": round(aiohttp_us),
+        "executor_cpu_us_per_request": round(executor_us),
+        "httpx_over_aiohttp": round(httpx_us / aiohttp_us, 2),
+        "executor_over_httpx": round(executor_us / httpx_us, 2),
+        "target": "executor_over_httpx < 1 (the executor's wire costs less than bare httpx)",
+        "met": executor_us < httpx_us,
+    }
+
+
+async def overhead(calls: int = 2000, block: int = 100) -> dict[str, Any]:
+    async with _server() as url:
+        async with httpx.AsyncClient(timeout=5) as bare:
             ctx = ExecutorContext.create()
             executor = HttpStepExecutor(ctx)
             step = _step(url, 5000)
@@ -101,9 +169,6 @@ async def overhead(calls: int = 2000, block: int = 100) -> dict[str, Any]:
                     exec_ms.append((time.perf_counter() - t) * 1000)
                 ctx.events.clear()  # keep memory flat over thousands of calls
             await ctx.aclose()
-    finally:
-        proc.terminate()
-        proc.wait(5)
     ratio = statistics.median(exec_ms) / statistics.median(bare_ms)
     return {
         "calls": calls,
@@ -153,7 +218,11 @@ async def timeout_fidelity(attempts: int = 200, timeout_ms: int = 100) -> dict[s
 
 
 async def run() -> dict[str, Any]:
-    return {"executor_overhead": await overhead(), "timeout_fidelity": await timeout_fidelity()}
+    return {
+        "executor_overhead": await overhead(),
+        "wire_cpu": await wire_cpu(),
+        "timeout_fidelity": await timeout_fidelity(),
+    }
 
 
 if __name__ == "__main__":

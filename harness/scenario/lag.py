@@ -28,6 +28,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Self
 
 __all__ = ["LagMonitor", "RunLag", "NO_LAG"]
 
@@ -47,7 +48,7 @@ class LagMonitor:
         self._task: asyncio.Task[None] | None = None
         self.samples = 0
 
-    async def __aenter__(self) -> LagMonitor:
+    async def __aenter__(self) -> Self:
         self._task = asyncio.get_running_loop().create_task(self._watch())
         return self
 

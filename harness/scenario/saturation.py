@@ -1,24 +1,26 @@
 """The harness's own saturation during a load run, measured beside the flow's numbers.
 
-A sampler wakes every `interval_s` and records how late it woke: the event
-loop's lag. On a loop that keeps up the lag is a millisecond or two; when the
-machine or the loop is saturated every timer fires late, and the callers' dead
-air grows by the same amount. The lag, the process's CPU time and its resident
-memory are reported next to the results so that growth is read as the
-harness's, never as the flow's.
+The suite's :class:`~harness.scenario.lag.LagMonitor` wakes every `interval_s`
+and records how late it woke: the event loop's lag. On a loop that keeps up the
+lag is a millisecond or two; when the machine or the loop is saturated every
+timer fires late, and the callers' dead air grows by the same amount. A load
+run's :class:`SaturationMonitor` is that monitor keeping every lateness in a
+histogram, and reporting, next to the results, the process's CPU time, its
+resident memory and how much of a core its loop wanted, so that growth is read
+as the harness's, never as the flow's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import resource
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from harness.scenario.histograms import Histogram
+from harness.scenario.lag import LagMonitor
 
 __all__ = ["DEMAND_LIMIT", "LAG_LIMIT_MS", "Saturation", "SaturationMonitor", "rss_bytes"]
 
@@ -76,43 +78,34 @@ class Saturation:
         }
 
 
-class SaturationMonitor:
-    """Samples loop lag and memory while it is entered (`async with`)."""
+class SaturationMonitor(LagMonitor):
+    """The loop's lag, CPU, memory and demand while it is entered (`async with`)."""
 
     def __init__(self, interval_s: float = 0.05) -> None:
-        self.interval_s = interval_s
+        super().__init__(interval_s=interval_s)
         self.result = Saturation()
-        self._task: asyncio.Task[None] | None = None
         self._cpu0 = 0.0
+        self._mark = 0.0
+        self._stat: tuple[float, float] | None = None
 
-    async def __aenter__(self) -> Saturation:
+    async def __aenter__(self) -> Self:
         self._cpu0 = time.process_time()
         self.result.rss_start = self.result.rss_peak = rss_bytes()
-        self._task = asyncio.create_task(self._sample())
-        return self.result
+        self._mark, self._stat = time.monotonic(), _schedstat()
+        return await super().__aenter__()
 
-    async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def __aexit__(self, *exc: Any) -> None:
+        await super().__aexit__(*exc)
         self.result.cpu_s = time.process_time() - self._cpu0
         self.result.rss_peak = max(self.result.rss_peak, rss_bytes())
 
-    async def _sample(self) -> None:
-        loop = asyncio.get_running_loop()
-        ticks = 0
-        mark, stat = loop.time(), _schedstat()
-        while True:
-            before = loop.time()
-            await asyncio.sleep(self.interval_s)
-            now = loop.time()
-            self.result.loop_lag.record(max(0.0, now - before - self.interval_s) * 1000)
-            ticks += 1
-            if ticks % 20 == 0:  # about once a second
-                self.result.rss_peak = max(self.result.rss_peak, rss_bytes())
-                latest = _schedstat()
-                if stat is not None and latest is not None and now > mark:
-                    wanted = latest[0] - stat[0] + latest[1] - stat[1]
-                    self.result.demand.append(wanted / (now - mark))
-                mark, stat = now, latest
+    def record(self, due: float, woke: float) -> None:
+        super().record(due, woke)
+        self.result.loop_lag.record(max(0.0, woke - due) * 1000)
+        if self.samples % round(1 / self.interval_s) == 0:  # about once a second
+            self.result.rss_peak = max(self.result.rss_peak, rss_bytes())
+            latest = _schedstat()
+            if self._stat is not None and latest is not None and woke > self._mark:
+                wanted = latest[0] - self._stat[0] + latest[1] - self._stat[1]
+                self.result.demand.append(wanted / (woke - self._mark))
+            self._mark, self._stat = woke, latest
