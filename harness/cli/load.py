@@ -16,8 +16,10 @@ from harness.cli.options import base_url_option, report_dir_option, toxiproxy_ur
 from harness.errors import ConfigError, exit_code
 
 if TYPE_CHECKING:
+    from harness.report.load_html import LoadEntry
     from harness.scenario.loadplan import LoadPlan
     from harness.scenario.model import Scenario
+    from harness.scenario.runner import FlowSetRef
     from harness.scenario.shards import LoadReport
 
 __all__ = ["load"]
@@ -29,10 +31,11 @@ _SLACK_S = 120.0  # set-up, tear-down and the last calls' hold past the last arr
 @click.argument("scenario_file", type=click.Path(path_type=Path))
 @click.option(
     "--flows",
-    "flow_dir",
+    "flow_dirs",
     type=click.Path(path_type=Path),
-    default=None,
-    help="Flow set folder. Default: the bundled hardened set.",
+    multiple=True,
+    help="Flow set folder; repeat it to run the same load through each, side by side. "
+    "Default: the project's first flow set, else the bundled hardened set.",
 )
 @click.option("--callers", type=click.IntRange(min=1), default=None, help="Callers in all (a cap).")
 @click.option(
@@ -115,7 +118,7 @@ _SLACK_S = 120.0  # set-up, tear-down and the last calls' hold past the last arr
 @base_url_option
 def load(
     scenario_file: Path,
-    flow_dir: Path | None,
+    flow_dirs: tuple[Path, ...],
     callers: int | None,
     rate: float | None,
     arrival: str,
@@ -141,48 +144,75 @@ def load(
     and run the flow while the scenario's faults apply on their schedule.
     Reports dropped calls, dead-air and integration-step percentiles, the
     fallback rate, slot occupancy and queue length over time, and beside them
-    the harness's own saturation (event-loop lag, CPU, memory). Exit 1 when the
-    scenario's expectations fail (in-process runs); inconclusive (exit 0, said
-    loudly) when they fail while the harness was saturated; 2 when a shard was lost.
+    the harness's own saturation (event-loop lag, CPU, memory), in load.json and
+    report.html (a chart of busy slots and queued callers per second). With
+    several --flows the same arrivals and faults run through each flow set in
+    turn, side by side in one report: the guide's trap is
+    `load scenarios/slot-exhaustion-load.yaml --flows contracts/flows/seed
+    --flows contracts/flows/hardened`. Exit 1 when the scenario's expectations
+    fail (in-process runs) other than its known defects for that flow set;
+    inconclusive (exit 0, said loudly) when they fail while the harness was
+    saturated; 2 when a shard was lost.
     """
     from harness.cli.project import open_project
     from harness.faults.client import resolve_url
     from harness.scenario.runner import new_run_id
+    from harness.scenario.verdict import suite_verdict
 
     project = open_project(base_urls)
     scenario = project.load_one(scenario_file)
     if audio:
         scenario = dataclasses.replace(scenario, audio=audio)
     plan = _plan(scenario, callers, rate, arrival, ramp_s, duration_s, slots, max_queue_ms, seed)
-    flow_set = project.flow_sets([flow_dir] if flow_dir else [])[0]
-    if flow_set.flows.get(scenario.entry) is None:
-        raise ConfigError(
-            f"entry flow '{scenario.entry}' is not in {flow_set.path}",
-            file=scenario.path,
-            pointer="/entry",
-        )
+    flow_sets = project.flow_sets(flow_dirs)
+    flow_sets = flow_sets if flow_dirs else flow_sets[:1]
+    for flow_set in flow_sets:
+        if flow_set.flows.get(scenario.entry) is None:
+            raise ConfigError(
+                f"entry flow '{scenario.entry}' is not in {flow_set.path}",
+                file=scenario.path,
+                pointer="/entry",
+            )
     project.probe()
     run_id = new_run_id()
     bound = timeout_s or _bound(plan)
-    if scheduler:
-        from harness.scenario.shards import run_distributed
+    url = resolve_url(toxiproxy_url)
+    entries = []
+    for flow_set in flow_sets:
+        if len(flow_sets) > 1:
+            click.echo(f"load through {flow_set.path}", err=True)
+        if scheduler:
+            from harness.scenario.shards import run_distributed
 
-        report = run_distributed(
-            scheduler, scenario, flow_set, plan, run_id=run_id, shards=shards, timeout_s=bound
-        )
-        verdict = "error" if report.lost else "pass"
-    elif processes > 1:
-        from harness.scenario.shards import run_processes
+            report = run_distributed(
+                scheduler, scenario, flow_set, plan, run_id=run_id, shards=shards, timeout_s=bound
+            )
+            verdict = "error" if report.lost else "pass"
+        elif processes > 1:
+            from harness.scenario.shards import run_processes
 
-        report = run_processes(
-            scenario, flow_set, plan, run_id=run_id, processes=processes, timeout_s=bound
-        )
-        verdict = "error" if report.lost else "pass"
-    else:
-        report, verdict = _in_process(scenario, flow_set, plan, run_id, resolve_url(toxiproxy_url))
-    _write(report_dir, run_id, report, verdict)
-    _print(report, verdict, as_json)
+            report = run_processes(
+                scenario, flow_set, plan, run_id=run_id, processes=processes, timeout_s=bound
+            )
+            verdict = "error" if report.lost else "pass"
+        else:
+            report, verdict = _in_process(scenario, flow_set, plan, run_id, url)
+        entries.append(_entry(flow_set, flow_sets, report, verdict))
+    verdict = suite_verdict(e.verdict for e in entries)
+    _write(report_dir, run_id, scenario, plan, verdict, entries)
+    _print(entries, verdict, as_json)
     sys.exit(exit_code(verdict))
+
+
+def _entry(
+    flow_set: FlowSetRef, flow_sets: list[FlowSetRef], report: LoadReport, verdict: str
+) -> LoadEntry:
+    from harness.report.load_html import LoadEntry
+
+    unique = sum(1 for f in flow_sets if f.name == flow_set.name) == 1
+    return LoadEntry(
+        flow_set=flow_set.name if unique else str(flow_set.path), report=report, verdict=verdict
+    )
 
 
 def _plan(
@@ -224,13 +254,25 @@ def _bound(plan: LoadPlan) -> float:
 
 
 def _in_process(
-    scenario: Scenario, flow_set: Any, plan: LoadPlan, run_id: str, url: str | None
+    scenario: Scenario, flow_set: FlowSetRef, plan: LoadPlan, run_id: str, url: str | None
 ) -> tuple[LoadReport, str]:
+    from harness.report.progress import LoadProgressLine
     from harness.scenario.load import stats_from
     from harness.scenario.loadrun import run_load
     from harness.scenario.shards import LoadReport, ShardResult
+    from harness.scenario.verdict import run_verdict
 
-    run = run_async(run_load(scenario, flow_set, plan, run_id=run_id, toxiproxy_url=url))
+    with LoadProgressLine() as progress:
+        run = run_async(
+            run_load(
+                scenario,
+                flow_set,
+                plan,
+                run_id=run_id,
+                toxiproxy_url=url,
+                on_progress=progress.update,
+            )
+        )
     saturation = run.saturation.to_json(run.counts.calls, run.peak_callers)
     shard = ShardResult(
         index=0,
@@ -240,53 +282,83 @@ def _in_process(
         saturation=saturation,
         wall_s=run.wall_s,
     )
+    verdict, checks = run_verdict(scenario.known_defects, flow_set.name, run.checks)
     report = LoadReport(
         stats=stats_from(run.histograms, run.counts, run.wall_s),
         shards=[shard],
         wall_s=run.wall_s,
-        checks=run.checks,
+        checks=checks,
     )
-    failed = any(not c.passed for c in run.checks)
-    if failed and saturation["saturated"]:
+    if verdict in ("fail", "unexpected_pass") and saturation["saturated"]:
         return report, "inconclusive"  # the harness lagged: its dead air, not the flow's
-    return report, "fail" if failed else "pass"
+    return report, verdict
 
 
-def _write(report_dir: Path, run_id: str, report: LoadReport, verdict: str) -> None:
+def _body(entry: LoadEntry) -> dict[str, Any]:
+    return {
+        "flow_set": entry.flow_set,
+        "verdict": entry.verdict,
+        **entry.report.to_json(),
+        "checks": [
+            {"title": c.title, "passed": c.passed, "known_defect": c.known_defect,
+             "actual": c.actual}
+            for c in entry.report.checks
+        ],  # fmt: skip
+    }
+
+
+def _document(verdict: str, entries: list[LoadEntry]) -> dict[str, Any]:
+    """One flow set: its body, flat (as before); several: each under `flow_sets`."""
+    if len(entries) == 1:
+        return {**_body(entries[0]), "verdict": verdict}
+    return {"verdict": verdict, "flow_sets": [_body(e) for e in entries]}
+
+
+def _write(
+    report_dir: Path,
+    run_id: str,
+    scenario: Scenario,
+    plan: LoadPlan,
+    verdict: str,
+    entries: list[LoadEntry],
+) -> None:
     from harness.report.files import atomic_write
+    from harness.report.load_html import render_load_html
     from harness.report.stream import check_report_dir
 
     directory = check_report_dir(report_dir, run_id)
-    body = {"run_id": run_id, "verdict": verdict, **report.to_json(), "checks": _checks(report)}
+    body = {"run_id": run_id, **_document(verdict, entries)}
     atomic_write(directory / "load.json", json.dumps(body, indent=2) + "\n")
+    html = render_load_html(run_id, scenario, plan, verdict, entries)
+    atomic_write(directory / "report.html", html)
 
 
-def _checks(report: LoadReport) -> list[dict[str, Any]]:
-    return [
-        {"title": c.title, "passed": c.passed, "actual": c.actual}
-        for c in report.checks
-    ]
-
-
-def _print(report: LoadReport, verdict: str, as_json: bool) -> None:
+def _print(entries: list[LoadEntry], verdict: str, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({**report.to_json(), "verdict": verdict}, indent=2))
+        click.echo(json.dumps(_document(verdict, entries), indent=2))
         return
-    s = report.stats
-    harness = report.harness()
-    lag = harness["loop_lag_ms"]
-    lines = [
-        f"calls {s.calls} ({s.calls_per_second:.1f}/s of wall time), dropped {s.dropped}, "
-        f"fallback {s.fallback_rate:.0%}",
-        f"dead air p50/p95/p99 {s.dead_air_p50_ms:,.0f} / {s.dead_air_p95_ms:,.0f} / "
-        f"{s.dead_air_p99_ms:,.0f} ms",
-        *(f"{step} p95 {p95:,.0f} ms" for step, p95 in s.step_p95_ms.items()),
-        f"harness: event-loop lag p99 {lag.get('p99', 0):,.0f} ms"
-        + (" - SATURATED: dead air includes the harness's own lag" if harness["saturated"] else ""),
-    ]
-    for k, why in sorted(report.lost.items()):
-        lines.append(f"lost shard {k}: {why}")
-    for check in _checks(report):
-        lines.append(("held " if check["passed"] else "FAILED ") + check["title"])
+    lines: list[str] = []
+    for entry in entries:
+        report, s = entry.report, entry.report.stats
+        lag = report.harness()["loop_lag_ms"]
+        if len(entries) > 1:
+            lines.append(f"== {entry.flow_set}: {entry.verdict}")
+        lines += [
+            f"calls {s.calls} ({s.calls_per_second:.1f}/s of wall time), dropped {s.dropped}, "
+            f"fallback {s.fallback_rate:.0%}",
+            f"dead air p50/p95/p99 {s.dead_air_p50_ms:,.0f} / {s.dead_air_p95_ms:,.0f} / "
+            f"{s.dead_air_p99_ms:,.0f} ms",
+            *(f"{step} p95 {p95:,.0f} ms" for step, p95 in s.step_p95_ms.items()),
+            f"harness: event-loop lag p99 {lag.get('p99', 0):,.0f} ms"
+            + (
+                " - SATURATED: dead air includes the harness's own lag"
+                if report.harness()["saturated"]
+                else ""
+            ),
+        ]
+        lines += [f"lost shard {k}: {why}" for k, why in sorted(report.lost.items())]
+        for check in report.checks:
+            mark = "held" if check.passed else ("known defect" if check.known_defect else "FAILED")
+            lines.append(f"{mark} {check.title}")
     lines.append(f"verdict {verdict}")
     click.echo("\n".join(lines))

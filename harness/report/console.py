@@ -13,10 +13,9 @@ from harness.events import Event
 from harness.executor.timeline import CallResult
 
 if TYPE_CHECKING:
-    from harness.scenario.load import LoadStats
     from harness.scenario.runner import RunResult, SuiteResult
 
-__all__ = ["make_console", "print_call", "print_calls", "print_checks", "print_load", "print_suite"]
+__all__ = ["make_console", "print_call", "print_calls", "print_checks", "print_suite"]
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -185,28 +184,6 @@ def _breaker_summary(events: list[Event]) -> str:
     if skipped:
         moves.append(f"skipped x{skipped}")
     return ", ".join(moves)
-
-
-def print_load(run: RunResult, stats: LoadStats, console: Console | None = None) -> None:
-    """The load run's numbers, then its checks."""
-    console = console or make_console()
-    table = Table(title=esc(f"load {run.id}"), expand=False, show_header=False)
-    table.add_row("calls", f"{stats.calls} ({stats.calls_per_second:.1f}/s of wall time)")
-    table.add_row("dropped (no slot in time)", str(stats.dropped))
-    table.add_row("fallback rate", f"{stats.fallback_rate:.0%} ({stats.fallback} calls)")
-    table.add_row(
-        "dead air p50 / p95 / p99",
-        " / ".join(
-            f"{v:,.0f}"
-            for v in (stats.dead_air_p50_ms, stats.dead_air_p95_ms, stats.dead_air_p99_ms)
-        )
-        + " ms",
-    )
-    for step, p95 in stats.step_p95_ms.items():
-        table.add_row(f"{step} p95", f"{p95:,.0f} ms")
-    table.add_row("outcomes", ", ".join(f"{k}: {v}" for k, v in sorted(stats.outcomes.items())))
-    console.print(table)
-    print_checks(run, console)
 
 
 def print_checks(run: RunResult, console: Console) -> None:

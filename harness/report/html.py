@@ -18,14 +18,14 @@ from harness.report.svg import breaker_svg, timeline_svg, windows_svg
 from harness.scenario.expectations import Check
 from harness.scenario.runner import RunResult, SuiteResult
 
-__all__ = ["VERDICT_LABELS", "render_html", "run_anchor"]
+__all__ = ["VERDICT_LABELS", "badge", "esc", "page", "render_html", "run_anchor", "table"]
 
 
 # Control characters are not allowed in HTML text; they come from hostile input only.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _esc(text: str) -> str:
+def esc(text: str) -> str:
     return _escape(_CONTROL.sub("", text))
 
 
@@ -93,6 +93,11 @@ svg .state-open { fill: var(--bad); } svg .state-half_open { fill: var(--known);
 svg .state-closed { fill: var(--ok); }
 svg .win-ok { fill: #81c784; } svg .win-over { fill: #e57373; }
 svg .alert { stroke: var(--bad); stroke-dasharray: 6 4; stroke-width: 1.5; }
+svg .series { fill: none; stroke-width: 1.8; } svg .s0 { stroke: #1e88e5; }
+svg .s1 { stroke: #fb8c00; } svg .s2 { stroke: #8e24aa; } svg .limit { stroke: var(--mute);
+  stroke-dasharray: 4 4; }
+.legend .s0 { background: #1e88e5; } .legend .s1 { background: #fb8c00; }
+.legend .s2 { background: #8e24aa; }
 svg .alert-lbl { fill: var(--bad); }
 details > summary { cursor: pointer; color: #1f5fbf; margin: 8px 0; }
 .note { color: var(--mute); font-size: 13px; }
@@ -143,14 +148,14 @@ def run_anchor(run: RunResult, index: int) -> str:
     return f"run-{index}-" + re.sub(r"[^A-Za-z0-9_-]+", "-", run.id).strip("-")
 
 
-def _badge(verdict: str) -> str:
+def badge(verdict: str) -> str:
     label = VERDICT_LABELS.get(verdict, verdict)
-    return f'<span class="badge v-{_esc(verdict)}">{_esc(label)}</span>'
+    return f'<span class="badge v-{esc(verdict)}">{esc(label)}</span>'
 
 
-def _table(head: Sequence[str], rows: Iterable[str], num: Sequence[int] = ()) -> str:
+def table(head: Sequence[str], rows: Iterable[str], num: Sequence[int] = ()) -> str:
     cells = "".join(
-        f'<th class="num">{_esc(h)}</th>' if i in num else f"<th>{_esc(h)}</th>"
+        f'<th class="num">{esc(h)}</th>' if i in num else f"<th>{esc(h)}</th>"
         for i, h in enumerate(head)
     )
     return f"<table><thead><tr>{cells}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -158,12 +163,12 @@ def _table(head: Sequence[str], rows: Iterable[str], num: Sequence[int] = ()) ->
 
 def _header(suite: SuiteResult) -> str:
     counts = {v: sum(1 for r in suite.runs if r.verdict == v) for v in VERDICT_LABELS}
-    shown = "".join(f"<span>{_badge(v)} {n}</span>" for v, n in counts.items() if n)
+    shown = "".join(f"<span>{badge(v)} {n}</span>" for v, n in counts.items() if n)
     return (
-        f'<div class="head"><h1>ivr-harness suite</h1>{_badge(suite.verdict)}</div>'
-        f'<p class="meta">run <code>{_esc(suite.run_id)}</code> · started '
-        f"{_esc(suite.started_at)} · wall time {suite.wall_ms / 1000:,.1f} s · "
-        f"{len(suite.runs)} runs · toxiproxy {_esc(suite.toxiproxy)}</p>"
+        f'<div class="head"><h1>ivr-harness suite</h1>{badge(suite.verdict)}</div>'
+        f'<p class="meta">run <code>{esc(suite.run_id)}</code> · started '
+        f"{esc(suite.started_at)} · wall time {suite.wall_ms / 1000:,.1f} s · "
+        f"{len(suite.runs)} runs · toxiproxy {esc(suite.toxiproxy)}</p>"
         f'<div class="counts">{shown}</div>'
     )
 
@@ -174,8 +179,8 @@ def _summary(suite: SuiteResult) -> str:
         failed = len(run.failures())
         silence = max((c.max_dead_air_ms for c in run.calls), default=0.0)
         rows.append(
-            f'<tr><td><a href="#{run_anchor(run, i)}">{_esc(run.scenario.name)}</a></td>'
-            f"<td>{_esc(run.flow_set)}</td><td>{_badge(run.verdict)}</td>"
+            f'<tr><td><a href="#{run_anchor(run, i)}">{esc(run.scenario.name)}</a></td>'
+            f"<td>{esc(run.flow_set)}</td><td>{badge(run.verdict)}</td>"
             f'<td class="num">{len(run.checks) - failed}</td><td class="num">{failed}</td>'
             f'<td class="num">{len(run.calls)}</td>'
             f'<td class="num">{silence:,.0f} ms</td>'
@@ -185,8 +190,7 @@ def _summary(suite: SuiteResult) -> str:
         "scenario", "flow set", "verdict", "checks passed", "failed", "calls",
         "longest silence", "wall time",
     )  # fmt: skip
-    table = _table(head, rows, (3, 4, 5, 6, 7))
-    return f'<section class="card"><h2>Summary</h2>{table}</section>'
+    return f'<section class="card"><h2>Summary</h2>{table(head, rows, (3, 4, 5, 6, 7))}</section>'
 
 
 def _attention(suite: SuiteResult) -> str:
@@ -201,8 +205,8 @@ def _attention(suite: SuiteResult) -> str:
         else:
             why = "; ".join(c.title for c in run.failures() if not c.known_defect)
         items.append(
-            f'<li>{_badge(run.verdict)} <a href="#{run_anchor(run, i)}">{_esc(run.id)}</a>'
-            f" — {_esc(why)}</li>"
+            f'<li>{badge(run.verdict)} <a href="#{run_anchor(run, i)}">{esc(run.id)}</a>'
+            f" — {esc(why)}</li>"
         )
     if not items:
         return ""
@@ -216,9 +220,9 @@ def _check_rows(checks: Sequence[Check]) -> list[str]:
         tag = ' <span class="known">known defect</span>' if c.known_defect else ""
         mark = "✓" if c.passed else "✗"
         rows.append(
-            f'<tr class="{cls}"><td>{mark} {_esc(c.title)}{tag}</td>'
-            f'<td class="mono">{_esc(c.expected)}</td>'
-            f'<td class="mono">{_esc(c.actual)}</td></tr>'
+            f'<tr class="{cls}"><td>{mark} {esc(c.title)}{tag}</td>'
+            f'<td class="mono">{esc(c.expected)}</td>'
+            f'<td class="mono">{esc(c.actual)}</td></tr>'
         )
     return rows
 
@@ -229,32 +233,32 @@ def _checks(run: RunResult) -> str:
     parts = []
     if run.verdict == "unexpected_pass":
         cleared = "; ".join(run.cleared_defects())
-        parts.append(f'<p class="error">known defect no longer detected: {_esc(cleared)}</p>')
+        parts.append(f'<p class="error">known defect no longer detected: {esc(cleared)}</p>')
     if failed:
-        parts.append(f"<h3>Failed checks</h3>{_table(head, _check_rows(failed))}")
+        parts.append(f"<h3>Failed checks</h3>{table(head, _check_rows(failed))}")
     if run.checks:
         parts.append(
             f"<details><summary>all {len(run.checks)} checks</summary>"
-            f"{_table(head, _check_rows(run.checks))}</details>"
+            f"{table(head, _check_rows(run.checks))}</details>"
         )
     return "".join(parts)
 
 
 def _legend() -> str:
-    items = "".join(f'<span><i class="{cls}"></i>{_esc(text)}</span>' for cls, text in _LEGEND)
+    items = "".join(f'<span><i class="{cls}"></i>{esc(text)}</span>' for cls, text in _LEGEND)
     return f'<div class="legend">{items}</div>'
 
 
 def _calls_table(run: RunResult) -> str:
     rows = [
-        f"<tr><td>{_esc(c.call_id)}</td><td>{_esc(c.outcome)}</td>"
-        f"<td>{_esc(c.terminal_step)}</td><td>{_esc(c.reason)}</td>"
+        f"<tr><td>{esc(c.call_id)}</td><td>{esc(c.outcome)}</td>"
+        f"<td>{esc(c.terminal_step)}</td><td>{esc(c.reason)}</td>"
         f'<td class="num">{c.duration_ms:,.0f}</td><td class="num">{c.dead_air_ms:,.0f}</td>'
         f'<td class="num">{c.max_dead_air_ms:,.0f}</td></tr>'
         for c in run.calls
     ]
     head = ("call", "outcome", "ended at", "reason", "ms", "dead air ms", "longest silence ms")
-    return f"<details><summary>calls</summary>{_table(head, rows, (4, 5, 6))}</details>"
+    return f"<details><summary>calls</summary>{table(head, rows, (4, 5, 6))}</details>"
 
 
 def _timeline(run: RunResult) -> str:
@@ -292,8 +296,8 @@ def _faults(run: RunResult) -> str:
     if not run.faults:
         return ""
     items = "".join(
-        f"<li>{_esc(str(f.get('kind', '')).replace('_', ' '))} "
-        f"<b>{_esc(str(f.get('label', '')))}</b> at {float(f.get('t_ms', 0)):,.0f} ms</li>"
+        f"<li>{esc(str(f.get('kind', '')).replace('_', ' '))} "
+        f"<b>{esc(str(f.get('label', '')))}</b> at {float(f.get('t_ms', 0)):,.0f} ms</li>"
         for f in run.faults
     )
     return f"<h3>Faults</h3><ul>{items}</ul>"
@@ -301,12 +305,12 @@ def _faults(run: RunResult) -> str:
 
 def _run(run: RunResult, index: int, profile: PlatformProfile) -> str:
     desc = run.scenario.description.strip()
-    error = f'<p class="error">{_esc(run.error)}</p>' if run.error else ""
+    error = f'<p class="error">{esc(run.error)}</p>' if run.error else ""
     return (
         f'<section class="card" id="{run_anchor(run, index)}">'
-        f'<div class="head"><h2>{_esc(run.id)}</h2>{_badge(run.verdict)}'
+        f'<div class="head"><h2>{esc(run.id)}</h2>{badge(run.verdict)}'
         f'<span class="note">{run.wall_ms / 1000:,.2f} s · {len(run.calls)} calls</span></div>'
-        + (f'<p class="desc">{_esc(desc)}</p>' if desc else "")
+        + (f'<p class="desc">{esc(desc)}</p>' if desc else "")
         + error
         + _checks(run)
         + _faults(run)
@@ -317,14 +321,18 @@ def _run(run: RunResult, index: int, profile: PlatformProfile) -> str:
     )
 
 
+def page(title: str, body: str) -> str:
+    """One self-contained page: the report's CSS inline, `body` (already escaped) in <main>."""
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head>"
+        f"<body><main>{body}</main></body></html>\n"
+    )
+
+
 def render_html(suite: SuiteResult, profile: PlatformProfile = CXONE) -> str:
     """The whole suite as one self-contained HTML page."""
     runs = "".join(_run(r, i, profile) for i, r in enumerate(suite.runs))
     title = f"ivr-harness {suite.verdict}: {suite.run_id}"
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_esc(title)}</title><style>{_CSS}</style></head>"
-        f"<body><main>{_header(suite)}{_attention(suite)}{_summary(suite)}{runs}"
-        "</main></body></html>\n"
-    )
+    return page(title, f"{_header(suite)}{_attention(suite)}{_summary(suite)}{runs}")

@@ -1,4 +1,4 @@
-"""Live progress for suite and chaos runs on the console.
+"""Live progress for suite, chaos and load runs on the console.
 
 On a terminal it is a rich progress bar (runs done / total, calls done, failures
 so far), with each run that needs attention printed above the bar as it ends.
@@ -16,6 +16,7 @@ The runner calls back into it (`on_call`, `on_run`), so it plugs straight into
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 
 from rich import progress as rp
 from rich.console import Console
@@ -24,9 +25,10 @@ from rich.markup import escape
 from harness.executor.timeline import CallResult
 from harness.report.console import make_console
 from harness.report.junit import failure_message
+from harness.scenario.loadrun import LoadProgress
 from harness.scenario.runner import RunResult
 
-__all__ = ["Progress"]
+__all__ = ["LoadProgressLine", "Progress"]
 
 _STYLE = {
     "pass": "green",
@@ -123,3 +125,41 @@ class Progress:
             self._bar.update(
                 self._task, advance=advance, calls=self.calls_done, failures=self.failures
             )
+
+
+class LoadProgressLine:
+    """A load run's progress on stderr (stdout may be carrying `--json`).
+
+    On a terminal one status line redrawn every second; elsewhere a plain line
+    every `every_s` seconds, so a CI log shows the run is alive without noise.
+    """
+
+    def __init__(self, *, console: Console | None = None, every_s: float = 10.0) -> None:
+        self.console = console or make_console(stderr=True)
+        self.live = self.console.is_terminal and not self.console.is_dumb_terminal
+        self.every_s = every_s
+        self._printed_at = 0.0
+        self._status: Any = None
+
+    def __enter__(self) -> LoadProgressLine:
+        if self.live:
+            self._status = self.console.status("load: starting")
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(None, None, None)
+            self._status = None
+
+    def update(self, p: LoadProgress) -> None:
+        line = (
+            f"load {p.elapsed_s:,.0f} s: {p.arrived:,}/{p.arrivals:,} callers arrived, "
+            f"{p.ended:,} ended ({p.dropped:,} dropped), {p.busy_slots:,} in a slot, "
+            f"{p.queued:,} queued"
+        )
+        if self._status is not None:
+            self._status.update(escape(line))
+        elif p.elapsed_s - self._printed_at >= self.every_s:
+            self._printed_at = p.elapsed_s
+            self.console.print(line, highlight=False, markup=False)

@@ -1,4 +1,5 @@
-"""Inline SVG pictures for report.html: call timelines, breaker state, error-rate windows.
+"""Inline SVG pictures for report.html: call timelines, breaker state, error-rate windows,
+and a load run's levels over time.
 
 Plain strings, no plotting library: the report must be one file that opens from
 disk with no network, and these three charts are simple enough to draw by hand.
@@ -18,7 +19,7 @@ from harness.events import Event
 from harness.executor.timeline import CallResult, Segment
 from harness.scenario.facts import BreakerMove
 
-__all__ = ["breaker_svg", "timeline_svg", "windows_svg"]
+__all__ = ["breaker_svg", "levels_svg", "timeline_svg", "windows_svg"]
 
 
 # Control characters are not allowed in HTML text; they come from hostile input only.
@@ -337,3 +338,45 @@ def windows_svg(windows: Sequence[Mapping[str, Any]], threshold: float, window_m
     parts.append(_text(8, top + 12, "error rate", "lbl strong"))
     parts.append(_text(8, top + 28, f"per {_fmt_ms(window_ms)} window", "lbl small"))
     return _svg(top + height + 10, "".join(parts), "error rate per window")
+
+
+# -- a load run's levels over time ------------------------------------------------------------
+
+
+def levels_svg(
+    title: str,
+    series: Mapping[str, Sequence[float]],
+    limit: float | None = None,
+    seconds: int = 0,
+) -> str:
+    """Per-second levels (busy slots, queued callers) as lines, `limit` dashed (the slots).
+
+    The time axis spans `seconds` at least, so charts drawn side by side share one scale.
+    """
+    seconds = max(seconds, *(len(v) for v in series.values()), 1)
+    span_ms = nice_span(seconds * 1000.0)
+    top, height = AXIS + 6, 120.0
+    bottom = top + height
+    peak = max([limit or 0.0, *(max(v, default=0.0) for v in series.values()), 1.0])
+
+    def y(level: float) -> float:
+        return bottom - height * level / peak
+
+    parts = [
+        _axis(span_ms, AXIS, bottom, "time in run"),
+        _line(GUTTER, bottom, GUTTER + PLOT, bottom, "axis"),
+        _text(GUTTER - 8, top + 4, f"{peak:,.0f}", "tick", "end"),
+        _text(GUTTER - 8, bottom + 4, "0", "tick", "end"),
+        _text(8, top + 12, title, "lbl strong"),
+    ]
+    if limit is not None:
+        parts.append(_line(GUTTER, y(limit), GUTTER + PLOT, y(limit), "limit"))
+        parts.append(_text(GUTTER - 8, y(limit) + 4, f"{limit:,.0f}", "tick", "end"))
+    for i, (name, values) in enumerate(series.items()):
+        points = " ".join(
+            f"{_x((t + 0.5) * 1000, span_ms):.1f},{y(v):.1f}" for t, v in enumerate(values)
+        )
+        parts.append(
+            f'<polyline class="series s{i % 3}" points="{points}">{_title(name)}</polyline>'
+        )
+    return _svg(bottom + 8, "".join(parts), title)

@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,22 @@ from harness.scenario.model import Scenario
 from harness.scenario.runner import FlowSetRef
 from harness.scenario.saturation import Saturation, SaturationMonitor
 
-__all__ = ["LoadRun", "run_load", "shard_scenario"]
+__all__ = ["LoadProgress", "LoadRun", "run_load", "shard_scenario"]
+
+_PROGRESS_EVERY_S = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadProgress:
+    """Where a load run stands, once a second of wall time (`run_load(on_progress=...)`)."""
+
+    elapsed_s: float
+    arrivals: int  # the plan's arrivals for this process
+    arrived: int
+    ended: int  # finished or dropped
+    dropped: int
+    busy_slots: int
+    queued: int
 
 
 class _CountingLog(EventLog):
@@ -106,11 +121,13 @@ async def run_load(
     shard: tuple[int, int] = (0, 1),
     keep_calls: bool = True,
     profile: PlatformProfile = CXONE,
+    on_progress: Callable[[LoadProgress], None] | None = None,
 ) -> LoadRun:
     """Run the plan's arrivals (this shard's share) and measure them.
 
     With `keep_calls` the calls are kept and the scenario's expectations
     evaluated (`checks`); a shard of a distributed run keeps only its numbers.
+    `on_progress` is called once a second while callers arrive and finish.
     """
     index, total = shard
     scenario = shard_scenario(scenario, total)
@@ -134,7 +151,7 @@ async def run_load(
         ) as env:
             started = time.monotonic()
             monitor = SaturationMonitor()
-            async with monitor:
+            async with monitor, _reporting(out, len(times), on_progress):
                 await _drive(scenario, flow_set, env, clock, plan, times, callers, out, keep_calls)
             out.saturation = monitor.result
             out.histograms.loop_lag.merge(monitor.result.loop_lag)
@@ -152,6 +169,44 @@ async def run_load(
                 )
                 out.checks = evaluate(scenario.expect, facts)
     return out
+
+
+@contextlib.asynccontextmanager
+async def _reporting(
+    out: LoadRun, arrivals: int, on_progress: Callable[[LoadProgress], None] | None
+) -> AsyncIterator[None]:
+    if on_progress is None:
+        yield
+        return
+    started = time.monotonic()
+
+    def report() -> None:
+        h, counts = out.histograms, out.counts
+        on_progress(
+            LoadProgress(
+                elapsed_s=time.monotonic() - started,
+                arrivals=arrivals,
+                arrived=counts.calls + h.busy_slots.level + h.queued.level,
+                ended=counts.calls,
+                dropped=counts.dropped,
+                busy_slots=h.busy_slots.level,
+                queued=h.queued.level,
+            )
+        )
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(_PROGRESS_EVERY_S)
+            report()
+
+    task = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    report()
 
 
 async def _drive(

@@ -54,6 +54,7 @@ def test_load_json_keeps_its_fields_and_adds_the_harness_and_occupancy(tmp_path:
     assert body["scheduler"] == "in-process"
     saved = json.loads(next(tmp_path.glob("*/load.json")).read_text())
     assert saved["verdict"] == body["verdict"] == "pass"
+    assert next(tmp_path.glob("*/report.html")).read_text().count("<polyline") == 2
 
 
 def test_a_scheduler_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
@@ -120,3 +121,55 @@ def test_counted_fault_triggers_are_shared_out_between_shards() -> None:
     sharded = shard_scenario(dataclasses.replace(base, faults=(fault,)), 4)
     assert (sharded.faults[0].after_calls, sharded.faults[0].until_calls) == (3, 7)
     assert shard_scenario(base, 1) is base
+
+
+def test_the_guides_trap_side_by_side_in_one_report(tmp_path: Path) -> None:
+    # The same DNS stall and arrivals through the 30 s default and through 5 s + a breaker.
+    result = run_cli(
+        "load", "scenarios/slot-exhaustion-load.yaml", "--flows", "contracts/flows/seed",
+        "--flows", "contracts/flows/hardened", "--json", "--report-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    seed, hardened = json.loads(result.stdout)["flow_sets"]
+    assert (seed["flow_set"], hardened["flow_set"]) == ("seed", "hardened")
+    # the seed fails exactly as its known defects say; the hardened flows hold
+    assert seed["verdict"] == "expected_failure" and hardened["verdict"] == "pass"
+    assert seed["dropped"] > 0 and hardened["dropped"] == 0
+    assert seed["dead_air_ms"]["p95"] > 10_000 > hardened["dead_air_ms"]["p95"]
+    page = next(tmp_path.glob("*/report.html")).read_text()
+    assert page.count('class="series s0"') == 2 and page.count('class="series s1"') == 2
+    assert "seed" in page and "hardened" in page and "dropped (no slot in time)" in page
+    saved = json.loads(next(tmp_path.glob("*/load.json")).read_text())
+    assert [e["dropped"] for e in saved["flow_sets"]] == [seed["dropped"], 0]
+
+
+def test_a_load_run_reports_its_progress_until_every_caller_has_ended() -> None:
+    import asyncio
+    import dataclasses
+    import io
+
+    from rich.console import Console
+
+    from harness.bundled import CONTRACTS, SCENARIOS
+    from harness.report.progress import LoadProgressLine
+    from harness.scenario.loadrun import LoadProgress, run_load
+    from harness.scenario.model import load_scenario
+    from harness.scenario.runner import load_flow_sets
+
+    scenario = dataclasses.replace(load_scenario(SCENARIOS / "happy-path.yaml"), audio="instant")
+    flow_set = load_flow_sets([CONTRACTS / "flows" / "hardened"])[0]
+    seen: list[LoadProgress] = []
+    out = io.StringIO()
+    line = LoadProgressLine(console=Console(file=out, width=200), every_s=0)
+
+    def record(progress: LoadProgress) -> None:
+        seen.append(progress)
+        line.update(progress)
+
+    plan = LoadPlan(rate=20, max_calls=30, slots=5)
+    asyncio.run(run_load(scenario, flow_set, plan, run_id="progress", on_progress=record))
+    assert len(seen) >= 2  # at least one tick while callers arrive (1.5 s), and the last word
+    assert all(p.arrivals == 30 for p in seen)
+    assert [p.ended for p in seen] == sorted(p.ended for p in seen)
+    assert seen[-1].arrived == seen[-1].ended == 30 and seen[-1].busy_slots == 0
+    assert "30/30 callers arrived, 30 ended (0 dropped)" in out.getvalue()
