@@ -180,19 +180,32 @@ def load(
     entries = []
     for flow_set in flow_sets:
         if len(flow_sets) > 1:
-            click.echo(f"load through {flow_set.path}", err=True)
+            _say(f"load through {flow_set.path}")
         if scheduler:
             from harness.scenario.shards import run_distributed
 
             report = run_distributed(
-                scheduler, scenario, flow_set, plan, run_id=run_id, shards=shards, timeout_s=bound
+                scheduler,
+                scenario,
+                flow_set,
+                plan,
+                run_id=run_id,
+                shards=shards,
+                timeout_s=bound,
+                on_shard=_say,
             )
             verdict = "error" if report.lost else "pass"
         elif processes > 1:
             from harness.scenario.shards import run_processes
 
             report = run_processes(
-                scenario, flow_set, plan, run_id=run_id, processes=processes, timeout_s=bound
+                scenario,
+                flow_set,
+                plan,
+                run_id=run_id,
+                processes=processes,
+                timeout_s=bound,
+                on_shard=_say,
             )
             verdict = "error" if report.lost else "pass"
         else:
@@ -202,6 +215,10 @@ def load(
     _write(report_dir, run_id, scenario, plan, verdict, entries)
     _print(entries, verdict, as_json)
     sys.exit(exit_code(verdict))
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _entry(

@@ -15,8 +15,9 @@ Dask is imported only here and only for a distributed run: it is the optional
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,8 +139,12 @@ def run_processes(
     run_id: str,
     processes: int,
     timeout_s: float,
+    on_shard: Callable[[str], None] | None = None,
 ) -> LoadReport:
-    """Shards in `processes` local processes (one event loop per core), merged the same way."""
+    """Shards in `processes` local processes (one event loop per core), merged the same way.
+
+    `on_shard` hears one line as each shard ends.
+    """
     import concurrent.futures
     import multiprocessing
 
@@ -153,7 +158,10 @@ def run_processes(
             k: pool.submit(run_shard, scenario, flow_set, plan, run_id, k, processes)
             for k in range(processes)
         }
-        concurrent.futures.wait(futures.values(), timeout=timeout_s)
+        index = {f: k for k, f in futures.items()}
+        with contextlib.suppress(TimeoutError):
+            for done in concurrent.futures.as_completed(futures.values(), timeout=timeout_s):
+                _tell(on_shard, index[done], processes, done.exception() is None, started)
         for k, future in sorted(futures.items()):
             if future.done() and future.exception() is None:
                 results.append(_shard_from(future.result(), f"process {k}"))
@@ -197,8 +205,12 @@ def run_distributed(
     run_id: str,
     shards: int | None = None,
     timeout_s: float,
+    on_shard: Callable[[str], None] | None = None,
 ) -> LoadReport:
-    """Split the plan over the cluster's workers; merge what comes back within `timeout_s`."""
+    """Split the plan over the cluster's workers; merge what comes back within `timeout_s`.
+
+    `on_shard` hears one line as each shard ends.
+    """
     client = _client(scheduler)
     started = time.monotonic()
     try:
@@ -224,7 +236,7 @@ def run_distributed(
             )
             for k in range(total)
         }
-        _wait(futures.values(), started + timeout_s)
+        _wait(futures, total, started, timeout_s, on_shard)
         results, lost = _collect(futures, pinned, timeout_s)
     except (OSError, TimeoutError) as exc:
         raise HarnessError(f"Dask scheduler {scheduler} stopped answering: {exc}") from None
@@ -240,12 +252,29 @@ def run_distributed(
     )
 
 
-def _wait(futures: Iterable[Any], deadline: float) -> None:
+def _wait(
+    futures: Mapping[int, Any],
+    total: int,
+    started: float,
+    timeout_s: float,
+    on_shard: Callable[[str], None] | None,
+) -> None:
     """Until every shard has finished or failed, or the deadline (never a hang)."""
-    pending = list(futures)
-    while pending and time.monotonic() < deadline:
-        pending = [f for f in pending if f.status not in ("finished", "error", "cancelled")]
+    pending = dict(futures)
+    while pending and time.monotonic() < started + timeout_s:
+        for k, f in list(pending.items()):
+            if f.status in ("finished", "error", "cancelled"):
+                del pending[k]
+                _tell(on_shard, k, total, f.status == "finished", started)
         time.sleep(0.1)
+
+
+def _tell(
+    on_shard: Callable[[str], None] | None, k: int, total: int, ok: bool, started: float
+) -> None:
+    if on_shard is not None:
+        ended = "ended" if ok else "FAILED"
+        on_shard(f"shard {k + 1} of {total} {ended} after {time.monotonic() - started:,.0f} s")
 
 
 def _collect(

@@ -105,6 +105,7 @@ def test_shards_in_local_processes_add_up(tmp_path: Path) -> None:
     assert body["integration_step_ms"]["http-customer-lookup"]["count"] == 60
     assert body["lost_shards"] == []
     assert body["slots_busy"]["peak"] <= 10  # the shards share the run's slots out
+    assert "shard 1 of 2 ended" in result.stderr and "shard 2 of 2 ended" in result.stderr
 
 
 def test_counted_fault_triggers_are_shared_out_between_shards() -> None:

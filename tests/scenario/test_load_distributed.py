@@ -74,10 +74,18 @@ def test_merged_counts_equal_the_shards_and_an_in_process_run(
 ) -> None:
     plan = LoadPlan(arrival="poisson", rate=60, max_calls=200, slots=40, seed=11)
     scenario = _scenario()
+    told: list[str] = []
     report = run_distributed(
-        cluster.scheduler_address, scenario, flow_set, plan, run_id="t-dist", timeout_s=120
+        cluster.scheduler_address,
+        scenario,
+        flow_set,
+        plan,
+        run_id="t-dist",
+        timeout_s=120,
+        on_shard=told.append,
     )
     assert report.lost == {}
+    assert sorted(line.split(" ended")[0] for line in told) == ["shard 1 of 2", "shard 2 of 2"]
     assert len(report.shards) == 2
     assert {s.worker for s in report.shards} == set(cluster.scheduler_info["workers"])
     stats = report.stats
