@@ -1,4 +1,4 @@
-"""No secret in any output, in any encoding: a real `ivr-harness suite` run, grepped.
+"""No secret in any output, in any encoding: real `suite`, `chaos -v` and `load` runs, grepped.
 
 A canary secret with URL-reserved characters is templated into a request URL (raw and
 through `encodeUriComponent`) and a header; the hardened flows fetch a JWT at run time
@@ -14,6 +14,8 @@ import re
 import shutil
 from pathlib import Path
 from urllib.parse import quote, quote_plus
+
+import pytest
 
 from tests.fixtures.cli_run import run_cli
 from tests.fixtures.flows import HARDENED
@@ -44,7 +46,8 @@ def _flows_using_the_canary(tmp_path: Path) -> Path:
     return flows
 
 
-def test_suite_outputs_hold_no_secret_in_any_form(tmp_path: Path) -> None:
+def _outputs(tmp_path: Path, command: str, *extra: str) -> dict[str, str]:
+    """Everything `command` printed and wrote, run on the canary scenario; none may leak."""
     scenario = tmp_path / "canary.yaml"
     scenario.write_text(
         "name: canary\ncallers: {count: 2, dtmf: ['4155552671#']}\n"
@@ -53,16 +56,33 @@ def test_suite_outputs_hold_no_secret_in_any_form(tmp_path: Path) -> None:
     )
     reports = tmp_path / "reports"
     flows = _flows_using_the_canary(tmp_path)
-    result = run_cli("suite", str(scenario), "--flows", str(flows), "--report-dir", str(reports))
+    result = run_cli(
+        command, str(scenario), "--flows", str(flows), "--report-dir", str(reports), *extra
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-
     outputs = {"stdout": result.stdout, "stderr": result.stderr}
     outputs |= {str(p): p.read_text() for p in reports.rglob("*") if p.is_file()}
-    assert any(name.endswith("results.json") for name in outputs)
     for name, text in outputs.items():
         for form in _canary_forms():
             assert form not in text, (name, form)
         assert not JWT_HEAD.search(text), (name, JWT_HEAD.search(text))
+    return outputs
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "written"),
+    [("chaos", ("-v",), "results.json"), ("load", ("--json",), "load.json")],
+)
+def test_chaos_and_load_outputs_hold_no_secret_in_any_form(
+    tmp_path: Path, command: str, extra: tuple[str, ...], written: str
+) -> None:
+    outputs = _outputs(tmp_path, command, *extra)
+    assert any(name.endswith(written) for name in outputs)
+
+
+def test_suite_outputs_hold_no_secret_in_any_form(tmp_path: Path) -> None:
+    outputs = _outputs(tmp_path, "suite")
+    assert any(name.endswith("results.json") for name in outputs)
 
     # The test saw what it guards: the canary's URL and the fetched token, redacted.
     events = next(t for n, t in outputs.items() if n.endswith("events.jsonl"))

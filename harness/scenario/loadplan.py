@@ -36,6 +36,13 @@ class LoadPlan:
 
     def check(self) -> None:
         """A ConfigError naming the option when the plan cannot run."""
+        for option, value in (
+            ("--rate", self.rate),
+            ("--ramp", self.ramp_s),
+            ("--duration", self.duration_s or 0.0),
+        ):
+            if not math.isfinite(value):
+                raise ConfigError(f"{value} is not a number of seconds or arrivals", file=option)
         if self.arrival not in ARRIVALS:
             raise ConfigError(f"unknown arrival process {self.arrival!r}", file="--arrival")
         if self.rate <= 0 and (self.ramp_s or self.arrival == "poisson"):

@@ -84,6 +84,15 @@ def test_a_missing_extra_names_it(tmp_path: Path) -> None:
         (["--arrival", "poisson"], "--rate"),
         (["--duration", "5"], "--duration"),
         (["--arrival", "bursty"], "bursty"),
+        (["--rate", "nan"], "--rate"),
+        (["--rate", "inf"], "--rate"),
+        (["--rate", "0"], "--rate"),
+        (["--ramp", "nan", "--rate", "5"], "--ramp"),
+        (["--duration", "nan", "--rate", "5"], "--duration"),
+        (["--slots", "0"], "--slots"),
+        (["--callers", "0"], "--callers"),
+        (["--patience-ms", "-1"], "--patience-ms"),
+        (["--processes", "0"], "--processes"),
     ],
 )
 def test_bad_plans_are_one_line(args: list[str], needle: str, tmp_path: Path) -> None:
