@@ -7,12 +7,12 @@ response. The real wire is aiohttp (:class:`AiohttpWire`); its exceptions
 and OS errors are translated here into :class:`WireError` with one of the
 executor's outcome classes, so nothing above it handles transport exceptions.
 
-Why aiohttp and not httpx: on this 2-core machine an httpx request costs about
-2.3 to 3 ms of CPU at a hundred pooled connections (its connection pool walks
-every connection twice per request), an aiohttp request about 0.17 ms
-(`bench/bench_executor.py` measures both); that is what lets one machine hold
-thousands of simulated callers (issue 13). httpx remains what the tests' fast
-in-process layer scripts responses with (`tests/fixtures/inprocess.py`).
+Why aiohttp and not httpx: with a hundred requests in flight an httpx request
+costs this 2-core machine about 4.4 ms of CPU (its pool walks every connection
+twice per request), an aiohttp request about 0.23 ms (`make bench`, `wire_cpu`;
+ARCHITECTURE.md has the story). That is what lets one machine hold thousands of
+simulated callers. httpx remains what the tests' fast in-process layer scripts
+responses with (`tests/fixtures/inprocess.py`).
 """
 
 from __future__ import annotations
