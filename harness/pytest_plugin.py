@@ -1,8 +1,10 @@
 """pytest plugin of ivr-harness, registered through the `pytest11` entry point.
 
 Opt-in: it collects nothing until a project names its scenario folders, with the
-ini key ``ivr_scenarios`` (``[tool.pytest.ini_options] ivr_scenarios = ["scenarios"]``)
-or ``--ivr-scenarios PATH``. Then every YAML file directly in those folders is a
+ini key ``ivr_scenarios`` (``[tool.pytest.ini_options] ivr_scenarios = ["scenarios"]``),
+``--ivr-scenarios PATH``, or the ``scenarios`` of the project's ``ivr-harness.toml``
+(or ``[tool.ivr-harness]``), whose flows, backends and secrets then apply as they do
+for ``ivr-harness suite``. Then every YAML file directly in those folders is a
 scenario, collected as one test item per flow set (``happy-path[hardened]``,
 ``happy-path[seed]``) that runs its scenario inside the item, so ``--timeout``,
 ``--durations``, ``-x``, ``--lf`` and ``-k`` mean what they always mean. Scenarios
@@ -22,11 +24,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from harness.cli.project import Project
     from harness.scenario.model import Scenario
     from harness.scenario.runner import FlowSetRef, RunResult
 
 _FLOW_SETS = pytest.StashKey[list["FlowSetRef"]]()
 _FOLDERS = pytest.StashKey[set[Path]]()
+_PROJECT = pytest.StashKey["Project"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,7 +73,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scenario: an ivr-harness scenario file run as a test")
     given = [Path(p) for p in config.getoption("--ivr-scenarios")]
     folders = given or list(config.getini("ivr_scenarios"))
+    if not folders:
+        folders = list(_project(config).scenario_paths([]))
     config.stash[_FOLDERS] = {Path(p).resolve() for p in folders}
+
+
+def _project(config: pytest.Config) -> Project:
+    """The project configuration in force (none: the bundled demo), read once."""
+    if _PROJECT not in config.stash:
+        from harness.cli.project import open_project
+        from harness.errors import HarnessError
+
+        try:
+            config.stash[_PROJECT] = open_project()
+        except HarnessError as exc:
+            raise pytest.UsageError(f"error: {exc}") from None
+    return config.stash[_PROJECT]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -89,18 +108,18 @@ def _flow_sets(config: pytest.Config) -> list[FlowSetRef]:
         given = [Path(p) for p in config.getoption("--flows")] or [
             Path(p) for p in config.getini("ivr_flows")
         ]
-        config.stash[_FLOW_SETS] = load_flow_sets(given or example_flow_dirs())
+        dirs = _project(config).flow_dirs(given)
+        config.stash[_FLOW_SETS] = load_flow_sets(dirs or example_flow_dirs())
     return config.stash[_FLOW_SETS]
 
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         from harness.errors import HarnessError
-        from harness.scenario.model import load_scenario
         from harness.scenario.runner import check_step_references
 
         try:
-            scenario = load_scenario(self.path)
+            scenario = _project(self.config).load_one(self.path)
             flow_sets = _flow_sets(self.config)
             check_step_references([scenario], flow_sets)
         except HarnessError as exc:
@@ -137,11 +156,6 @@ class ScenarioItem(pytest.Item):
         if run.verdict == "expected_failure":
             titles = "; ".join(c.title for c in run.failures())
             pytest.xfail(f"known defects of {self.flow_set.name}: {titles}")
-        if run.verdict == "inconclusive":
-            # Not a red test (the flow is not shown wrong), never a silent pass: a skip
-            # whose reason names the checks and the lag the harness measured in itself.
-            unclear = "; ".join(f"{c.title}: {c.actual}" for c in run.checks if c.inconclusive)
-            pytest.skip(f"INCONCLUSIVE after {len(run.reruns)} rerun(s): {unclear}")
         if run.verdict == "inconclusive":
             # Not a red test (the flow is not shown wrong), never a silent pass: a skip
             # whose reason names the checks and the lag the harness measured in itself.

@@ -109,3 +109,39 @@ def test_pytest_n2_gives_the_verdicts_ivr_harness_suite_gives(pytester: pytest.P
         else:
             seen[case.get("name")] = "pass"
     assert seen == expected
+
+
+def test_a_projects_configuration_names_its_scenarios_flows_and_backends(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fixtures.own_ivr import CONFIG, KEY_ENV, write_project
+
+    # no ini key, no flag: the project's ivr-harness.toml opts in, as for `ivr-harness suite`
+    write_project(pytester.path, config='scenarios = ["scenarios"]\n' + CONFIG)
+    monkeypatch.setenv(KEY_ENV, "orders-key-5e1f")
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "orders-503-twice.yaml").write_text(
+        "name: orders-503-twice\nentry: order-status\n"
+        "faults:\n  - target: api.orders.example.com\n"
+        "    http: {kind: status, status: 503, times: 2}\n"
+        "expect:\n  - step: {id: http-get-order, outcome: http_error, attempts: 2}\n"
+        "  - outcome: transfer:orders-desk\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--timeout", "60", "-v")
+    # the project's flow set ("flows"), its stub backend for the host, its API key
+    result.stdout.fnmatch_lines(["*orders-503-twice[[]flows[]] PASSED*"])
+    result.assert_outcomes(passed=1)
+
+
+def test_a_project_whose_secret_is_unset_is_one_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fixtures.own_ivr import CONFIG, KEY_ENV, write_project
+
+    write_project(pytester.path, config='scenarios = ["scenarios"]\n' + CONFIG)
+    (pytester.path / "scenarios").mkdir()
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    result = pytester.runpytest_subprocess("--collect-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*error: *{KEY_ENV}*"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
