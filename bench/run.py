@@ -34,6 +34,7 @@ def main() -> None:
         "proxy": asyncio.run(bench_proxy.run()),
         "suite": asyncio.run(bench_suite.run()),
         "load": asyncio.run(bench_load.run()),
+        "mutate": asyncio.run(__import__("bench_mutate").run()),  # ~10 min: every mutant
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -67,8 +67,10 @@ def mutate(
     and report which mutants the scenarios and the lint catch.
 
     Each mutant is killed (named: the lint rule or the scenario check that caught it),
-    survived (with the scenario that would kill it) or invalid (it does not load or run;
-    excluded from the score). Reports go to REPORT_DIR/<run-id>/.
+    survived (with the scenario that would kill it), or excluded from the score:
+    inconclusive (a check missed only within the harness's measured lag), invalid (it
+    does not load or run) or equivalent (diff finds no change). Reports go to
+    REPORT_DIR/<run-id>/.
     """
     from harness.bundled import SCENARIOS
     from harness.cli.project import open_project

@@ -6,7 +6,9 @@ is followed (plain steps, further Conditions evaluated on the same variables) to
 terminal it reaches. With the worst-case dead air of the step (:mod:`harness.flow.budget`)
 that is the step's *behaviour*; a diff lists every class whose branch, terminal or dead air
 changed. A change is a **regression** when a class other than success now reaches a
-success branch, or when dead air that was within the budget now exceeds it.
+success branch (of either version: a 5xx sent to the old success step makes that step
+the new version's fallback by the lint's definition, yet it is still where a success
+goes), or when dead air that was within the budget now exceeds it.
 """
 
 from __future__ import annotations
@@ -204,9 +206,11 @@ def _assign(step: Step, scope: dict[str, Any]) -> None:
 def diff_flow_sets(old: FlowSet, new: FlowSet, *, budget_ms: int = 8000) -> FlowDiff:
     """Every behaviour change from ``old`` to ``new`` (nothing for identical behaviour)."""
     before, after = behaviour_of(old), behaviour_of(new)
+    # Where the old version sent a success, per HTTP step.
+    was_success = {key[:2]: b.branch for key, b in before.items() if key[2] == "success"}
     changes: list[Change] = []
     for key in sorted(set(before) | set(after), key=_order):
-        change = _compare(key, before.get(key), after.get(key), budget_ms)
+        change = _compare(key, before.get(key), after.get(key), budget_ms, was_success)
         if change is not None:
             changes.append(change)
     changes += _entry_budget(old, new, budget_ms)
@@ -219,7 +223,11 @@ def _order(key: tuple[str, str, str]) -> tuple[str, str, int]:
 
 
 def _compare(
-    key: tuple[str, str, str], old: Behaviour | None, new: Behaviour | None, budget_ms: int
+    key: tuple[str, str, str],
+    old: Behaviour | None,
+    new: Behaviour | None,
+    budget_ms: int,
+    was_success: Mapping[tuple[str, str], str | None],
 ) -> Change | None:
     flow_id, step_id, outcome = key
     where = f"{outcome} on {flow_id}/{step_id}"
@@ -243,12 +251,17 @@ def _compare(
         parts.append(f"ends {old.terminal} -> {new.terminal}")
     if old.dead_air_ms != new.dead_air_ms:
         parts.append(f"dead air {old.dead_air_ms} -> {new.dead_air_ms} ms")
-    to_success = outcome != "success" and new.success and not old.success
+    success_before = was_success.get((flow_id, step_id))
+    now_success = new.success or (new.branch is not None and new.branch == success_before)
+    to_success = outcome != "success" and now_success and not old.success
     over = new.dead_air_ms > budget_ms >= old.dead_air_ms
     if over:
         parts.append(f"over the {budget_ms} ms budget")
     if to_success:
         parts.append("now reaches a success branch")
+    elif old.success != new.success and old.branch == new.branch:
+        # Only the lint's reading of the branch moved (a failure class now goes there too).
+        parts.append(f"{new.branch} is {'now' if new.success else 'no longer'} a success branch")
     return Change(
         flow_id=flow_id, step_id=step_id, outcome=outcome, old=old, new=new,
         regression=to_success or over, text=f"{where}: " + "; ".join(parts),

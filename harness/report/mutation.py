@@ -3,7 +3,8 @@
 results.json has the schema `ivr-harness/mutation/v1`: the score, its breakdown per
 flow and per trap, and every mutant with its change, status, killers and, for a
 survivor, the scenario that would kill it. In JUnit a mutant is a testcase: killed
-passes, survived fails (the suite missed a breakage), invalid and equivalent are skipped.
+passes, survived fails (the suite missed a breakage), inconclusive (the machine was too
+loaded to judge it), invalid and equivalent are skipped.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def _case(result: MutantResult) -> Case:
         return Case(**common, output="killed by " + "; ".join(result.killed_by))
     if result.status == "invalid":
         return Case(**common, skipped=f"invalid mutant: {result.error}")
+    if result.status == "inconclusive":
+        return Case(**common, skipped=_unclear(result))
     if result.status == "equivalent":
         return Case(**common, skipped=f"equivalent: diff finds no change ({mutant.change()})")
     return Case(
@@ -43,11 +46,17 @@ def _case(result: MutantResult) -> Case:
     )
 
 
+def _unclear(result: MutantResult) -> str:
+    checks = "; ".join(result.inconclusive)
+    return f"inconclusive, the machine was overloaded (rerun it): {checks}"
+
+
 def _html(report: MutationReport) -> str:
     rows = "".join(
         f"<tr class='{r.status}'><td>{escape(r.mutant.id)}</td><td>{escape(r.status)}</td>"
         f"<td><code>{escape(r.mutant.change())}</code></td>"
-        f"<td>{escape('; '.join(r.killed_by) or r.suggestion or r.error)}</td></tr>"
+        f"<td>{escape('; '.join(r.killed_by or r.inconclusive) or r.suggestion or r.error)}</td>"
+        "</tr>"
         for r in report.results
     )
     traps = "".join(
@@ -57,7 +66,8 @@ def _html(report: MutationReport) -> str:
     style = (
         "body{font:14px system-ui,sans-serif;margin:24px}table{border-collapse:collapse}"
         "td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left}"
-        ".survived td{background:#fdecea}.invalid td{color:#777}"
+        ".survived td{background:#fdecea}.inconclusive td{background:#fff8e1}"
+        ".invalid td{color:#777}"
     )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>mutation score</title>"
@@ -78,9 +88,11 @@ def write_mutation_reports(report: MutationReport, report_dir: Path, run_id: str
     atomic_write(out / "junit.xml", render_junit([suite], time_s=report.wall_ms / 1000))
     atomic_write(out / "report.html", _html(report))
     survivors = [r for r in report.results if r.status == "survived"]
+    unclear = [r for r in report.results if r.status == "inconclusive"]
     append_step_summary(
         f"## ivr-harness mutate: score {report.score():.0%}\n\n"
         + "".join(f"- survived `{r.mutant.change()}`: add {r.suggestion}\n" for r in survivors)
+        + "".join(f"- inconclusive `{r.mutant.change()}`: {_unclear(r)}\n" for r in unclear)
     )
     return out
 
@@ -92,7 +104,8 @@ def print_mutation(report: MutationReport, console: Console | None = None) -> No
     console.print(
         f"mutation score [bold]{report.score():.0%}[/] on {esc(report.flow_set)}: "
         f"{counts['killed']} killed, {counts['survived']} survived, "
-        f"{counts['invalid']} invalid, {counts['equivalent']} equivalent (both excluded) "
+        f"{counts['inconclusive']} inconclusive, {counts['invalid']} invalid, "
+        f"{counts['equivalent']} equivalent (the last three excluded) "
         f"in {report.wall_ms / 1000:.0f} s"
     )
     table = Table(box=None, show_header=True, header_style="bold")
@@ -105,3 +118,6 @@ def print_mutation(report: MutationReport, console: Console | None = None) -> No
         if result.status == "survived":
             console.print(f"  SURVIVED {esc(result.mutant.change())}")
             console.print(f"           add: {esc(result.suggestion)}")
+        elif result.status == "inconclusive":
+            console.print(f"  INCONCLUSIVE {esc(result.mutant.change())}")
+            console.print(f"           {esc(_unclear(result))}")

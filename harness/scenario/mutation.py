@@ -6,12 +6,17 @@ through the suite's scenarios beside the others, in one concurrent suite. A muta
 - **killed** when an error-level lint finding the original does not have appears, or
   a scenario check that holds on the original fails on it (each killer is named);
 - **invalid** when it does not load or a run could not run: never counted as killed;
+- **inconclusive** when nothing killed it but a check missed only by less than the
+  harness's own measured lag (also after the suite's automatic rerun): the machine was
+  too loaded to tell, so it is neither a kill nor a survivor;
 - **equivalent** when nothing killed it and `ivr-harness diff` finds no behavioural
   difference from the original (no outcome class reaches another branch or terminal,
   no dead-air change) -- except for traps diff cannot see (a missing idempotency key);
 - **survived** otherwise: the suite would not notice this breakage.
 
-The score is killed / (killed + survived); invalid and equivalent mutants are
+A kill is what turns the suite red: a check that failed for real, or a known defect of
+the original that the mutant no longer shows (an unexpected pass). The score is
+killed / (killed + survived); invalid, inconclusive and equivalent mutants are
 excluded. Survivors come with the scenario that would kill them, from their trap.
 """
 
@@ -38,7 +43,19 @@ from harness.scenario.runner import FlowSetRef, RunResult, run_suite
 # Traps whose effect is outside what diff compares (routes and dead air).
 _DIFF_BLIND = frozenset({"post-retried-without-idempotency-key"})
 
-__all__ = ["SUGGESTIONS", "MutantResult", "MutationReport", "Prepared", "prepare", "run_mutation"]
+__all__ = [
+    "EXCLUDED",
+    "SUGGESTIONS",
+    "MutantResult",
+    "MutationReport",
+    "Prepared",
+    "judge",
+    "prepare",
+    "run_mutation",
+]
+
+# Statuses left out of the score: the suite could not judge these mutants either way.
+EXCLUDED = ("inconclusive", "invalid", "equivalent")
 
 # What would kill a survivor of each trap: the scenario to add.
 SUGGESTIONS = {
@@ -65,9 +82,11 @@ for _name in ("timeout", "401-403", "404", "5xx", "202", "circuit_open"):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MutantResult:
     mutant: Mutant
-    status: str  # killed | survived | invalid | equivalent
+    status: str  # killed | survived | inconclusive | invalid | equivalent
     killed_by: tuple[str, ...] = ()
     error: str = ""
+    # The checks that missed only by less than the measured lag (status inconclusive).
+    inconclusive: tuple[str, ...] = ()
 
     @property
     def suggestion(self) -> str:
@@ -84,7 +103,7 @@ class MutationReport:
 
     def counted(self, results: Sequence[MutantResult] | None = None) -> list[MutantResult]:
         chosen = self.results if results is None else results
-        return [r for r in chosen if r.status not in ("invalid", "equivalent")]
+        return [r for r in chosen if r.status not in EXCLUDED]
 
     def score(self, results: Sequence[MutantResult] | None = None) -> float:
         """Killed over killed + survived (1.0 when nothing counts)."""
@@ -107,7 +126,7 @@ class MutationReport:
             "score": round(self.score(), 4),
             "counts": {
                 status: sum(r.status == status for r in self.results)
-                for status in ("killed", "survived", "invalid", "equivalent")
+                for status in ("killed", "survived", *EXCLUDED)
             },
             "score_by_flow": self.by(lambda r: r.mutant.flow_id),
             "score_by_trap": self.by(lambda r: r.mutant.trap),
@@ -121,6 +140,7 @@ class MutationReport:
                     "status": r.status,
                     "killed_by": list(r.killed_by),
                     "error": r.error,
+                    "inconclusive": list(r.inconclusive),
                     "suggestion": r.suggestion,
                 }
                 for r in self.results
@@ -188,15 +208,22 @@ async def run_mutation(
     runs = await _suite(
         applicable, prepared.flow_set, prepared.loaded, toxiproxy_url, max_parallel, on_run
     )
-    report = MutationReport(
-        flow_set=prepared.flow_set, scenarios=len(applicable), seed=prepared.seed
-    )
+    report = judge(prepared, runs, scenarios=len(applicable))
+    report.wall_ms = (time.monotonic() - started) * 1000
+    return report
+
+
+def judge(
+    prepared: Prepared, runs: Mapping[str, Sequence[RunResult]], *, scenarios: int
+) -> MutationReport:
+    """Each prepared mutant judged from its lint findings and its suite runs (mutant id ->
+    the runs of the scenarios on it, each after the suite's reruns)."""
+    report = MutationReport(flow_set=prepared.flow_set, scenarios=scenarios, seed=prepared.seed)
     report.results = list(prepared.invalid) + [
         _judge(mutant, lint, runs.get(mutant.id, []), prepared.changed.get(mutant.id, True))
         for mutant, _, lint in prepared.loaded.values()
     ]
     report.results.sort(key=lambda r: r.mutant.id)
-    report.wall_ms = (time.monotonic() - started) * 1000
     return report
 
 
@@ -253,12 +280,23 @@ def _judge(
     killers = [f"lint {rule}" for rule in lint]
     for run in runs:
         if run.verdict in ("fail", "unexpected_pass"):
+            # Only what turns the suite red: a check failed for real (never one missed
+            # within the measured lag), or a known defect the mutant no longer shows.
             failed = [c.title for c in run.checks if c.failed and not c.known_defect]
+            failed += [f"known defect no longer found: {t}" for t in run.cleared_defects()]
             killers += [f"{run.scenario.name}: {title}" for title in failed[:3]]
     if killers:
         return MutantResult(mutant=mutant, status="killed", killed_by=tuple(killers))
     if errors:
         return MutantResult(mutant=mutant, status="invalid", error=errors[0].error)
+    unclear = [
+        f"{run.scenario.name}: {c.title} (lag {c.lag_ms:.0f} ms)"
+        for run in runs
+        for c in run.checks
+        if c.inconclusive
+    ]
+    if unclear:
+        return MutantResult(mutant=mutant, status="inconclusive", inconclusive=tuple(unclear))
     if not changed:
         return MutantResult(mutant=mutant, status="equivalent")
     return MutantResult(mutant=mutant, status="survived")

@@ -87,6 +87,26 @@ def test_a_one_line_router_change_is_found(router_changed: Path) -> None:
     assert result.failed and {c.outcome for c in result.changes} <= {"401", "403"}
 
 
+def test_a_5xx_sent_to_the_old_success_step_is_a_regression(tmp_path: Path) -> None:
+    # The lint reads the 5xx's own target as the fallback, so in the new version the step
+    # where a ticket succeeds is no success branch; it still is the old version's.
+    folder = tmp_path / "flows"
+    shutil.copytree(HARDENED, folder)
+    target = folder / "ticket-submit.json"
+    document = json.loads(target.read_text())
+    router = next(s for s in document["steps"] if s["id"] == "ticket-router")
+    branch = {"expression": "http_status_code >= 500", "nextStepId": "ticket-done"}
+    router["configuration"]["conditions"].insert(0, branch)
+    target.write_text(json.dumps(document))
+    run = invoke("diff", HARDENED, folder)
+    assert run.exit_code == 1, run.stdout
+    where = "on ticket-submit/http-ticket-submit"
+    assert run.stdout.splitlines() == [
+        f"success {where}: ticket-done is no longer a success branch",
+        f"REGRESSION 5xx {where}: ticket-failed -> ticket-done; now reaches a success branch",
+    ]
+
+
 def test_git_revisions_are_versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")

@@ -6,10 +6,15 @@ import asyncio
 import json
 from pathlib import Path
 
+from rich.console import Console
+
 from harness.flow.loader import load_flow_set
 from harness.flow.mutants import TRAPS, Mutant, mutants, sample
-from harness.scenario.model import load_scenario
-from harness.scenario.mutation import prepare, run_mutation
+from harness.report.mutation import print_mutation, write_mutation_reports
+from harness.scenario.expectations import Check
+from harness.scenario.model import Scenario, load_scenario
+from harness.scenario.mutation import judge, prepare, run_mutation
+from harness.scenario.runner import RunResult
 from tests.fixtures.cli_run import ROOT, run_cli
 
 HARDENED = ROOT / "contracts" / "flows" / "hardened"
@@ -70,3 +75,45 @@ def test_a_weak_suite_scores_low_and_names_the_missing_faults(tmp_path: Path) ->
     assert "SURVIVED" in result.stdout and "add:" in result.stdout
     junit = (folder / "junit.xml").read_text()
     assert junit.count("SurvivingMutant") == len(survivors)
+
+
+def _run(scenario: Scenario, flow_set: str, verdict: str, *checks: Check) -> RunResult:
+    return RunResult(scenario=scenario, flow_set=flow_set, verdict=verdict, checks=list(checks))
+
+
+def test_a_check_missed_within_the_measured_lag_kills_nothing(tmp_path: Path) -> None:
+    prepared = prepare(HARDENED, tmp_path / "mutants", size=3, seed=0, lint=False)
+    unclear_only, real_and_unclear, cleared = prepared.loaded
+    storm = Scenario(name="storm", path=None, known_defects={cleared: ("breaker opens",)})
+    late = Check(
+        title="no silence longer than 8000 ms", passed=False, expected="<= 8000 ms",
+        actual="inconclusive: the machine was overloaded (lag 2400 ms)",
+        inconclusive=True, lag_ms=2400.0,
+    )  # fmt: skip
+    wrong = Check(title="the caller reaches an agent", passed=False, expected="x", actual="y")
+    opens = Check(title="breaker opens", passed=True, expected="x", actual="x")
+    runs = {
+        unclear_only: [_run(storm, unclear_only, "inconclusive", late)],
+        real_and_unclear: [_run(storm, real_and_unclear, "fail", late, wrong)],
+        cleared: [_run(storm, cleared, "unexpected_pass", opens)],
+    }
+    report = judge(prepared, runs, scenarios=1)
+    status = {r.mutant.id: r for r in report.results}
+
+    # Overload is neither a kill nor a survivor: reported, and left out of the score.
+    assert status[unclear_only].status == "inconclusive"
+    (unclear,) = status[unclear_only].inconclusive
+    assert unclear == "storm: no silence longer than 8000 ms (lag 2400 ms)"
+    assert status[real_and_unclear].killed_by == ("storm: the caller reaches an agent",)
+    # A known defect the mutant no longer shows turns the suite red too.
+    assert status[cleared].status == "killed"
+    assert status[cleared].killed_by == ("storm: known defect no longer found: breaker opens",)
+    assert report.score() == 1.0 and report.to_json()["counts"]["inconclusive"] == 1
+
+    folder = write_mutation_reports(report, tmp_path / "reports", "run")
+    junit = (folder / "junit.xml").read_text()
+    assert "SurvivingMutant" not in junit and "the machine was overloaded" in junit
+    console = Console(record=True, width=200)
+    print_mutation(report, console)
+    shown = console.export_text()
+    assert "1 inconclusive" in shown and "INCONCLUSIVE" in shown and "SURVIVED" not in shown
