@@ -18,6 +18,7 @@ from pathlib import Path
 import bench_cli  # bench/ is on sys.path: the script's own folder
 import bench_executor
 import bench_load
+import bench_mutate
 import bench_proxy
 import bench_suite
 
@@ -34,11 +35,11 @@ def main() -> None:
         "proxy": asyncio.run(bench_proxy.run()),
         "suite": asyncio.run(bench_suite.run()),
         "load": asyncio.run(bench_load.run()),
-        "mutate": asyncio.run(__import__("bench_mutate").run()),  # ~10 min: every mutant
+        "mutate": asyncio.run(bench_mutate.run()),  # about 10 min: every mutant
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    for group in ("cli", "executor", "proxy", "suite", "load"):
+    for group in ("cli", "executor", "proxy", "suite", "load", "mutate"):
         for name, row in results[group].items():
             mark = "OK  " if row.get("met") else "MISS"
             print(f"{mark} {group:8} {name:34} target {row.get('target')}")
