@@ -106,6 +106,7 @@ def mutate(
                     toxiproxy_url=url,
                     max_parallel=max_parallel,
                     on_run=progress.on_run,
+                    on_call=progress.on_call,
                 )
             )
     out = write_mutation_reports(report, report_dir, new_run_id())

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.executor.timeline import CallResult
 from harness.flow.diff import diff_flow_sets
 from harness.flow.lint import lint_flow_set
 from harness.flow.loader import load_flow_set
@@ -201,12 +202,19 @@ async def run_mutation(
     toxiproxy_url: str | None = None,
     max_parallel: int = 32,
     on_run: Callable[[RunResult], None] | None = None,
+    on_call: Callable[[RunResult, CallResult], None] | None = None,
 ) -> MutationReport:
     """Run the suite's scenarios on every prepared mutant and judge each one."""
     started = time.monotonic()
     applicable = [s for s in scenarios if s.applies_to(prepared.flow_set)]
     runs = await _suite(
-        applicable, prepared.flow_set, prepared.loaded, toxiproxy_url, max_parallel, on_run
+        applicable,
+        prepared.flow_set,
+        prepared.loaded,
+        toxiproxy_url,
+        max_parallel,
+        on_run,
+        on_call,
     )
     report = judge(prepared, runs, scenarios=len(applicable))
     report.wall_ms = (time.monotonic() - started) * 1000
@@ -246,6 +254,7 @@ async def _suite(
     toxiproxy_url: str | None,
     max_parallel: int,
     on_run: Callable[[RunResult], None] | None,
+    on_call: Callable[[RunResult, CallResult], None] | None,
 ) -> dict[str, list[RunResult]]:
     if not loaded or not scenarios:
         return {}
@@ -266,6 +275,7 @@ async def _suite(
         toxiproxy_url=toxiproxy_url,
         max_parallel=max_parallel,
         on_run=on_run,
+        on_call=on_call,
     )
     runs: dict[str, list[RunResult]] = {}
     for run in suite.runs:
