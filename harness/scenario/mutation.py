@@ -217,8 +217,46 @@ async def run_mutation(
         on_call,
     )
     report = judge(prepared, runs, scenarios=len(applicable))
+    unclear = [r.mutant.id for r in report.results if r.status == "inconclusive"]
+    if unclear:
+        # A calm second look: only the unclear runs of those mutants, two at a time, so
+        # the harness is no longer its own noise; what is still unclear stays inconclusive.
+        for mutant_id, again in (
+            await _rerun_unclear(applicable, prepared, runs, unclear, toxiproxy_url)
+        ).items():
+            runs[mutant_id] = [
+                *(r for r in runs[mutant_id] if r.verdict != "inconclusive"),
+                *again,
+            ]
+        report = judge(prepared, runs, scenarios=len(applicable))
     report.wall_ms = (time.monotonic() - started) * 1000
     return report
+
+
+_CALM_PARALLEL = 2
+
+
+async def _rerun_unclear(
+    scenarios: Sequence[Scenario],
+    prepared: Prepared,
+    runs: Mapping[str, Sequence[RunResult]],
+    unclear: Sequence[str],
+    toxiproxy_url: str | None,
+) -> dict[str, list[RunResult]]:
+    out: dict[str, list[RunResult]] = {}
+    for mutant_id in unclear:
+        names = {r.scenario.name for r in runs[mutant_id] if r.verdict == "inconclusive"}
+        again = await _suite(
+            [s for s in scenarios if s.name in names],
+            prepared.flow_set,
+            {mutant_id: prepared.loaded[mutant_id]},
+            toxiproxy_url,
+            _CALM_PARALLEL,
+            None,
+            None,
+        )
+        out[mutant_id] = again.get(mutant_id, [])
+    return out
 
 
 def judge(

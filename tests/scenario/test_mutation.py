@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -117,3 +118,42 @@ def test_a_check_missed_within_the_measured_lag_kills_nothing(tmp_path: Path) ->
     print_mutation(report, console)
     shown = console.export_text()
     assert "1 inconclusive" in shown and "INCONCLUSIVE" in shown and "SURVIVED" not in shown
+
+
+def test_an_unclear_mutant_gets_a_calm_second_look_at_its_unclear_runs_only(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import harness.scenario.mutation as mutation
+
+    prepared = prepare(HARDENED, tmp_path / "mutants", size=2, seed=0, lint=False)
+    unclear_then_killed, clear = prepared.loaded
+    storm, calm = Scenario(name="storm", path=None), Scenario(name="calm", path=None)
+    late = Check(
+        title="breaker opens", passed=False, expected="x", actual="inconclusive (lag 900 ms)",
+        inconclusive=True, lag_ms=900.0,
+    )  # fmt: skip
+    missed = Check(title="breaker opens", passed=False, expected="x", actual="never opened")
+    held = Check(title="caller reaches an agent", passed=True, expected="x", actual="x")
+    calls: list[tuple[list[str], list[str], int]] = []
+
+    async def suite(scenarios: Any, original: Any, loaded: Any, url: Any, parallel: int,
+                    on_run: Any, on_call: Any) -> dict[str, list[RunResult]]:  # fmt: skip
+        calls.append(([s.name for s in scenarios], list(loaded), parallel))
+        if len(calls) == 1:  # the loaded first pass: the breaker check is swamped by lag
+            return {
+                unclear_then_killed: [
+                    _run(storm, unclear_then_killed, "inconclusive", late),
+                    _run(calm, unclear_then_killed, "pass", held),
+                ],
+                clear: [_run(storm, clear, "pass", held), _run(calm, clear, "pass", held)],
+            }
+        return {unclear_then_killed: [_run(storm, unclear_then_killed, "fail", missed)]}
+
+    monkeypatch.setattr(mutation, "_suite", suite)
+    report = asyncio.run(run_mutation(prepared, [storm, calm]))
+    status = {r.mutant.id: r for r in report.results}
+    # only the unclear scenario, on only that mutant, two runs at a time
+    assert calls[1] == (["storm"], [unclear_then_killed], 2)
+    assert status[unclear_then_killed].status == "killed"
+    assert status[unclear_then_killed].killed_by == ("storm: breaker opens",)
+    assert status[clear].status == "survived" and len(calls) == 2
