@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import sys
@@ -181,32 +182,15 @@ def load(
     for flow_set in flow_sets:
         if len(flow_sets) > 1:
             _say(f"load through {flow_set.path}")
-        if scheduler:
-            from harness.scenario.shards import run_distributed
+        if scheduler or processes > 1:
+            from harness.scenario import shards as sharded
 
-            report = run_distributed(
-                scheduler,
-                scenario,
-                flow_set,
-                plan,
-                run_id=run_id,
-                shards=shards,
-                timeout_s=bound,
-                on_shard=_say,
+            where = (
+                functools.partial(sharded.run_distributed, scheduler, shards=shards)
+                if scheduler
+                else functools.partial(sharded.run_processes, processes=processes)
             )
-            verdict = "error" if report.lost else "pass"
-        elif processes > 1:
-            from harness.scenario.shards import run_processes
-
-            report = run_processes(
-                scenario,
-                flow_set,
-                plan,
-                run_id=run_id,
-                processes=processes,
-                timeout_s=bound,
-                on_shard=_say,
-            )
+            report = where(scenario, flow_set, plan, run_id=run_id, timeout_s=bound, on_shard=_say)
             verdict = "error" if report.lost else "pass"
         else:
             report, verdict = _in_process(scenario, flow_set, plan, run_id, url)
@@ -317,8 +301,12 @@ def _body(entry: LoadEntry) -> dict[str, Any]:
         "verdict": entry.verdict,
         **entry.report.to_json(),
         "checks": [
-            {"title": c.title, "passed": c.passed, "known_defect": c.known_defect,
-             "actual": c.actual}
+            {
+                "title": c.title,
+                "passed": c.passed,
+                "known_defect": c.known_defect,
+                "actual": c.actual,
+            }
             for c in entry.report.checks
         ],  # fmt: skip
     }
