@@ -23,7 +23,6 @@ from typing import Any
 
 from harness.clock import Clock, RealClock, ScaledClock
 from harness.events import Event, EventLog
-from harness.executor.deadline import DeadlineExceeded, within
 from harness.executor.runner import FlowRunner
 from harness.executor.timeline import Caller, CallResult
 from harness.flow.profile import CXONE, PlatformProfile
@@ -35,7 +34,7 @@ from harness.scenario.histograms import LoadHistograms
 from harness.scenario.load import LoadCounts, record_call
 from harness.scenario.loadplan import LoadPlan, arrival_times
 from harness.scenario.model import Scenario
-from harness.scenario.runner import FlowSetRef
+from harness.scenario.runner import FlowSetRef, repeat_job, take_slot
 from harness.scenario.saturation import Saturation, SaturationMonitor
 
 __all__ = ["LoadProgress", "LoadRun", "run_load", "shard_scenario"]
@@ -236,7 +235,7 @@ async def _drive(
     async def one(caller: Caller) -> None:
         arrived = env.ctx.now_ms()
         h.queued.change(now(), 1)
-        got = await _take_slot(slots, clock, plan.patience_ms)
+        got = await take_slot(slots, clock, plan.patience_ms)
         h.queued.change(now(), -1)
         waited = env.ctx.now_ms() - arrived
         if not got:
@@ -261,9 +260,8 @@ async def _drive(
         await driver.start(counter)
         await runner.run_jobs(variables)  # scheduled flows first, as at deployment
         jobs = [
-            asyncio.create_task(_repeat(runner, flow.id, flow.schedule_every_ms, clock, variables))
+            asyncio.create_task(repeat_job(runner, flow, clock, variables, lambda _: None))
             for flow in flow_set.flows.scheduled()
-            if flow.schedule_every_ms
         ]
         for at, caller in zip(times, callers, strict=True):
             delay = at - now()
@@ -283,24 +281,3 @@ async def _drive(
         h.busy_slots.close(now())
         out.faults = driver.log
 
-
-async def _repeat(
-    runner: FlowRunner, flow_id: str, every_ms: int, clock: Clock, variables: dict[str, Any]
-) -> None:
-    """A scheduled flow's later rounds, every `schedule.everyMs` of flow time."""
-    round_ = 1
-    while True:
-        await clock.sleep(every_ms / 1000)
-        round_ += 1
-        await runner.run_call(flow_id, Caller(ani="", dnis="", call_id=f"job-{flow_id}-{round_}"))
-
-
-async def _take_slot(slots: asyncio.Semaphore, clock: Clock, patience_ms: int | None) -> bool:
-    if patience_ms is None:
-        await slots.acquire()
-        return True
-    try:
-        await within(clock, patience_ms / 1000, slots.acquire())
-    except DeadlineExceeded:
-        return False
-    return True

@@ -50,8 +50,10 @@ __all__ = [
     "load_flow_sets",
     "check_step_references",
     "new_run_id",
+    "repeat_job",
     "run_scenario",
     "run_suite",
+    "take_slot",
 ]
 
 
@@ -257,7 +259,7 @@ async def _drive(
     async def one(index: int, caller: Any) -> None:
         await arrivals.wait_turn(index)
         arrived = env.ctx.now_ms()
-        if not await _take_slot(slots, clock, scenario.callers.max_queue_ms):
+        if not await take_slot(slots, clock, scenario.callers.max_queue_ms):
             call = CallResult.dropped(caller.call_id, arrived, env.ctx.now_ms())
             env.ctx.emit("call_dropped", call_id=caller.call_id, waited_ms=call.duration_ms)
             results[caller.call_id] = call
@@ -278,7 +280,7 @@ async def _drive(
         await driver.start(counter)
         result.jobs.extend(await runner.run_jobs(variables))
         jobs = [
-            asyncio.create_task(_repeat(runner, flow, clock, variables, result))
+            asyncio.create_task(repeat_job(runner, flow, clock, variables, result.jobs.append))
             for flow in flow_set.flows.scheduled()
         ]
         await asyncio.gather(*(one(i, c) for i, c in enumerate(callers)))
@@ -292,7 +294,7 @@ async def _drive(
         result.calls = [results[c.call_id] for c in callers if c.call_id in results]
 
 
-async def _take_slot(slots: asyncio.Semaphore, clock: Clock, max_queue_ms: int | None) -> bool:
+async def take_slot(slots: asyncio.Semaphore, clock: Clock, max_queue_ms: int | None) -> bool:
     """A flow-execution slot, or False when none frees up within `max_queue_ms`."""
     if max_queue_ms is None:
         await slots.acquire()
@@ -304,8 +306,12 @@ async def _take_slot(slots: asyncio.Semaphore, clock: Clock, max_queue_ms: int |
     return True
 
 
-async def _repeat(
-    runner: FlowRunner, flow: Any, clock: Clock, variables: dict[str, Any], result: RunResult
+async def repeat_job(
+    runner: FlowRunner,
+    flow: Any,
+    clock: Clock,
+    variables: dict[str, Any],
+    record: Callable[[CallResult], object],
 ) -> None:
     """A scheduled flow's later rounds, every `schedule.everyMs` of flow time."""
     round_ = 1
@@ -313,7 +319,7 @@ async def _repeat(
         await clock.sleep(flow.schedule_every_ms / 1000)
         round_ += 1
         caller = Caller(ani="", dnis="", call_id=f"job-{flow.id}-{round_}")
-        result.jobs.append(await runner.run_call(flow.id, caller, variables))
+        record(await runner.run_call(flow.id, caller, variables))
 
 
 def suite_pairs(
