@@ -342,10 +342,12 @@ def _print(entries: list[LoadEntry], verdict: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(_document(verdict, entries), indent=2))
         return
+    from harness.report.load_html import check_mark
+
     lines: list[str] = []
     for entry in entries:
-        report, s = entry.report, entry.report.stats
-        lag = report.harness()["loop_lag_ms"]
+        report, s, harness = entry.report, entry.report.stats, entry.report.harness()
+        lag = harness["loop_lag_ms"]
         if len(entries) > 1:
             lines.append(f"== {entry.flow_set}: {entry.verdict}")
         lines += [
@@ -357,13 +359,11 @@ def _print(entries: list[LoadEntry], verdict: str, as_json: bool) -> None:
             f"harness: event-loop lag p99 {lag.get('p99', 0):,.0f} ms"
             + (
                 " - SATURATED: dead air includes the harness's own lag"
-                if report.harness()["saturated"]
+                if harness["saturated"]
                 else ""
             ),
         ]
         lines += [f"lost shard {k}: {why}" for k, why in sorted(report.lost.items())]
-        for check in report.checks:
-            mark = "held" if check.passed else ("known defect" if check.known_defect else "FAILED")
-            lines.append(f"{mark} {check.title}")
+        lines += [f"{check_mark(c)} {c.title}" for c in report.checks]
     lines.append(f"verdict {verdict}")
     click.echo("\n".join(lines))

@@ -21,7 +21,7 @@ from harness.scenario.loadplan import LoadPlan
 from harness.scenario.model import Scenario
 from harness.scenario.shards import LoadReport
 
-__all__ = ["LoadEntry", "render_load_html"]
+__all__ = ["LoadEntry", "check_mark", "render_load_html"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,15 +90,18 @@ def _rows(entries: Sequence[LoadEntry]) -> list[str]:
     ]
 
 
+def check_mark(check: Check) -> str:
+    """How a load run's expectation came out: held, known defect or FAILED."""
+    return "held" if check.passed else ("known defect" if check.known_defect else "FAILED")
+
+
 def _checks(checks: Sequence[Check]) -> str:
     if not checks:
         return ""
-    rows = []
-    for c in checks:
-        mark = "held" if c.passed else ("known defect" if c.known_defect else "FAILED")
-        rows.append(
-            f"<tr><td>{esc(mark)}</td><td>{esc(c.title)}</td><td>{esc(c.actual)}</td></tr>"
-        )
+    rows = [
+        f"<tr><td>{esc(check_mark(c))}</td><td>{esc(c.title)}</td><td>{esc(c.actual)}</td></tr>"
+        for c in checks
+    ]
     return table(("", "expectation", "what happened"), rows)
 
 
