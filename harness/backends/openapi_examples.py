@@ -38,6 +38,17 @@ class Operation:
     pointer: str = ""
     has_array: bool = False
     fields: tuple[str, ...] = field(default_factory=tuple)
+    documented: tuple[str, ...] = ()  # every response code the spec lists ("202", "4XX", ...)
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether a request `method path` (a concrete path) is this operation's."""
+        if method.upper() != self.method:
+            return False
+        want, got = self.path.strip("/").split("/"), path.strip("/").split("/")
+        return len(want) == len(got) and all(
+            w == g or (w.startswith("{") and w.endswith("}") and g)
+            for w, g in zip(want, got, strict=True)
+        )
 
 
 def load_spec(path: Path) -> Mapping[str, Any]:
@@ -81,6 +92,7 @@ def load_operations(path: Path, *, seed: int = 0) -> tuple[Mapping[str, Any], li
                     pointer=pointer,
                     has_array=_has_array(body),
                     fields=tuple(_field_names(body)),
+                    documented=tuple(str(c) for c in (op.get("responses") or {})),
                 )
             )
     return spec, operations

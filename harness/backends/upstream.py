@@ -34,7 +34,7 @@ __all__ = ["build_proxy_app", "probe_upstream"]
 _DROP = frozenset(
     {
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-        "upgrade", "host", "content-length", "content-encoding",
+        "upgrade", "host", "content-length", "content-encoding", "x-ivr-harness-trace",
     }
 )  # fmt: skip
 _PROBE_TIMEOUT_S = 3.0

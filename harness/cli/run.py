@@ -223,6 +223,7 @@ def suite(
         allow_non_loopback=allow_non_loopback,
         broken=broken,
         max_reruns=max_reruns,
+        notes=project.notes,
     )
     sys.exit(exit_code(result.verdict))
 
@@ -326,6 +327,7 @@ def _run_with_reports(
     allow_non_loopback: bool = False,
     broken: Sequence[HarnessError] = (),
     max_reruns: int = 1,
+    notes: Sequence[str] = (),
 ) -> SuiteResult:
     from harness.faults.client import ToxiproxyControl, resolve_url
     from harness.report.console import make_console, print_suite
@@ -354,7 +356,9 @@ def _run_with_reports(
             if wanted
             else "",
         )
-    stream = ReportStream(report_dir=report_dir, run_id=new_run_id(), toxiproxy=url or "embedded")
+    stream = ReportStream(
+        report_dir=report_dir, run_id=new_run_id(), toxiproxy=url or "embedded", notes=list(notes)
+    )
     unloaded = [_unloaded(exc) for exc in broken]
     for run in unloaded:
         click.echo(f"error: {run.error}", err=True)
@@ -396,6 +400,8 @@ def _run_with_reports(
     timing = (
         f"{result.wall_ms / 1000:.1f} s (longest run {longest / 1000:.1f} s, ratio {ratio:.2f})"
     )
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
     console.print(f"verdict [bold]{result.verdict}[/]: {len(result.runs)} runs in {timing}")
     console.print(f"reports in {paths.directory}")
     return result

@@ -55,6 +55,8 @@ class StepResult:
     error_code: str = ""
     inline_token_fetch: bool = False
     variables: Mapping[str, Any] = field(default_factory=dict)
+    # Placeholders that left a blank in the request sent (`patient_id=null`).
+    blanks: tuple[str, ...] = ()
 
 
 def parse_json(body: bytes) -> Any:

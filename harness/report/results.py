@@ -109,6 +109,7 @@ def suite_json(suite: SuiteResult, profile: PlatformProfile = CXONE) -> dict[str
         "runs": [run_json(r) for r in suite.runs],
         "complete": not suite.incomplete,
         "incomplete_reason": suite.incomplete,
+        "notes": list(suite.notes),
     }
 
 

@@ -57,6 +57,7 @@ class ReportStream:
     profile: PlatformProfile = CXONE
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     runs: list[RunResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the battery's steps it could not test
     _t0: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
@@ -73,6 +74,7 @@ class ReportStream:
 
     def finish(self, suite: SuiteResult) -> ReportPaths:
         """Every report for the whole suite."""
+        suite.notes[:0] = self.notes
         return write_reports(suite, self.report_dir, self.profile)
 
     def abort(self, reason: str) -> ReportPaths:
@@ -87,6 +89,7 @@ class ReportStream:
             wall_ms=(time.monotonic() - self._t0) * 1000,
             toxiproxy=self.toxiproxy,
             incomplete=reason,
+            notes=list(self.notes),
         )
 
     def _write_results(self, reason: str) -> None:

@@ -161,10 +161,7 @@ async def run_load(
                     events=list(events),
                     flows=flow_set.flows,
                     profile=profile,
-                    requests={
-                        name: [r.path for r in env.backends.requests(name)]
-                        for name in ("crm", "tickets", "oauth")
-                    },
+                    requests=env.journal(),
                 )
                 out.checks = evaluate(scenario.expect, facts)
     return out

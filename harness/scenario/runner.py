@@ -83,6 +83,8 @@ class RunResult:
     lag_ms: float = 0.0  # the harness's own measured scheduling stall over the run (flow ms)
     lag_max_ms: float = 0.0  # its longest single stall (flow ms)
     reruns: list[dict[str, Any]] = field(default_factory=list)  # earlier inconclusive attempts
+    # Step-scoped faults whose step never ran under them (FaultDriver.unexercised).
+    unexercised: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -123,6 +125,7 @@ class SuiteResult:
     wall_ms: float
     toxiproxy: str
     incomplete: str = ""  # why the suite stopped before every run finished; "" when it did
+    notes: list[str] = field(default_factory=list)  # what the suite could not test, and why
 
     @property
     def verdict(self) -> str:
@@ -207,10 +210,7 @@ async def run_scenario(
                 events=result.events,
                 flows=flow_set.flows,
                 profile=profile,
-                requests={
-                    name: [r.path for r in env.backends.requests(name)]
-                    for name in ("crm", "tickets", "oauth")
-                },
+                requests=env.journal(),
                 lag=lag,
                 known_defects=frozenset(scenario.known_defects.get(flow_set.name, ())),
             )
@@ -218,6 +218,9 @@ async def run_scenario(
             result.verdict, result.checks = run_verdict(
                 scenario.known_defects, flow_set.name, checks
             )
+            if result.unexercised:
+                # A fault its step never felt tested nothing: neither a pass nor a finding.
+                result.verdict, result.error = "error", "; ".join(result.unexercised)
             result.error_windows = alert_windows(result.events, profile)
             result.alert = any(w["over_threshold"] for w in result.error_windows)
             result.breakers = breaker_history(result.events)
@@ -284,6 +287,8 @@ async def _drive(
             for flow in flow_set.flows.scheduled()
         ]
         await asyncio.gather(*(one(i, c) for i, c in enumerate(callers)))
+        ordered = [results[c.call_id] for c in callers if c.call_id in results]
+        result.unexercised = driver.unexercised(list(env.ctx.events), ordered)
     finally:
         await arrivals.aclose()
         for job in jobs:
@@ -345,7 +350,7 @@ def check_step_references(scenarios: Sequence[Scenario], flow_sets: Sequence[Flo
     sees the whole suite (the CLI, the pytest plugin at collection), since a run or a
     shard sees only some flow sets."""
     for scenario in scenarios:
-        check_steps(scenario.expect, [f.flows for f in flow_sets], scenario.path)
+        check_steps(scenario.expect, [f.flows for f in flow_sets], scenario.path, scenario.faults)
 
 
 async def run_suite(

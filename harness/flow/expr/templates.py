@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.flow.expr.core import Scope, wall_clock_ms
+from harness.flow.expr.core import MISSING, Scope, wall_clock_ms
 from harness.flow.expr.interpreter import evaluate_node
 from harness.flow.expr.js import to_text
 from harness.flow.expr.parser import parse_cached
@@ -25,6 +25,7 @@ __all__ = [
     "placeholders",
     "render",
     "render_in",
+    "render_noting_blanks",
     "substitute_in",
     "substitute_text",
     "to_text",
@@ -126,3 +127,41 @@ def render(
     scalars are left unchanged.
     """
     return render_in(template, Scope(variables=variables, now_ms=now_ms))
+
+
+def render_noting_blanks(
+    template: Any, variables: Mapping[str, Any], *, now_ms: Callable[[], int] = wall_clock_ms
+) -> tuple[Any, list[str]]:
+    """:func:`render`, and every placeholder that left a blank in what it rendered: a null
+    value (``slot_time=null``), or an object or array pasted into text (``slot=JSON``).
+    Nobody should hear "your slot is ." or find "/patients//slots" in a request."""
+    blanks: list[str] = []
+    scope = Scope(variables=variables, now_ms=now_ms)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, str):
+            found = list(_PLACEHOLDER.finditer(node))
+            if len(found) == 1 and found[0].span() == (0, len(node)):
+                expr = found[0].group(1).strip()
+                value = _value(expr, scope)
+                if value is None or value is MISSING:
+                    blanks.append(f"{expr}=null")
+                return value
+            parts, pos = [], 0
+            for match in found:
+                expr = match.group(1).strip()
+                value = _value(expr, scope)
+                if value is None or value is MISSING:
+                    blanks.append(f"{expr}=null")
+                elif isinstance(value, dict | list | tuple):
+                    blanks.append(f"{expr}=JSON")
+                parts += [node[pos : match.start()], to_text(value)]
+                pos = match.end()
+            return "".join([*parts, node[pos:]])
+        if isinstance(node, dict):
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return walk(template), blanks
