@@ -113,7 +113,8 @@ RULES: dict[str, Rule] = {
             "error",
             f'{_G} Edge Case 3: `$.data[0]` on `{{"data": []}}` fails and the caller hears '
             "the error tone.",
-            "Guard it: `$.data && $.data.length > 0 ? $.data[0] : null`, or set `defaultResponse`.",
+            "Guard it: `$.data && $.data.length > 0 ? $.data[0] : null`, set `defaultResponse`, "
+            "or route on the mapped variable's null right after the step.",
         ),
         _rule(
             "IVR007",
