@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.flow.expr import ExpressionError
-from harness.flow.expr import render_noting_blanks
+from harness.flow.expr import ExpressionError, render_noting_blanks
 from harness.flow.expr.templates import (
     Placeholder,
     placeholders,
