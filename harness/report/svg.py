@@ -249,7 +249,7 @@ def _fault_bands(
         t = float(f.get("t_ms", 0))
         if f.get("kind") == "fault_applied":
             applied[f.get("fault")] = t
-        elif f.get("fault") in applied:
+        elif f.get("kind") == "fault_removed" and f.get("fault") in applied:
             start = applied.pop(f.get("fault"))
             x1, x2 = _x(start, span), _x(t, span)
             label = str(f.get("label", "fault"))

@@ -218,21 +218,27 @@ class FaultDriver:
     def unexercised(self, events: Sequence[Event], calls: Sequence[CallResult]) -> list[str]:
         """Why each step-scoped fault was never felt by its step, one line each: its step
         never started an attempt while the fault was in force (an HTTP fault: never
-        fired). A run like that tested nothing, so it is an error, never a pass."""
+        fired). A run like that tested nothing, so it is an error, never a pass. What
+        each one was felt by goes into the fault log (`fault_felt`, for the reports)."""
         out = []
         for index, fault in enumerate(self.scenario.faults):
             if not fault.step:
                 continue
             windows = self._windows(index)
             step = fault.step.rpartition("/")[2]
-            tried = any(
-                e.kind == "attempt_start" and e.step_id == step and _inside(e.t_ms, windows)
+            tried = sum(
+                1
                 for e in events
+                if e.kind == "attempt_start" and e.step_id == step and _inside(e.t_ms, windows)
             )
             active = self.hits.get(index)
-            if tried and (active is None or active.hits > 0):
-                continue
+            fired = tried if active is None else min(tried, active.hits)
             label = fault.title or f"{fault.kind} on {fault.target or fault.spec.get('host', '')}"
+            self.log.append({"kind": "fault_felt", "fault": index, "label": label,
+                             "t_ms": self.env.ctx.now_ms(), "step": fault.step,
+                             "attempts": fired})  # fmt: skip
+            if fired:
+                continue
             why = _where_calls_went(calls) if not tried else "it ran, but no request matched"
             out.append(f"step {fault.step} never ran under fault {index} ({label}): {why}")
         return out

@@ -55,6 +55,8 @@ class Reach:
     dtmf: tuple[str, ...] | None  # the keys, one entry per CollectDigits; None: not reached
     landing: str | None = None  # where the call went after the step (past its router)
     blocked: str = ""  # when not reached: the guard that never let a call through
+    outcome: str = ""  # how that call ended (`hangup`, `transfer:front-desk`)
+    http_steps: tuple[str, ...] = ()  # every HTTP step that call ran, in order
 
 
 async def reach_steps(
@@ -86,7 +88,16 @@ async def _search(
         visited = [f"{s.flow_id}/{s.step_id}" for s in call.segments]
         for target in targets:
             if target not in found and target in visited:
-                found[target] = Reach(step=target, dtmf=keys, landing=_landing(call, target))
+                found[target] = Reach(
+                    step=target,
+                    dtmf=keys,
+                    landing=_landing(call, target),
+                    outcome=call.outcome,
+                    http_steps=tuple(dict.fromkeys(
+                        f"{s.flow_id}/{s.step_id}" for s in call.segments
+                        if s.step_type == "HTTPRequest"
+                    )),
+                )  # fmt: skip
         collects = [i for i, s in enumerate(call.segments) if s.step_type == "CollectDigits"]
         if len(collects) <= len(keys) or len(keys) >= _DEPTH:
             continue
