@@ -20,14 +20,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures import billing_ivr
 from tests.fixtures.cli_run import ROOT
 from tests.fixtures.clinic_ivr import DEFECTS, HOST, KEY_ENV, defect, write_project
 
 KEY = "clinic-key-93ab"
 
 
-def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "250", KEY_ENV: KEY, "PYTHONPATH": str(ROOT)}
+def cli(
+    cwd: Path, *args: str, secrets: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "250", "PYTHONPATH": str(ROOT)}
+    env.update(secrets if secrets is not None else {KEY_ENV: KEY})
     return subprocess.run(
         [sys.executable, "-m", "harness.cli", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=240, check=False,
@@ -92,3 +96,38 @@ def test_each_planted_defect_fails_naming_the_step_and_the_class(clinic: Path, n
     failures = [line for line in done.stdout.splitlines() if line.startswith("FAIL ")]
     assert any(words in line and step in line for line in failures), (name, failures)
     assert not any(line.startswith("ERROR") for line in done.stdout.splitlines())
+
+
+@pytest.fixture(scope="module")
+def billing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = billing_ivr.write_project(tmp_path_factory.mktemp("outside") / "billing-ivr")
+    for name in billing_ivr.DEFECTS:
+        billing_ivr.write_project(root, name, name)
+    return root
+
+
+def billing_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return cli(cwd, *args, secrets=billing_ivr.ENV)
+
+
+def test_a_sub_flow_over_two_hosts_behind_a_re_prompt_loop_passes(billing: Path) -> None:
+    # The balance and the name come from a SubFlow on two hosts (a Bearer token a
+    # scheduled flow caches; an API key), the payment POST from the main flow.
+    done = billing_cli(billing, "suite", "--report-dir", "reports-ok")
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = results(billing, "reports-ok")
+    steps = {r["scenario"].rsplit("-", 1)[0] for r in doc["runs"]}  # type: ignore[attr-defined,index]
+    for step in ("account-lookup-http-balance", "account-lookup-http-profile", "pay-bill-http-pay"):
+        assert f"battery-{step}" in steps, steps
+    assert doc["notes"] == []  # type: ignore[index]
+    written = b"".join(p.read_bytes() for p in (billing / "reports-ok").rglob("*") if p.is_file())
+    assert not any(secret.encode() in written for secret in billing_ivr.ENV.values())
+
+
+@pytest.mark.parametrize("name", sorted(billing_ivr.DEFECTS))
+def test_each_billing_defect_fails_naming_the_step_and_the_class(billing: Path, name: str) -> None:
+    done = billing_cli(billing, "suite", f"--flows={name}", "--report-dir", f"reports-{name}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    step, words = billing_ivr.DEFECTS[name]
+    failures = [line for line in done.stdout.splitlines() if line.startswith("FAIL ")]
+    assert any(words in line and step in line for line in failures), (name, failures)
