@@ -38,7 +38,8 @@ _flow_dir_option = click.option(
     "flow_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Flow set folder. Default: the bundled hardened set.",
+    help="Flow set folder. Default: the first of the scenario's `flows:` among the "
+    "project's flow folders (else the bundled sets), else the first of those.",
 )
 
 
@@ -272,6 +273,7 @@ def chaos(
 
     project = open_project(base_urls)
     scenario = project.load_one(scenario_file)
+    scenario_flows = () if flow_dir else scenario.flows
     overrides = {k: typed(v) for k, v in parse_pairs(sets, "--set").items()}
     scenario = dataclasses.replace(
         scenario,
@@ -279,7 +281,8 @@ def chaos(
         variables={**scenario.variables, **overrides},
         flows=(),
     )
-    flow_sets = project.flow_sets([flow_dir] if flow_dir else [])[:1]
+    known = project.flow_sets([flow_dir] if flow_dir else [])
+    flow_sets = _chaos_flow_set(known, scenario_flows, scenario.path)
     project.probe()
     result = _run_with_reports(
         [scenario],
@@ -298,6 +301,23 @@ def chaos(
                 print_call(one, console)
         print_checks(run, console)
     sys.exit(exit_code(result.verdict))
+
+
+def _chaos_flow_set(
+    flow_sets: list[FlowSetRef], wanted: Sequence[str], file: Path | None
+) -> list[FlowSetRef]:
+    """The one flow set a chaos run uses: the first the scenario names, else the first."""
+    if not wanted:
+        return flow_sets[:1]
+    chosen = [f for f in flow_sets if f.name in wanted]
+    if not chosen:
+        raise ConfigError(
+            f"the scenario runs against flow sets {', '.join(wanted)}, and none is here",
+            file=file,
+            pointer="/flows",
+            hint="known: " + ", ".join(f.name for f in flow_sets) + "; or pass --flows DIR",
+        )
+    return chosen[:1]
 
 
 def _unloaded(exc: HarnessError) -> RunResult:
