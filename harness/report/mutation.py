@@ -110,7 +110,7 @@ def print_mutation(report: MutationReport, console: Console | None = None) -> No
     )
     table = Table(box=None, show_header=True, header_style="bold")
     for column in ("trap", "score"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # never cut a name into ambiguity
     for trap, score in report.by(lambda r: r.mutant.trap).items():
         table.add_row(esc(trap), f"{score:.0%}")
     console.print(table)
