@@ -35,7 +35,7 @@ from harness.flow.profile import CXONE, PlatformProfile
 from harness.scenario.arrivals import Arrivals, parse_waves
 from harness.scenario.callers import build_callers
 from harness.scenario.environment import Environment, environment
-from harness.scenario.expectations import Check, RunFacts, evaluate
+from harness.scenario.expectations import Check, RunFacts, evaluate, starved_timeouts
 from harness.scenario.facts import BreakerMove, alert_windows, breaker_history
 from harness.scenario.faults import CallCounter, FaultDriver
 from harness.scenario.lag import LagMonitor, RunLag
@@ -219,8 +219,7 @@ async def run_scenario(
                 scenario.known_defects, flow_set.name, checks
             )
             if result.unexercised:
-                # A fault its step never felt tested nothing: neither a pass nor a finding.
-                result.verdict, result.error = "error", "; ".join(result.unexercised)
+                _unexercised(result, facts)
             result.error_windows = alert_windows(result.events, profile)
             result.alert = any(w["over_threshold"] for w in result.error_windows)
             result.breakers = breaker_history(result.events)
@@ -229,6 +228,28 @@ async def run_scenario(
         result.events = list(events)
     result.wall_ms = (time.monotonic() - started) * 1000
     return result
+
+
+def _unexercised(result: RunResult, facts: RunFacts) -> None:
+    """A fault its step never felt tested nothing: neither a pass nor a finding. It is an
+    error of the scenario, unless the harness starved an attempt on the way (a healthy
+    step before it timed out while the loop stalled): then it is inconclusive, and rerun."""
+    why = "; ".join(result.unexercised)
+    stalled = starved_timeouts(facts, None)
+    if not stalled:
+        result.verdict, result.error = "error", why
+        return
+    result.checks.append(
+        Check(
+            title="every fault aimed at a step ran under it",
+            passed=False,
+            expected="each aimed fault met its step",
+            actual=f"inconclusive: the machine was overloaded (lag {stalled:.0f} ms): {why}",
+            inconclusive=True,
+            lag_ms=stalled,
+        )
+    )
+    result.verdict = "inconclusive"
 
 
 async def _drive(
