@@ -36,6 +36,9 @@ async def within(clock: Clock, seconds: float, work: Awaitable[T]) -> T:
     timer = asyncio.ensure_future(clock.sleep(seconds))
     try:
         await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()  # whoever waits on us is gone: so is the work (no task left pending)
+        raise
     finally:
         timer.cancel()
     if task.done():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from harness.flow.model import Flow, FlowSet, Step
 from harness.inputs import parse_json, read_text
 
 __all__ = [
+    "assemble_flow_set",
     "flow_schema",
     "load_flow",
     "load_flow_set",
@@ -150,18 +151,25 @@ def load_flow_set(path: Path) -> FlowSet:
         raise ConfigError("no such file or folder", file=path, hint="pass a folder of flow files")
     if not files:
         raise ConfigError("folder holds no *.json flow files", file=path)
-    flows: dict[str, Flow] = {}
-    for file in files:
-        flow = load_flow(file)
-        if flow.id in flows:
+    return assemble_flow_set(
+        [load_flow(file) for file in files], path if path.is_dir() else path.parent
+    )
+
+
+def assemble_flow_set(flows: Iterable[Flow], root: Path | None) -> FlowSet:
+    """A flow set of flows already loaded, checked as `load_flow_set` checks a folder:
+    unique flow ids, every SubFlow's target present."""
+    by_id: dict[str, Flow] = {}
+    for flow in flows:
+        if flow.id in by_id:
             raise ConfigError(
-                f"flow id '{flow.id}' is also defined in {flows[flow.id].path}",
-                file=file,
+                f"flow id '{flow.id}' is also defined in {by_id[flow.id].path}",
+                file=flow.path,
                 pointer="/id",
                 hint="flow ids must be unique within a flow set",
             )
-        flows[flow.id] = flow
-    flow_set = FlowSet(flows=flows, root=path if path.is_dir() else path.parent)
+        by_id[flow.id] = flow
+    flow_set = FlowSet(flows=by_id, root=root)
     _check_subflows(flow_set)
     return flow_set
 
