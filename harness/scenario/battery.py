@@ -315,12 +315,16 @@ class _Step:
         if match is None:
             return None
         prefix, variable = match.groups()
-        header = next(
-            (name for name, value in self.config.headers.items()
-             if [p.expr for p in placeholders(str(value))] == [variable]
-             and str(value).strip() == "{{" + variable + "}}"),
-            None,
-        )  # fmt: skip
+        carriers = [
+            name for name, value in self.config.headers.items()
+            if [p.expr for p in placeholders(str(value))] == [variable]
+            and str(value).strip() == "{{" + variable + "}}"
+        ]  # fmt: skip
+        # A correlation header is what a backend echoes; an Idempotency-Key is a last resort
+        # (a flow that drops it must still get its callback, and fail for the duplicate).
+        carriers.sort(key=lambda n: (0 if "correlation" in n.lower() else
+                                     2 if "idempotency" in n.lower() else 1))  # fmt: skip
+        header = carriers[0] if carriers else None
         if header is None:
             return None
         return {"kind": "accepted", "callbackAfterMs": _CALLBACK_AFTER_MS,
