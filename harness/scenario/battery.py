@@ -251,15 +251,19 @@ class _Step:
         return {"step": {"id": sid, "outcome": outcome}, "title": f"{sid}: {text}"}
 
     def _storm(self) -> Scenario:
-        sid, breaker = self.step.id, self.config.breaker
+        sid, breaker, attempts = self.step.id, self.config.breaker, self.config.attempts
         fault = self._http({"kind": "status", "status": 503})
+        # The retry budget, counted where it is spent: at the backend.
+        bounded = {"requests": {"backend": self.host, "step": self.ref, "per_call": True,
+                                "max": attempts},
+                   "title": f"{sid}: a 5xx storm gets at most {attempts} requests per call"}
         if breaker is None:
             return self._make("5xx", fault, [self._outcome("http_error", "a 5xx storm is an "
-                                                            "http_error")])  # fmt: skip
+                                                            "http_error"), bounded])
         last = breaker.failure_threshold + 1
         opens: list[dict[str, Any]] = [
             {"step": {"id": sid, "outcome": "circuit_open", "attempts": 0}, "calls": [last],
-             "title": f"{sid}: a 5xx storm opens the breaker '{breaker.key}'"},
+             "title": f"{sid}: a 5xx storm opens the breaker '{breaker.key}'"}, bounded,
         ]  # fmt: skip
         return self._make("5xx", fault, opens, callers=last)
 
@@ -364,6 +368,8 @@ class _Step:
                                "title": f"{sid}: {title}"})  # fmt: skip
         expect.append({"clean_output": True, "title": f"{sid}: {cls}: no null or JSON fragment "
                        "reaches a prompt, a request or a transfer target"})  # fmt: skip
+        expect.append({"outcome_not": ["dead_end", "error"], "title": f"{sid}: {cls}: the "
+                       "caller never hears the error tone (a dead end or an unhandled error)"})
         if self.config.method in _SUBMITS and self.config.attempts > 1:
             key = self._key_header()
             expect.append({

@@ -189,6 +189,13 @@ def _call_test(raw: Mapping[str, Any], facts: RunFacts) -> CallTest:
             want,
             lambda c: "" if c.outcome == want else f"ended in {c.outcome} at {c.terminal_step}",
         )
+    if "outcome_not" in raw:
+        banned = list(raw["outcome_not"])
+        return (
+            "no call ends in " + " or ".join(banned),
+            "ends in none of " + ", ".join(banned),
+            lambda c: f"ended in {c.outcome} at {c.terminal_step}" if c.outcome in banned else "",
+        )
     if "visits" in raw:
         step = raw["visits"]
         return (

@@ -54,6 +54,13 @@ async def test_expectations_come_from_the_flow_configuration() -> None:
                      "(process-success)"} in by_class["403"].expect  # fmt: skip
     assert {"dead_air_max_ms": 5000, "title": "http-customer-lookup: 403 keeps dead air under"
             " 5000 ms"} in by_class["403"].expect  # fmt: skip
+    # Retries are counted where they are spent (the backend's journal), and no failure
+    # class may leave the caller at a dead end.
+    assert {"requests": {"backend": CRM, "step": "customer-integration/http-customer-lookup",
+                         "per_call": True, "max": 2},
+            "title": "http-customer-lookup: a 5xx storm gets at most 2 requests per call"
+            } in storm.expect  # fmt: skip
+    assert all(any("outcome_not" in e for e in s.expect) for s in by_class.values())
     # The token job is scheduled, never on a caller's path: no battery for its host. Every
     # fault is aimed at the step, not at the whole host.
     assert all(s.faults[0].target == CRM for s in by_class.values() if s.faults)
