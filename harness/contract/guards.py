@@ -58,8 +58,8 @@ __all__ = ["Guard", "collect", "guards_for_step"]
 
 _MAX_HINT_LENGTH = 64
 _WITNESSES = 8
-_WITNESS_TRIES = 150
-_STALE = 30
+_WITNESS_TRIES = 60
+_STALE = 20
 _MAX_CANDIDATES = 12  # per other variable a router reads
 _MAX_OTHER_CONTEXTS = 64  # combinations of the other variables' candidates
 _STATUSES = (200, 201, 202, 204, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503, 504)

@@ -271,9 +271,7 @@ def flow_budget(
     )
 
 
-def _path_budget(
-    items: tuple[PathItem, ...], end: str, budget: int, terminal: str
-) -> PathBudget:
+def _path_budget(items: tuple[PathItem, ...], end: str, budget: int, terminal: str) -> PathBudget:
     longest: tuple[PathItem, ...] = ()
     run: list[PathItem] = []
     for item in items:
