@@ -345,7 +345,8 @@ def diff(old: str, new: str, dead_air_ms: int, as_json: bool) -> None:
     from harness.flow.diff import diff_flow_sets
     from harness.flow.versions import load_version
 
-    result = diff_flow_sets(load_version(old), load_version(new), budget_ms=dead_air_ms)
+    with no_traceback(f"comparing {old} with {new}"):
+        result = diff_flow_sets(load_version(old), load_version(new), budget_ms=dead_air_ms)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

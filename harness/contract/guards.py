@@ -116,21 +116,25 @@ class Guard:
     routers: tuple[str, ...]
     admits: Callable[[Any], bool] = field(compare=False, repr=False)
     hints: tuple[st.SearchStrategy[Any], ...] = field(default=(), compare=False, repr=False)
-    _found: dict[str, tuple[Any, ...]] = field(
-        default_factory=dict, compare=False, repr=False, init=False
-    )
+    # What the guard is made of (its ways and routers), so equal guards share witnesses.
+    key: str = field(default="", compare=False, repr=False)
 
     def witnesses(
         self, base: st.SearchStrategy[Any], fits: Callable[[Any], bool] | None = None
     ) -> tuple[Any, ...]:
         """Values of ``base`` or built from the guard's literals (kept inside ``fits``: a
         hint must not invent a 9-key order number when the caller can press only 8) that
-        the guard lets through. Searched once per domain."""
-        key = f"{base!r}|{id(fits)}"
-        if key not in self._found:
+        the guard lets through. Searched once per guard and domain, and kept."""
+        # A domain test that is a value (values.py's) names the domain; a bare callable
+        # only within this guard's life.
+        fitting = fits if fits is None or _hashable(fits) else id(fits)
+        key = (self.key or str(id(self)), repr(base), fitting)
+        if key not in _FOUND:
+            if len(_FOUND) > 512:
+                _FOUND.clear()
             keep = self.admits if fits is None else (lambda v: fits(v) and self.admits(v))
-            self._found[key] = tuple(collect(st.one_of(base, *self.hints), keep))
-        return self._found[key]
+            _FOUND[key] = tuple(collect(st.one_of(base, *self.hints), keep))
+        return _FOUND[key]
 
     def narrow(
         self, base: st.SearchStrategy[Any], fits: Callable[[Any], bool] | None = None
@@ -156,6 +160,17 @@ class Guard:
 
     def describe(self) -> str:
         return f"guarded by {', '.join(self.routers)}"
+
+
+_FOUND: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return not callable(getattr(value, "__code__", None))  # a lambda hashes by identity
 
 
 def guards_for_step(
@@ -209,8 +224,13 @@ def _guard(flows: FlowSet, name: str, ways: set[frozenset[Decision]]) -> Guard:
     used = sorted({d[1] for d in decisions})
     steps = [r for _, r in sorted(routers.items(), key=lambda item: item[0][:3]) if r]
     literals = [lit for router in steps for lit in _literals(router)]
+    made_of = [name, sorted(sorted(way) for way in minimal), [s.config for s in steps]]
     return Guard(
-        variable=name, routers=tuple(used), admits=admits, hints=tuple(_hint_strategies(literals))
+        variable=name,
+        routers=tuple(used),
+        admits=admits,
+        hints=tuple(_hint_strategies(literals)),
+        key=_key(made_of),
     )
 
 
@@ -264,7 +284,7 @@ def _can_take(router: Step, index: int, fixed: Mapping[str, Any]) -> bool:
     ``router`` take branch ``index``."""
     key = (_key(router.config), index, _key(fixed))
     if key not in _TAKES:
-        if len(_TAKES) > 65536:
+        if len(_TAKES) > 16384:
             _TAKES.clear()
         contexts = _contexts(router, set(fixed))
         _TAKES[key] = any(_pick(router, {**c, **fixed}) == index for c in contexts)

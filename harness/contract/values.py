@@ -275,19 +275,48 @@ def infer_domains(flows: FlowSet, mapped: Mapping[str, list[Any]]) -> Domains:
     return Domains(by_name=strategies, sources=sources, bounded=_keys_only(flows), fits=fits)
 
 
+@dataclass(frozen=True, slots=True)
+class _Member:
+    """Membership in a finite domain (a guard's literal must not invent a value outside).
+    Each domain test is a value, so the witnesses found for it can be reused."""
+
+    keys: frozenset[str]
+
+    def __call__(self, value: Any) -> bool:
+        return _key(value) in self.keys
+
+
 def _member(values: list[Any]) -> Callable[[Any], bool]:
-    """Membership in a finite domain (a guard's literal must not invent a value outside)."""
-    keys = {_key(v) for v in values}
-    return lambda value: _key(value) in keys
+    return _Member(frozenset(_key(v) for v in values))
 
 
 def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=repr)
 
 
-def _dtmf_test(most: int, least: int, terminator: str) -> Callable[[Any], bool]:
-    keys = set(_DTMF) - set(terminator)
-    return lambda v: isinstance(v, str) and (v == "" or least <= len(v) <= most) and set(v) <= keys
+@dataclass(frozen=True, slots=True)
+class _Keypad:
+    """What a CollectDigits can leave: '' or least..most keys, never the terminator."""
+
+    most: int
+    least: int
+    terminator: str
+
+    def __call__(self, value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
+        in_range = value == "" or self.least <= len(value) <= self.most
+        return in_range and set(value) <= set(_DTMF) - set(self.terminator)
+
+
+@dataclass(frozen=True, slots=True)
+class _E164:
+    """What formatPhoneNumber leaves: E.164, or '' unless a validateE164 guard stops it."""
+
+    validated: bool
+
+    def __call__(self, value: Any) -> bool:
+        return validate_e164(value) or (not self.validated and value == "")
 
 
 def _keys_only(flows: FlowSet) -> dict[str, st.SearchStrategy[Any]]:
@@ -326,8 +355,7 @@ def _from_step(
         terminator = str(cfg.get("terminator") or "")
         strategies[cfg["variable"]] = dtmf(most, min_digits=least, terminator=terminator)
         sources[cfg["variable"]] = "caller DTMF"
-        # What CollectDigits can leave: '' or min..max keys, never the terminator.
-        fits[cfg["variable"]] = _dtmf_test(most, least, terminator)
+        fits[cfg["variable"]] = _Keypad(most, least, terminator)
         return
     if step.type != "DataAPI" or cfg.get("operation") != "evaluate":
         return
@@ -338,7 +366,7 @@ def _from_step(
         safe = target in validated
         strategies[target] = e164() if safe else st.one_of(e164(), st.just(""))
         sources[target] = "formatPhoneNumber" + (" + validateE164 guard" if safe else "")
-        fits[target] = lambda v: validate_e164(v) or (not safe and v == "")
+        fits[target] = _E164(safe)
     elif expression.isidentifier():
         aliases[target] = expression
     elif len(expression) >= 2 and expression[0] == expression[-1] == "'":

@@ -264,3 +264,22 @@ def test_a_ref_parameter_is_checked_like_an_inline_one(tmp_path: Path) -> None:
     assert not [f for f in report.findings if f.check == "unsupported"]
     (error,) = [f.line() for f in report.findings if f.severity == "error"]
     assert "path parameter 'pin'" in error and "'^[0-9]{4}$'" in error
+
+
+def test_a_router_after_a_second_http_step_narrows_its_mapped_variable(tmp_path: Path) -> None:
+    first = {**_get_items("http-items"), "id": "http-first"}
+    first["configuration"] = {**first["configuration"], "responseMapping": {}}
+    flows = _steps(
+        _collect("check-pin"),
+        _router("check-pin", PIN_OK, "http-first", "bye"),
+        first,
+        _get_items("items-router"),
+        _router(
+            "items-router", "http_outcome == 'success' && item_id != null", "http-order", "bye"
+        ),
+        _post_order(),
+        BYE,
+    )
+    guard = _guard(flows, "http-order", "item_id")
+    assert guard.admits("it-1") and not guard.admits(None)
+    assert _errors(flows, tmp_path) == []
