@@ -53,6 +53,7 @@ class GateOptions:
     report_dir: Path = Path("reports")
     dead_air_ms: int | None = None
     lint_config: Path | None = None
+    lint: Any = None  # a LintConfig already read (the CLI's: file, or the project's [lint])
     variables: Mapping[str, Any] = field(default_factory=dict)
     max_examples: int = 150
     provider_examples: int = 20
@@ -119,7 +120,9 @@ def run_gate(options: GateOptions) -> GateResult:
     run_id = check_run_id(options.run_id) if options.run_id else make_run_id()
     flows = load_flow_set(options.flows)
     specs = load_named_specs(options.specs)
-    config = LintConfig.load(options.lint_config) if options.lint_config else LintConfig()
+    config = options.lint or (
+        LintConfig.load(options.lint_config) if options.lint_config else LintConfig()
+    )
     budget_ms = options.dead_air_ms or config.dead_air_ms or DEFAULT_DEAD_AIR_MS
     rules = load_suppressions(options.baseline, config)
     old = _older(options) if options.against else None
@@ -156,11 +159,17 @@ def run_gate(options: GateOptions) -> GateResult:
 
 
 def _timed(name: str, run: Callable[[], Part]) -> Part:
+    """Run one part; a part that cannot run is an ``error`` part, the others still run."""
     started = time.monotonic()
     try:
         part = run()
     except HarnessError as exc:
         part = Part(name=name, status="error", summary=str(exc), problems=(str(exc),))
+    except Exception as exc:  # noqa: BLE001 - a defect of ours: one line, never a traceback
+        lines = str(exc).strip().splitlines()
+        detail = f"{type(exc).__name__}: {lines[0][:240]}" if lines else type(exc).__name__
+        text = f"internal error in the {name} part: {detail}"
+        part = Part(name=name, status="error", summary=text, problems=(text,))
     return dataclasses.replace(part, duration_s=time.monotonic() - started)
 
 
@@ -277,13 +286,16 @@ def _consumer(
         key=lambda f: order.index(f.check) if f.check in order else len(order),
     )
     notes = sum(f.severity != "error" for f in report.findings)
+    summary = f"{report.steps_checked} HTTP steps, {len(errors)} errors, {notes} notes/warnings"
+    if report.internal_errors:
+        summary += f", {len(report.internal_errors)} steps not checked (internal error)"
     return Part(
         name="consumer",
-        status="failed" if errors else "passed",
-        summary=f"{report.steps_checked} HTTP steps, {len(errors)} errors, {notes} notes/warnings",
+        status="error" if report.internal_errors else "failed" if errors else "passed",
+        summary=summary,
         raw=report,
         details=report.to_json(),
-        problems=tuple(f.line() for f in errors),
+        problems=(*report.internal_errors, *(f.line() for f in errors)),
     )
 
 

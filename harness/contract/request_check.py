@@ -44,9 +44,10 @@ _PARAM_KEYWORDS = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Problem:
-    """One request problem: ``kind`` is 'injection', 'header', 'request-schema' or
-    'unsupported'. A bad header value is its own kind: HTTP clients refuse to send it, so
-    it fails the request rather than smuggling anything (a warning, not an error)."""
+    """One request problem: ``kind`` is 'injection', 'header', 'request-schema',
+    'unsupported' or 'unreached' (no value the checker can build gets past the step's
+    guards). A bad header value is its own kind: HTTP clients refuse to send it, so it
+    fails the request rather than smuggling anything (a warning, not an error)."""
 
     kind: str
     message: str
@@ -76,6 +77,10 @@ def check_request(
     """Injection problems for hostile values; schema problems for plausible ones."""
     cfg = step.config
     shapes = shapes_of(strings_in({k: cfg.get(k) for k in ("url", "headers", "body")}))
+    blocked = [why for name, shape in shapes.items() if (why := domains.blocked(name, shape))]
+    if blocked:
+        message = f"{'; '.join(blocked)}: the request is not checked with drawn values"
+        return [Problem(kind="unreached", message=message)]
     req = _Request(step=step, op=op, spec=spec, url=url, shapes=shapes, notes=[])
     plausible = _strategy(shapes, domains.plausible)
     checks: list[_Check] = []

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.contract.openapi import Operation, Spec, resolve_ref
-from harness.contract.schemas import media_schema, parse_jsonpath, walk_jsonpath
+from harness.contract.schemas import (
+    Unsupported,
+    media_schema,
+    parse_jsonpath,
+    validate,
+    walk_jsonpath,
+)
 from harness.flow.expr import (
     ExpressionError,
     JsonPath,
@@ -125,16 +131,44 @@ def _is_ref(node: Any) -> bool:
 
 
 def example_values(step: Step, op: Operation, spec: Spec) -> dict[str, list[Any]]:
-    """Each mapped variable's value over every documented 2xx example."""
+    """Each mapped variable's value over every documented 2xx example (where the example
+    has it), and over the example with its arrays emptied when the schema allows that: an
+    empty list of slots is a documented answer too, and what the mapping gives then
+    (null, usually) is what the flow must be ready for."""
     mapping = step.config.get("responseMapping") or {}
     values: dict[str, list[Any]] = {name: [] for name in mapping}
     for code, key in _codes(op).items():
         if not code.startswith("2"):
             continue
+        schema_at, _ = media_schema(spec, op.responses[key])
         for example in response_examples(spec, op.responses[key]):
+            emptied = _emptied(example)
+            empty_too = emptied != example and _valid(spec, schema_at, emptied)
             for name, path in mapping.items():
-                values[name].append(_mapped(str(path), example))
+                value = _mapped(str(path), example)
+                if value is not None:
+                    values[name].append(value)
+                if empty_too:
+                    values[name].append(_mapped(str(path), emptied))
     return values
+
+
+def _emptied(body: Any) -> Any:
+    """``body`` with every array in it empty."""
+    if isinstance(body, list):
+        return []
+    if isinstance(body, dict):
+        return {k: _emptied(v) for k, v in body.items()}
+    return body
+
+
+def _valid(spec: Spec, schema_at: str | None, body: Any) -> bool:
+    if schema_at is None:
+        return False
+    try:
+        return not validate(spec, schema_at, body)
+    except Unsupported:
+        return False
 
 
 def _mapped(path: str, document: Any) -> Any:

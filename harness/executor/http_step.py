@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.events import looks_secret
-from harness.executor.auth import Authorizer, Token, TokenError, TokenKey
+from harness.executor.auth import Authorizer
 from harness.executor.breaker import CircuitBreaker, State, Transition, counts_as_failure
 from harness.executor.context import ExecutorContext
 from harness.executor.deadline import DeadlineExceeded, within
@@ -27,6 +27,7 @@ from harness.executor.outcome import (
     retry_after_ms,
 )
 from harness.executor.wire import TRACE_HEADER, WireError, WireResponse, exchange
+from harness.flow.credentials import Token, TokenError, TokenKey
 from harness.flow.expr import (
     ExpressionError,
     Scope,
