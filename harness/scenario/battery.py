@@ -106,7 +106,7 @@ async def battery(flow_set_name: str, flows: FlowSet, options: BatteryOptions) -
                     f"reaches it: {reach.blocked} (set dtmf in ivr-harness.toml to override)"
                 )
                 continue
-            plan = _Step(flow_set_name, flows, flow, step, entry, host, options, reach)
+            plan = _Step(flow_set_name, flow, step, entry, host, options, reach)
             out.scenarios += plan.scenarios(_operation(operations.get(host, ()), step))
     return out
 
@@ -155,7 +155,6 @@ class _Step:
     def __init__(
         self,
         set_name: str,
-        flows: FlowSet,
         flow: Flow,
         step: Step,
         entry: str,
@@ -163,7 +162,7 @@ class _Step:
         options: BatteryOptions,
         reach: Reach,
     ) -> None:
-        self.set_name, self.flows, self.flow, self.step = set_name, flows, flow, step
+        self.set_name, self.flow, self.step = set_name, flow, step
         self.entry, self.host, self.options, self.reach = entry, host, options, reach
         self.ref = f"{flow.id}/{step.id}"
         self.config: HttpStepConfig = parse_http_config(step, options.profile, flow)
