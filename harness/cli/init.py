@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from harness.cli.platform import deploy_job
 from harness.errors import ConfigError
 
 __all__ = ["init"]
@@ -39,7 +40,8 @@ def init(directory: Path) -> None:
     scenario = directory / "scenarios" / f"{entry}-happy-path.yaml"
     outputs = {
         directory / "ivr-harness.toml": _config(directory, flow_dirs, hosts, specs, secrets),
-        directory / _WORKFLOW: _workflow(secrets),
+        directory / _WORKFLOW: _workflow(secrets)
+        + deploy_job([d.relative_to(directory).as_posix() for d in sorted(flow_dirs)]),
         scenario: _scenario(entry, first_dir.name),
     }
     existing = [path for path in outputs if path.exists()]

@@ -143,8 +143,12 @@ def _hint(error: jsonschema.ValidationError) -> str:
     return ""
 
 
-def load_flow_set(path: Path) -> FlowSet:
-    """Load every `*.json` flow in a folder (or one file) and check SubFlow references."""
+def load_flow_set(path: Path, *, resolve_subflows: bool = True) -> FlowSet:
+    """Load every `*.json` flow in a folder (or one file) and check SubFlow references.
+
+    ``resolve_subflows=False`` leaves them unchecked: a release may call flows that are
+    only deployed (`ivr-harness deploy` checks them against the tenant).
+    """
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     if not path.exists():
         raise ConfigError("no such file or folder", file=path, hint="pass a folder of flow files")
@@ -162,7 +166,8 @@ def load_flow_set(path: Path) -> FlowSet:
             )
         flows[flow.id] = flow
     flow_set = FlowSet(flows=flows, root=path if path.is_dir() else path.parent)
-    _check_subflows(flow_set)
+    if resolve_subflows:
+        _check_subflows(flow_set)
     return flow_set
 
 
