@@ -169,11 +169,19 @@ def test_the_gate_refuses_and_nothing_is_written(tenant: Tenant, tmp_path: Path)
     assert tenant.requests("PUT") == []
 
 
-def test_a_dry_run_plans_and_writes_nothing(tenant: Tenant, tmp_path: Path) -> None:
+def test_a_dry_run_gates_with_the_configurations_specs_and_writes_nothing(
+    tenant: Tenant, tmp_path: Path
+) -> None:
     release = write_flows(tmp_path / "release", edited(small_tenant()))
-    done = cli(tmp_path, "deploy", str(release), *CRM_SPEC, *QUICK, "--dry-run")
+    (tmp_path / "ivr-harness.toml").write_text(
+        f'flows = ["release"]\n[backends."api.crm-provider.com"]\nspec = "{OPENAPI / "crm.yaml"}"\n'
+    )
+    done = cli(tmp_path, "deploy", str(release), *QUICK, "--dry-run")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "update    greeting (4 -> 5): would be written" in done.stdout
+    assert "warning" not in done.stderr
+    consumer = [p for p in results(tmp_path)["gate"]["parts"] if p["name"] == "consumer"]
+    assert consumer[0]["summary"].startswith("1 HTTP steps, 0 errors, 0 notes")
     assert tenant.requests("PUT") == []
 
 

@@ -242,6 +242,12 @@ def deploy(
 
     run = _Run(options)
     project = _project_specs(specs, dead_air_ms)
+    if not project[0]:
+        run.echo(
+            "warning: no OpenAPI spec (--spec, or [backends] in ivr-harness.toml): the gate's "
+            "consumer contract checks no HTTP step",
+            err=True,
+        )
     release = load_release(
         flows,
         ReleaseOptions(
