@@ -352,7 +352,7 @@ def drift(flows: Path, dead_air_ms: int | None, **options: Any) -> None:
     from harness.report.platform import drift_results, write_drift_reports
 
     run = _Run(options)
-    repository = load_flow_set(flows)
+    repository = load_flow_set(flows, resolve_subflows=False)
     budget = _project_specs((), dead_air_ms)[1] or 8000
 
     async def work() -> Any:

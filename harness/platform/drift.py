@@ -1,7 +1,8 @@
 """`ivr-harness drift FLOWS`: does the tenant run what the repository holds?
 
 The nightly question after every UI edit. The deployed versions of the repository's
-flows (with every SubFlow they call) are compared with the repository by behaviour
+flows (with every SubFlow they call; the folder may call SubFlows it does not hold, as a
+release may) are compared with the repository by behaviour
 (:func:`harness.flow.diff.diff_flow_sets`, old = the repository, new = the tenant): any
 change is drift, printed with the lines `diff` prints. A flow whose text differs but
 whose behaviour does not (a prompt, a comment, a queue name off every HTTP step's path)
@@ -57,13 +58,15 @@ async def check_drift(api: FlowApi, repository: FlowSet, *, budget_ms: int) -> D
 
     await api.require(("api:read",))
     ours = {flow.id: _document(flow.source) for flow in repository}
-    deployed = await fetch_closure(api, ours)
+    deployed = await fetch_closure(api, ours, have=ours)
     missing = tuple(sorted(k for k in ours if deployed.get(k) is None))
     theirs = {k: dict(v.document) for k, v in deployed.items() if v is not None}
-    # A flow the tenant lacks is reported as such; its repository version stands in so
-    # that the rest still loads and compares.
+    # Each side is completed by the other: a SubFlow only deployed stands in the
+    # repository's set, a flow the tenant lacks (reported as such) in the tenant's, so
+    # that both load and only real differences show.
+    mine = flow_set({**theirs, **ours}, source="the repository and the tenant")
     tenant = flow_set({**{k: ours[k] for k in missing}, **theirs}, source="the tenant")
-    diff = diff_flow_sets(repository, tenant, budget_ms=budget_ms)
+    diff = diff_flow_sets(mine, tenant, budget_ms=budget_ms)
     behaved = {change.flow_id for change in diff.changes}
     text_only = {
         flow_id: tuple(text_differences(ours[flow_id], theirs[flow_id]))

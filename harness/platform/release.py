@@ -19,9 +19,8 @@ event loops and the gate, which is CPU-bound and synchronous, between them):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -219,14 +218,25 @@ async def apply(api: FlowApi, release: Release) -> None:
         release.fail(exc)
         if isinstance(exc, VersionConflict):
             release.conflict = _conflict_lines(release, exc)
-        await _roll_back(api, release, written, in_flight)
+        await _to_the_end(_roll_back(api, release, written, in_flight))
     except asyncio.CancelledError:
         release.status = "interrupted"
-        undo = asyncio.ensure_future(_roll_back(api, release, written, in_flight))
-        while not undo.done():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(undo)  # a second signal does not stop the rollback
+        await _to_the_end(_roll_back(api, release, written, in_flight))
         raise
+
+
+async def _to_the_end(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to its end in a task of its own, whatever signal arrives meanwhile;
+    a cancellation received on the way is raised once it is done."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 async def _roll_back(

@@ -11,7 +11,7 @@ import pytest
 from harness.backends.flowapi import FlowApiStandIn
 from harness.errors import ConfigError
 from harness.flow.loader import load_flow_set
-from harness.platform.drift import check_drift
+from harness.platform.drift import DriftReport, check_drift
 from harness.platform.pull import pull
 from harness.platform.tenant import safe_name
 from tests.fixtures.flowapi import api_for, small_tenant, standin, write_flows
@@ -71,9 +71,10 @@ def test_a_flow_id_that_cannot_be_a_file_name_is_refused(flow_id: str) -> None:
         safe_name(flow_id)
 
 
-async def drift_of(standin: FlowApiStandIn, repository: Path):  # type: ignore[no-untyped-def]
+async def drift_of(standin: FlowApiStandIn, repository: Path) -> DriftReport:
+    flows = load_flow_set(repository, resolve_subflows=False)
     async with api_for(standin.url) as api:
-        return await check_drift(api, load_flow_set(repository), budget_ms=8000)
+        return await check_drift(api, flows, budget_ms=8000)
 
 
 async def test_no_drift_when_the_tenant_runs_the_repository(
@@ -112,6 +113,18 @@ async def test_a_text_only_change_is_listed_apart_and_is_not_drift(
     report = await drift_of(standin, repository)
     assert not report.drifted
     assert report.text_only == {"greeting": ("/steps/0/configuration/prompt",)}
+
+
+async def test_a_folder_may_call_subflows_it_does_not_hold(
+    standin: FlowApiStandIn, tmp_path: Path
+) -> None:
+    report = await drift_of(standin, write_flows(tmp_path, small_tenant()[:1]))
+    assert report.flows == ("ivr",) and not report.drifted
+    ui = copy.deepcopy(dict(standin.store.flows["ivr"].document))
+    ui["steps"][1]["configuration"]["queue"] = "voicemail-overflow"
+    standin.store.seed([ui])
+    report = await drift_of(standin, write_flows(tmp_path, small_tenant()[:1]))
+    assert report.text_only == {"ivr": ("/steps/1/configuration/queue",)}
 
 
 async def test_a_flow_the_tenant_lacks_is_drift(standin: FlowApiStandIn, tmp_path: Path) -> None:

@@ -241,6 +241,27 @@ async def test_an_interrupted_release_puts_back_what_it_wrote_and_fences_the_wri
     assert texts(standin) == before
 
 
+async def test_a_signal_during_a_rollback_does_not_stop_it(
+    standin: FlowApiStandIn, tmp_path: Path
+) -> None:
+    before = texts(standin)
+    release = await prepared(standin, tmp_path)
+    standin.faults.add({"kind": "status", "status": 409, "body": CONFLICT, "method": "PUT",
+                        "route": "/api/v2/flow/flows/ivr"})  # fmt: skip
+    standin.faults.add({"kind": "delay", "ms": 300, "method": "GET", "route": LOOKUP})
+    task = asyncio.ensure_future(deploy(standin, release))
+    while release.status != "conflict":  # noqa: ASYNC110 - the rollback has begun
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert release.rollback == {
+        "lookup": "put back to version 4",
+        "greeting": "put back to version 4",
+    }
+    assert texts(standin) == before
+
+
 async def test_a_subflow_neither_deployed_nor_released_is_refused_naming_both(
     standin: FlowApiStandIn, tmp_path: Path
 ) -> None:
