@@ -9,7 +9,7 @@ that file; a new one becomes ``<flowId>.json``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ class Pulled:
     """What a pull fetched, and the text each file of DEST gets."""
 
     flows: Mapping[str, Deployed]
+    paths: Mapping[str, Path]  # flow id -> its file in DEST
     files: Mapping[Path, str]  # path -> canonical text
     changed: tuple[Path, ...]  # files whose bytes differ from what DEST held (or new)
 
@@ -40,18 +41,29 @@ async def pull(api: FlowApi, dest: Path, ids: Sequence[str] = ()) -> Pulled:
             raise ConfigError(f"the tenant holds no flow '{flow_id}'", file="--flow")
     flows = {k: v for k, v in found.items() if v is not None}
     flow_set({k: v.document for k, v in flows.items()}, source="the tenant")
-    files = target_files(dest, {k: v.document for k, v in flows.items()})
+    paths = target_files(dest, flows)
+    files = {paths[k]: canonical_text(v.document) for k, v in sorted(flows.items())}
     changed = tuple(p for p, text in files.items() if _current(p) != text)
-    return Pulled(flows=flows, files=files, changed=changed)
+    return Pulled(flows=flows, paths=paths, files=files, changed=changed)
 
 
-def target_files(dest: Path, documents: Mapping[str, Mapping[str, object]]) -> dict[Path, str]:
-    """DEST's file for each flow (its existing file, else ``<id>.json``) and its text."""
+def target_files(dest: Path, flow_ids: Iterable[str]) -> dict[str, Path]:
+    """DEST's file for each flow: the file already holding it, else ``<id>.json`` -- unless
+    that file holds another flow, which a pull never overwrites (ConfigError)."""
     existing = _ids_in(dest)
-    return {
-        existing.get(flow_id, dest / f"{safe_name(flow_id)}.json"): canonical_text(document)
-        for flow_id, document in sorted(documents.items())
-    }
+    taken = {path: flow_id for flow_id, path in existing.items()}
+    paths: dict[str, Path] = {}
+    for flow_id in sorted(flow_ids):
+        path = existing.get(flow_id, dest / f"{safe_name(flow_id)}.json")
+        other = taken.get(path, flow_id)
+        if other != flow_id:
+            raise ConfigError(
+                f"this file holds flow '{other}'; pulling flow '{flow_id}' would overwrite it",
+                file=path,
+                hint="rename the file, or pull into another folder",
+            )
+        paths[flow_id] = path
+    return paths
 
 
 def _ids_in(dest: Path) -> dict[str, Path]:

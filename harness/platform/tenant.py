@@ -7,6 +7,7 @@ the first failure cancels the rest.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -93,8 +94,14 @@ def flow_set(documents: Mapping[str, Mapping[str, Any]], *, source: str) -> Flow
 
 
 def write_folder(folder: Path, documents: Mapping[str, Mapping[str, Any]]) -> Path:
-    """A scratch flow folder (``<id>.json``, canonical text) for the engines that read folders."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """A scratch flow folder (``<id>.json``, canonical text) for the engines that read folders.
+
+    Whatever the folder held is removed first: it is the run's own (a rerun with the same
+    run id must not judge another run's flows).
+    """
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
     for flow_id, document in documents.items():
         (folder / f"{safe_name(flow_id)}.json").write_text(canonical_text(document), "utf-8")
     return folder

@@ -95,12 +95,10 @@ def pull_results(pulled: Pulled, *, run_id: str, api_url: str, dest: Path) -> di
         {
             "id": flow_id,
             "version": deployed.version,
-            "file": str(path),
-            "changed": path in changed,
+            "file": str(pulled.paths[flow_id]),
+            "changed": pulled.paths[flow_id] in changed,
         }
-        for (flow_id, deployed), path in zip(
-            sorted(pulled.flows.items()), pulled.files, strict=True
-        )
+        for flow_id, deployed in sorted(pulled.flows.items())
     ]
     return {
         "schema": "ivr-harness/pull/v1",

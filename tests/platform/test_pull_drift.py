@@ -57,6 +57,16 @@ async def test_a_flow_keeps_the_file_it_already_has(
     assert tmp_path / "ivr.json" not in pulled.files
 
 
+async def test_a_pull_never_overwrites_a_file_holding_another_flow(
+    standin: FlowApiStandIn, tmp_path: Path
+) -> None:
+    other = {**small_tenant()[2], "id": "welcome"}
+    (tmp_path / "greeting.json").write_text(json.dumps(other))
+    async with api_for(standin.url) as api:
+        with pytest.raises(ConfigError, match="greeting.json: this file holds flow 'welcome'"):
+            await pull(api, tmp_path)
+
+
 async def test_a_flow_the_tenant_lacks_is_an_input_error(
     standin: FlowApiStandIn, tmp_path: Path
 ) -> None:
