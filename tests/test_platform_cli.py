@@ -169,6 +169,15 @@ def test_the_gate_refuses_and_nothing_is_written(tenant: Tenant, tmp_path: Path)
     assert tenant.requests("PUT") == []
 
 
+def test_without_a_spec_deploy_says_the_consumer_contract_checks_nothing(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    release = write_flows(tmp_path / "release", edited(small_tenant()))
+    done = cli(tmp_path, "deploy", str(release), *QUICK, "--dry-run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "warning: no OpenAPI spec" in done.stderr
+
+
 def test_a_dry_run_gates_with_the_configurations_specs_and_writes_nothing(
     tenant: Tenant, tmp_path: Path
 ) -> None:
@@ -185,7 +194,10 @@ def test_a_dry_run_gates_with_the_configurations_specs_and_writes_nothing(
     assert tenant.requests("PUT") == []
 
 
-def test_sigint_mid_release_rolls_back_then_exits_130(tenant: Tenant, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_mid_release_rolls_back_then_exits_128_plus_n(
+    tenant: Tenant, tmp_path: Path, stop: signal.Signals
+) -> None:
     before = tenant.texts()
     release = write_flows(tmp_path / "release", edited(small_tenant()))
     tenant.fault({"kind": "delay", "ms": 2000, "method": "PUT",
@@ -198,10 +210,10 @@ def test_sigint_mid_release_rolls_back_then_exits_130(tenant: Tenant, tmp_path: 
         deadline = time.monotonic() + 60
         while tenant.standin.faults.fired["delay"] == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         out, err = process.communicate(timeout=60)
-    assert process.returncode == 130, out + err
-    assert "interrupted by SIGINT" in err and "Traceback" not in err
+    assert process.returncode == 128 + stop, out + err
+    assert f"interrupted by {stop.name}" in err and "Traceback" not in err
     for _ in range(150):  # the delayed PUT reaches its handler, fenced off by the rollback
         if 409 in [r["status"] for r in tenant.requests("PUT")]:
             break
@@ -210,7 +222,7 @@ def test_sigint_mid_release_rolls_back_then_exits_130(tenant: Tenant, tmp_path: 
     assert sorted(lookup) == [200, 409]
     assert tenant.texts() == before
     found = results(tmp_path)
-    assert found["status"] == "interrupted" and found["interrupted_by"] == "SIGINT"
+    assert found["status"] == "interrupted" and found["interrupted_by"] == stop.name
     assert found["rollback"][-1] == {"id": "greeting", "result": "put back to version 4"}
 
 
@@ -256,7 +268,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.Mo
     assert_one_line_error(cli(tmp_path, "pull", "x", *NET), "connection refused")
 
 
-def test_backend_serve_starts_the_flow_api_too() -> None:
+def test_backend_serve_starts_the_flow_api_too(tmp_path: Path) -> None:
     command = [*CLI, "backend", "serve", "--client", f"deployer:{SECRET}",
                "--tenant-flows", str(ROOT / "contracts" / "flows" / "hardened")]  # fmt: skip
     with subprocess.Popen(
@@ -271,8 +283,7 @@ def test_backend_serve_starts_the_flow_api_too() -> None:
                    "CXONE_CLIENT_SECRET": SECRET, "NO_COLOR": "1"}  # fmt: skip
             pulled = subprocess.run(
                 [*CLI, "pull", "--flow", "customer-lookup-ivr", "out", "--report-dir", "r"],
-                env=env, cwd=Path(os.environ.get("TMPDIR", "/tmp")), capture_output=True,
-                text=True, timeout=60,
+                env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
             )  # fmt: skip
             assert "pulled 4 flows" in pulled.stdout, pulled.stderr
         finally:

@@ -8,6 +8,7 @@ An interrupted deploy puts back what it wrote, then exits 128 + the signal numbe
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -207,7 +208,12 @@ def pull(dest: Path, flow_ids: tuple[str, ...], **options: Any) -> None:
     help="OpenAPI spec for the gate (default: the configuration's backends).",
 )
 @click.option("--dry-run", is_flag=True, help="Check, gate, diff and plan; write nothing.")
-@click.option("--dead-air-ms", type=click.IntRange(min=1), default=None)
+@click.option(
+    "--dead-air-ms",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The dead-air budget (default: the configuration's, else 8000).",
+)
 @click.option("--lint-config", type=click.Path(path_type=Path), default=None)
 @click.option(
     "--baseline",
@@ -242,12 +248,6 @@ def deploy(
 
     run = _Run(options)
     project = _project_specs(specs, dead_air_ms)
-    if not project[0]:
-        run.echo(
-            "warning: no OpenAPI spec (--spec, or [backends] in ivr-harness.toml): the gate's "
-            "consumer contract checks no HTTP step",
-            err=True,
-        )
     release = load_release(
         flows,
         ReleaseOptions(
@@ -261,6 +261,13 @@ def deploy(
             dry_run=dry_run,
         ),
     )
+
+    if not project[0] and '"HTTPRequest"' in json.dumps(release.documents):
+        run.echo(
+            "warning: no OpenAPI spec (--spec, or [backends] in ivr-harness.toml): the gate's "
+            "consumer contract checks no HTTP step",
+            err=True,
+        )
 
     async def read() -> None:
         async with run.api() as api:
@@ -337,7 +344,12 @@ def _print_deploy(run: _Run, release: Any, results: dict[str, Any]) -> None:
 
 @click.command()
 @click.argument("flows", type=click.Path(path_type=Path))
-@click.option("--dead-air-ms", type=click.IntRange(min=1), default=None)
+@click.option(
+    "--dead-air-ms",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The dead-air budget (default: the configuration's, else 8000).",
+)
 @_api_options
 def drift(flows: Path, dead_air_ms: int | None, **options: Any) -> None:
     """Compare the repository's flows FLOWS with what the tenant runs, by behaviour.
