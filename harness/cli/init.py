@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from harness.cli.platform import deploy_job
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ def init(directory: Path) -> None:
     road = _longest_road(entry_dir, entry, {h: specs[h] for h in hosts if h in specs}, secrets)
     outputs = {
         directory / "ivr-harness.toml": _config(directory, flow_dirs, hosts, specs, secrets),
-        directory / _WORKFLOW: _workflow(secrets),
+        directory / _WORKFLOW: _workflow(secrets)
+        + deploy_job([d.relative_to(directory).as_posix() for d in sorted(flow_dirs)]),
         scenario: _scenario(entry, pinned, road),
     }
     existing = [path for path in outputs if path.exists()]

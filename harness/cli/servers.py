@@ -13,6 +13,7 @@ from harness.cli.app import serve_until_stopped
 from harness.cli.options import allow_non_loopback_option
 
 if TYPE_CHECKING:
+    from harness.backends.flowapi import FlowApiStandIn
     from harness.backends.server import ReferenceBackends
 
 __all__ = ["backend", "toxiproxy"]
@@ -131,17 +132,17 @@ def _announce(url: str) -> None:
 
 @click.group()
 def backend() -> None:
-    """Reference backends (CRM, tickets, OAuth) with a fault-control API."""
+    """Reference backends (CRM, tickets, OAuth, the Flow API) with a fault-control API."""
 
 
 @backend.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
     "--port-base",
-    type=click.IntRange(0, 65533),
+    type=click.IntRange(0, 65532),
     default=0,
     show_default=True,
-    help="crm on N, tickets on N+1, oauth on N+2; 0 picks free ports.",
+    help="crm on N, tickets on N+1, oauth on N+2, flowapi on N+3; 0 picks free ports.",
 )
 @click.option("--api-key", default="test-api-key", show_default=True, help="Tickets X-API-Key.")
 @click.option(
@@ -153,6 +154,12 @@ def backend() -> None:
 )
 @click.option("--seed", default=0, show_default=True, help="Seed for fractional faults.")
 @click.option("--token-ttl", default=3600, show_default=True, help="Token lifetime, seconds.")
+@click.option(
+    "--tenant-flows",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="Flow files the Flow API stand-in starts with, as if deployed.",
+)
 @allow_non_loopback_option
 def backend_serve(
     host: str,
@@ -161,9 +168,14 @@ def backend_serve(
     clients: tuple[str, ...],
     seed: int,
     token_ttl: int,
+    tenant_flows: Path | None,
     allow_non_loopback: bool,
 ) -> None:
-    """Serve the backends and print their URLs; stop with Ctrl-C."""
+    """Serve the backends and print their URLs; stop with Ctrl-C.
+
+    The Flow API stand-in grants every --client the guide's scopes (flow:edit,
+    integration:manage, api:read).
+    """
     from harness.backends.server import ReferenceBackends
     from harness.loopback import is_loopback
 
@@ -188,14 +200,26 @@ def backend_serve(
         ports=ports,
         allow_non_loopback=allow_non_loopback,
     )
-    serve_until_stopped(_run_backends(backends))
+    from harness.backends.flowapi import FlowApiStandIn, seed_documents
+
+    flow_api = FlowApiStandIn(
+        clients=parsed,
+        flows=seed_documents(tenant_flows) if tenant_flows is not None else (),
+        token_ttl_s=token_ttl,
+        host=host,
+        port=port_base + 3 if port_base else 0,
+        seed=seed,
+        allow_non_loopback=allow_non_loopback,
+    )
+    serve_until_stopped(_run_backends(backends, flow_api))
 
 
-async def _run_backends(backends: ReferenceBackends) -> None:
+async def _run_backends(backends: ReferenceBackends, flow_api: FlowApiStandIn) -> None:
     from harness.backends.server import GUIDE_HOSTS
 
-    async with backends as b:
+    async with backends as b, flow_api:
         for name, url in b.urls.items():
             click.echo(f"{name:8} {url}  ({GUIDE_HOSTS[name]})")
+        click.echo(f"flowapi  {flow_api.url}  (the Flow API of ENV.niceincontact.com)")
         click.echo("fault control: POST/GET/DELETE <url>/__faults; log: GET <url>/__requests")
         await asyncio.Event().wait()

@@ -144,21 +144,29 @@ def _hint(error: jsonschema.ValidationError) -> str:
     return ""
 
 
-def load_flow_set(path: Path) -> FlowSet:
-    """Load every `*.json` flow in a folder (or one file) and check SubFlow references."""
+def load_flow_set(path: Path, *, resolve_subflows: bool = True) -> FlowSet:
+    """Load every `*.json` flow in a folder (or one file) and check SubFlow references.
+
+    ``resolve_subflows=False`` leaves them unchecked: a release may call flows that are
+    only deployed (`ivr-harness deploy` checks them against the tenant).
+    """
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     if not path.exists():
         raise ConfigError("no such file or folder", file=path, hint="pass a folder of flow files")
     if not files:
         raise ConfigError("folder holds no *.json flow files", file=path)
     return assemble_flow_set(
-        [load_flow(file) for file in files], path if path.is_dir() else path.parent
+        [load_flow(file) for file in files],
+        path if path.is_dir() else path.parent,
+        resolve_subflows=resolve_subflows,
     )
 
 
-def assemble_flow_set(flows: Iterable[Flow], root: Path | None) -> FlowSet:
+def assemble_flow_set(
+    flows: Iterable[Flow], root: Path | None, *, resolve_subflows: bool = True
+) -> FlowSet:
     """A flow set of flows already loaded, checked as `load_flow_set` checks a folder:
-    unique flow ids, every SubFlow's target present."""
+    unique flow ids, every SubFlow's target present (unless `resolve_subflows` is off)."""
     by_id: dict[str, Flow] = {}
     for flow in flows:
         if flow.id in by_id:
@@ -170,7 +178,8 @@ def assemble_flow_set(flows: Iterable[Flow], root: Path | None) -> FlowSet:
             )
         by_id[flow.id] = flow
     flow_set = FlowSet(flows=by_id, root=root)
-    _check_subflows(flow_set)
+    if resolve_subflows:
+        _check_subflows(flow_set)
     return flow_set
 
 
