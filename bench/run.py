@@ -23,7 +23,7 @@ import bench_proxy
 import bench_suite
 import bench_test_mutation
 
-# In the order they run; mutate and test_mutation take about 10 and 12-15 minutes.
+# In the order they run; mutate and test_mutation take about 10 and 20 minutes.
 GROUPS = {
     "cli": bench_cli.run,
     "executor": bench_executor.run,
