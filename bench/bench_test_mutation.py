@@ -44,6 +44,7 @@ TESTS = [
     "tests/executor",
     "tests/properties",
     "tests/contract",
+    "tests/scenario/test_verdict.py",
     "tests/scenario/test_lag.py",
     "tests/report/test_junit.py",
 ]

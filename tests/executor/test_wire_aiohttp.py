@@ -178,3 +178,15 @@ async def test_the_length_limit_counts_the_url_as_it_goes_on_the_wire(
         "connection_error", "EINVALIDURL", 1,
     )  # fmt: skip
     assert len(scripted.seen) == 1
+
+
+async def test_a_redirect_is_the_flows_to_read_not_followed(
+    wire: ExecutorContext, scripted: ScriptedServer
+) -> None:
+    # The platform hands the flow a 3xx and its Location (the 202 pattern reads it too).
+    scripted.script("/x", WireReply(302, {}, headers={"Location": "/elsewhere"}))
+    scripted.script("/elsewhere", WireReply(200, {"ok": 1}))
+    result = await routed(wire, api_test=scripted.url).execute(http_step(), {})
+    assert (result.outcome, result.variables["http_status_code"]) == ("http_error", 302)
+    assert result.variables["http_location"] == "/elsewhere"
+    assert [s.path for s in scripted.seen] == ["/x"]
