@@ -93,12 +93,14 @@ NAMED: list[tuple[str, Edit, list[str]]] = [
             "::test_sarif_has_a_result_per_finding_pointing_at_its_file_and_rule"
         ],
     ),
+    # The timing tests hold exact lower bounds; a mutant must fall short by more than a
+    # loaded machine's scheduling delay (tens of ms at a load of 14 on 2 cores) to be seen.
     (
-        "a-backend-delay-a-fifth-short",
+        "a-backend-delay-half-as-long",
         Edit(
             file="harness/backends/middleware.py",
             old="await self.clock.sleep(delay.ms / 1000)",
-            new="await self.clock.sleep(delay.ms / 1000 * 0.8)",
+            new="await self.clock.sleep(delay.ms / 1000 * 0.5)",
         ),
         ["tests/backends/test_backends_faults.py::test_delay"],
     ),
