@@ -191,12 +191,12 @@ class HttpStepExecutor:
 
     def _should_retry(self, call: _Call, attempt: Attempt) -> bool:
         policy = call.cfg.retry
+        if attempt.code in ("insufficient_scope", _INVALID_URL) or attempt.number == 0:
+            return False
         if attempt.outcome == "timeout":
             return policy.retry_on_timeout
         if attempt.outcome in ("connection_error", "dns_error"):
             return True
-        if attempt.code in ("insufficient_scope", _INVALID_URL) or attempt.number == 0:
-            return False
         return attempt.status in policy.retry_on_status
 
     def _stop(self, call: _Call, last: Attempt, tries: int) -> bool:
@@ -363,6 +363,7 @@ class HttpStepExecutor:
                 content=content,
                 cap_bytes=ctx.profile.response_cap_bytes,
                 lane=call.ref,
+                max_url_chars=ctx.profile.max_url_chars,
             ),
         )
 

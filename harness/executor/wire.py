@@ -18,6 +18,7 @@ responses with (`tests/fixtures/inprocess.py`).
 from __future__ import annotations
 
 import errno
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -28,6 +29,7 @@ import yarl
 
 from harness.errors import UnsafeTargetError
 from harness.executor.resolver import DnsFailure, Resolver
+from harness.flow.profile import CXONE
 from harness.loopback import is_loopback
 
 __all__ = [
@@ -135,9 +137,14 @@ async def exchange(
     content: bytes | None,
     cap_bytes: int,
     lane: str = "",
+    max_url_chars: int = CXONE.max_url_chars,
 ) -> WireResponse:
     """Route and resolve the flow's URL, then send one request on `wire`; `lane` names
-    the step sending it (FLOW/STEP), for its own route and DNS faults."""
+    the step sending it (FLOW/STEP), for its own route and DNS faults.
+
+    A URL the platform could not send ends the exchange first, as `EINVALIDURL`.
+    """
+    _refuse_unsendable(url, max_url_chars)
     try:
         logical_host, target = router.target(url, lane)
         parts = urlsplit(target)
@@ -176,6 +183,31 @@ async def exchange(
         server_hostname=server_hostname,
     )
     return await wire.send(request, cap_bytes)
+
+
+# Raw C0 controls and DEL: RFC 3986 allows them in no part of a URI, and a client either
+# refuses them (httpx, Python's http.client) or rewrites the URL the flow built (aiohttp,
+# browsers). Neither sends what the flow asked for, so the harness fails closed.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _refuse_unsendable(url: str, max_chars: int) -> None:
+    """Raise `EINVALIDURL` for a flow URL the platform cannot send, before any I/O.
+
+    The length is the URL's as it goes on the wire (percent-encoded, no fragment), the
+    flow's own URL, not the loopback address it is routed to.
+    """
+    found = _CONTROL.search(url)
+    if found:
+        at = found.start()
+        raise WireError("connection_error", "EINVALIDURL", f"control character at {at}")
+    try:
+        wire_form = str(yarl.URL(url).with_fragment(None))
+    except (ValueError, TypeError) as exc:
+        raise WireError("connection_error", "EINVALIDURL", str(exc)) from exc
+    if len(wire_form) > max_chars:
+        detail = f"{len(wire_form)} characters, over the platform's {max_chars}"
+        raise WireError("connection_error", "EINVALIDURL", detail)
 
 
 class AiohttpWire:
