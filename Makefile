@@ -1,11 +1,11 @@
-# Every target here is what CI runs; .ci/run calls `make ci`.
+# Every target here is what CI runs; .ci/run calls `make test`, then `make test-slow`.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: install lint typecheck test test-all ci suite bench soak clean
+.PHONY: install lint typecheck test test-slow test-all ci suite bench soak clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -32,14 +32,18 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-# Everything, the slow tests included (the Chromium screenshot, Dask's LocalCluster,
-# `pytest -n 2` against `suite`, the 30 s platform default, defects beside CPU hogs);
-# the screenshot fails rather than skips here when Chromium is missing.
+# The slow tests alone (the Chromium screenshot, Dask's LocalCluster, `pytest -n 2`
+# against `suite`, the 30 s platform default, defects beside CPU hogs, the named
+# mutants); the screenshot fails rather than skips here when Chromium is missing.
+test-slow: install $(CHROMIUM)
+	IVR_REQUIRE_CHROMIUM=1 $(PY) -m pytest -q -m slow
+
+# Everything in one run, the slow tests included.
 test-all: install $(CHROMIUM)
 	IVR_REQUIRE_CHROMIUM=1 $(PY) -m pytest -q
 
-# What CI runs (.ci/run): lint and types, then every test.
-ci: lint typecheck test-all
+# What CI runs (.ci/run): the fast loop, then the slow tests.
+ci: test test-slow
 
 # The nightly resilience suite on the embedded defaults.
 suite: install
