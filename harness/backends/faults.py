@@ -229,7 +229,8 @@ class RequestLog:
             name = key.decode("latin-1").lower()
             if name == _TRACE:
                 continue
-            text = value.decode("latin-1") if name in _SHOWN_HEADERS else "[redacted]"
+            shown = name in _SHOWN_HEADERS or not value.strip()  # an empty value hides nothing
+            text = value.decode("latin-1") if shown else "[redacted]"
             out.append((name, text))
         return tuple(out)
 
@@ -242,8 +243,8 @@ class RequestLog:
         parts = []
         for pair in text.split("&"):
             name, sep, value = pair.partition("=")
-            shown = "[redacted]" if sep and (looks_secret(unquote_plus(name)) or
-                                             unquote_plus(name).lower() in _SECRET_QUERY) else value
+            secret = looks_secret(unquote_plus(name)) or unquote_plus(name).lower() in _SECRET_QUERY
+            shown = "[redacted]" if sep and value and secret else value
             parts.append(f"{name}{sep}{shown}")
         return "&".join(parts)
 

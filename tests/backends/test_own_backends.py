@@ -140,6 +140,7 @@ async def test_the_journal_records_who_sent_what_and_never_a_credential(stub: Ow
         TRACE: "call=call-7;step=order-status/http-get-order;attempt=2",
         "Idempotency-Key": "idem-1",
         "X-Custom-Token": "not-for-the-log",
+        "X-Empty-Token": "",
     }
     async with httpx.AsyncClient(base_url=stub.urls[HOST]) as client:
         await client.post("/v1/orders/1?key=s3cret&page=2", headers=headers, content=b"{}")
@@ -153,6 +154,7 @@ async def test_the_journal_records_who_sent_what_and_never_a_credential(stub: Ow
     assert entry.idempotency_key == "idem-1"
     assert entry.body_sha256 == "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
     assert entry.header("x-api-key") == entry.header("x-custom-token") == "[redacted]"
+    assert entry.header("x-empty-token") == ""  # nothing was sent, and the journal says so
     assert entry.header(TRACE.lower()) is None  # ours, not what the backend was sent
     assert entry.query == "key=[redacted]&page=2"
     assert "s3cret" not in str(listed) and "k-1" not in str(listed)
