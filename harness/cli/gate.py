@@ -55,11 +55,31 @@ _spec_option = click.option(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--notes/--no-notes", default=False, help="Also print notes (unsupported parts).")
+@click.option(
+    "--pact",
+    "pact_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write the consumer contract as Pact V4 files into DIR, one per backend host "
+    "(docs/contracts.md: Pact).",
+)
+@click.option(
+    "--pact-consumer",
+    default=None,
+    metavar="NAME",
+    help="The consumer's name in the pacts (default: the flow folder's name).",
+)
 def contract(
-    flows: Path | None, specs: tuple[str, ...], max_examples: int, as_json: bool, notes: bool
+    flows: Path | None,
+    specs: tuple[str, ...],
+    max_examples: int,
+    as_json: bool,
+    notes: bool,
+    pact_dir: Path | None,
+    pact_consumer: str | None,
 ) -> None:
     """Consumer contract: check the flow set FLOWS (default: the project's) against the
-    OpenAPI specs, offline.
+    OpenAPI specs, offline; with --pact, also write it as Pact files for the backends.
 
     Exit 0 all held, 1 a finding is an error, 2 the check could not run or could not
     finish a step (one line each on stderr; the other steps' findings are still printed).
@@ -70,8 +90,9 @@ def contract(
     project = open_project()
     folder = flows_argument(flows, project)
     named = load_named_specs(specs_of(specs, project))
+    flow_set = load_flow_set(folder)
     with no_traceback(f"checking {folder}"):
-        report = check_consumer(load_flow_set(folder), named, max_examples=max_examples)
+        report = check_consumer(flow_set, named, max_examples=max_examples)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -85,9 +106,33 @@ def contract(
             f"consumer contract {verdict}: {report.steps_checked} HTTP steps, "
             f"{errors} errors, {len(report.findings) - errors} notes/warnings"
         )
+    if pact_dir is not None:
+        consumer = pact_consumer or folder.resolve().name
+        with no_traceback(f"writing pacts for {folder}"):
+            _write_pacts(flow_set, named, consumer, pact_dir, max_examples, quiet=as_json)
     for line in report.internal_errors:
         click.echo(f"error: {line}", err=True)
     raise SystemExit(2 if report.internal_errors else 1 if report.failed else 0)
+
+
+def _write_pacts(
+    flow_set: Any, named: Any, consumer: str, folder: Path, max_examples: int, *, quiet: bool
+) -> None:
+    from harness import __version__
+    from harness.contract.pact import build_pacts
+    from harness.report.files import atomic_write
+
+    export = build_pacts(
+        flow_set, named, consumer=consumer, harness_version=__version__, max_examples=max_examples
+    )
+    for pact in export.pacts:
+        atomic_write(folder / pact.file_name, pact.text())
+        if not quiet:
+            click.echo(f"pact: {folder / pact.file_name} ({len(pact.interactions)} interactions)")
+    for line in export.skipped:
+        click.echo(f"pact: left out {line}", err=True)
+    for line in export.internal_errors:
+        click.echo(f"error: {line}", err=True)
 
 
 @contextlib.contextmanager

@@ -33,7 +33,13 @@ from harness.contract.values import WITHHELD, Domains, infer_domains, shapes_of,
 from harness.errors import ConfigError
 from harness.flow.model import Flow, FlowSet, Step
 
-__all__ = ["ConsumerReport", "check_consumer", "internal_error", "load_named_specs"]
+__all__ = [
+    "ConsumerReport",
+    "check_consumer",
+    "internal_error",
+    "load_named_specs",
+    "matched_steps",
+]
 
 _SEVERITY: dict[str, Severity] = {
     "unsupported": "note",
@@ -98,17 +104,7 @@ def check_consumer(
     in ``internal_errors``, naming the step and its file; every other step is still
     checked, and the caller reports the run as unable to finish (exit 2).
     """
-    steps = [(flow, step) for flow in flows for step in flow.http_steps()]
     crashes: list[str] = []
-    matches: dict[tuple[str, str], Match] = {}
-    mapped: dict[str, list[Any]] = {}
-    for flow, step in steps:
-        with _step_crashes(flow, step, "matching it to the specs", crashes):
-            m = matches[(flow.id, step.id)] = _match(step, specs)
-            if m.operation is not None and m.spec is not None:
-                for name, values in example_values(step, m.operation, m.spec.spec).items():
-                    mapped.setdefault(name, []).extend(values)
-    domains = infer_domains(flows, mapped)
     findings: list[ContractFinding] = [
         ContractFinding(
             check="unsupported",
@@ -120,22 +116,57 @@ def check_consumer(
         for s in specs
         for note in s.spec.unsupported
     ]
+    for flow, step, match, guarded in matched_steps(flows, specs, crashes):
+        with _step_crashes(flow, step, "checking it", crashes):
+            findings.extend(_check_step(flow, step, match, guarded, max_examples))
+    return ConsumerReport(
+        findings=tuple(findings),
+        steps_checked=sum(len(flow.http_steps()) for flow in flows),
+        specs=tuple(specs),
+        internal_errors=tuple(crashes),
+    )
+
+
+def matched_steps(
+    flows: FlowSet, specs: Sequence[NamedSpec], crashes: list[str]
+) -> Iterator[tuple[Flow, Step, Match, Domains]]:
+    """Every HTTP step with its operation and the plausible domains of what it reads
+    (narrowed by its guards), as the consumer check sees them; a step the checker
+    fails on is a line in ``crashes`` and left out."""
+    steps = [(flow, step) for flow in flows for step in flow.http_steps()]
+    matches, domains = _match_all(flows, steps, specs, crashes)
     shared: dict[Any, Any] = {}
     for flow, step in steps:
         if (flow.id, step.id) not in matches:
             continue
-        with _step_crashes(flow, step, "checking it", crashes):
-            read = shapes_of(strings_in({k: step.config.get(k) for k in _TEMPLATED}))
-            guards = guards_for_step(flows, flow, step, shared, only=read)
-            guarded = dataclasses.replace(domains, guards=guards)
-            match = matches[(flow.id, step.id)]
-            findings.extend(_check_step(flow, step, match, guarded, max_examples))
-    return ConsumerReport(
-        findings=tuple(findings),
-        steps_checked=len(steps),
-        specs=tuple(specs),
-        internal_errors=tuple(crashes),
-    )
+        with _step_crashes(flow, step, "reading its guards", crashes):
+            guarded = _guarded(flows, flow, step, domains, shared)
+            yield flow, step, matches[(flow.id, step.id)], guarded
+
+
+def _match_all(
+    flows: FlowSet,
+    steps: Sequence[tuple[Flow, Step]],
+    specs: Sequence[NamedSpec],
+    crashes: list[str],
+) -> tuple[dict[tuple[str, str], Match], Domains]:
+    matches: dict[tuple[str, str], Match] = {}
+    mapped: dict[str, list[Any]] = {}
+    for flow, step in steps:
+        with _step_crashes(flow, step, "matching it to the specs", crashes):
+            m = matches[(flow.id, step.id)] = _match(step, specs)
+            if m.operation is not None and m.spec is not None:
+                for name, values in example_values(step, m.operation, m.spec.spec).items():
+                    mapped.setdefault(name, []).extend(values)
+    return matches, infer_domains(flows, mapped)
+
+
+def _guarded(
+    flows: FlowSet, flow: Flow, step: Step, domains: Domains, shared: dict[Any, Any]
+) -> Domains:
+    read = shapes_of(strings_in({k: step.config.get(k) for k in _TEMPLATED}))
+    guards = guards_for_step(flows, flow, step, shared, only=read)
+    return dataclasses.replace(domains, guards=guards)
 
 
 @contextlib.contextmanager

@@ -40,6 +40,7 @@ __all__ = [
     "Routing",
     "check_mappings",
     "example_values",
+    "mapping_paths",
     "representatives",
     "route_statuses",
 ]
@@ -181,7 +182,7 @@ def _mapped(path: str, document: Any) -> Any:
 # --- mapping paths ----------------------------------------------------------------------
 
 
-def _paths(value: str) -> list[str] | None:
+def mapping_paths(value: str) -> list[str] | None:
     """The JSONPaths a mapping value reads (None when it does not parse)."""
     if is_pure_jsonpath(value):
         return [value.strip()]
@@ -220,7 +221,7 @@ def check_mappings(step: Step, op: Operation, spec: Spec, routing: Routing) -> l
 def _check_one(
     spec: Spec, key: str, schema_at: str | None, why: str, name: str, value: str, apart: bool
 ) -> Iterator[MappingProblem]:
-    paths = _paths(value)
+    paths = mapping_paths(value)
     if paths is None:
         yield MappingProblem(
             severity="note", mapping=name, message="does not parse", spec_pointer=""

@@ -216,6 +216,8 @@ class PathWalk:
     segment: str = ""
     missing_at: str = ""
     open_at: str = ""
+    ends_at: tuple[str, ...] = ()
+    """The schemas the whole path reaches (when found through documented fields)."""
 
 
 def walk_jsonpath(spec: Spec, schema_pointer: str, segments: list[str | int]) -> PathWalk:
@@ -237,7 +239,7 @@ def walk_jsonpath(spec: Spec, schema_pointer: str, segments: list[str | int]) ->
         if not following:
             return PathWalk(found=False, segment=_show(segment), missing_at=current[0])
         current = following[:_MAX_ALTERNATIVES]
-    return PathWalk(found=True)
+    return PathWalk(found=True, ends_at=tuple(current))
 
 
 def _show(segment: str | int) -> str:

@@ -198,3 +198,14 @@ async def upstream_seen() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
         yield url, seen
     finally:
         await server.stop()
+
+
+async def test_an_upstream_that_dies_mid_run_is_a_gateway_answer() -> None:
+    server = LoopbackServer(Starlette(routes=[]), name="up")
+    entries = {HOST: BackendEntry(host=HOST, base_url=await server.start())}
+    async with OwnBackends(entries, clock=RealClock()) as own:  # the probe passes
+        await server.stop()
+        async with httpx.AsyncClient(base_url=own.urls[HOST]) as client:
+            answer = await client.get("/v1/orders/1")
+    assert answer.status_code == 502
+    assert answer.json() == {"error": "bad_gateway", "message": "ConnectError"}

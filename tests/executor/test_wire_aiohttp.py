@@ -11,8 +11,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
+import respx
 
 from harness.clock import VirtualClock
 from harness.executor.context import ExecutorContext
@@ -20,7 +20,7 @@ from harness.executor.http_step import HttpStepExecutor
 from harness.executor.resolver import FaultyResolver
 from harness.flow.profile import CXONE
 from tests.fixtures.flows import http_step
-from tests.fixtures.inprocess import TEST_HOSTS, ScriptedWire
+from tests.fixtures.inprocess import TEST_HOSTS, ScriptedWire, routed_by
 from tests.fixtures.servers import ScriptedServer, WireReply, routed
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -71,16 +71,12 @@ async def test_the_wire_sends_the_query_the_in_process_layer_promises(
     step = http_step(url="http://api.test/customers?phone={{p}}&src=ivr")
     await routed(wire, api_test=scripted.url).execute(step, {"p": value})
 
-    sent: list[httpx.URL] = []
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request.url)
-        return httpx.Response(200, json={"data": []})
-
+    router = respx.MockRouter()
+    customers = router.route(path="/customers").respond(200, json={"data": []})
     clock = VirtualClock()
     ctx = ExecutorContext.create(
         clock=clock,
-        wire=ScriptedWire(httpx.MockTransport(handler)),
+        wire=ScriptedWire(routed_by(router)),
         resolver=FaultyResolver(clock, hosts=TEST_HOSTS),
     )
     try:
@@ -88,7 +84,7 @@ async def test_the_wire_sends_the_query_the_in_process_layer_promises(
     finally:
         await ctx.aclose()
     over_the_wire = parse_qs(scripted.seen[0].query, keep_blank_values=True)
-    in_process = parse_qs(sent[0].query.decode(), keep_blank_values=True)
+    in_process = parse_qs(customers.calls.last.request.url.query.decode(), keep_blank_values=True)
     assert over_the_wire == in_process
     # an unencoded '#' starts a fragment on both: the rest of the URL is never sent
     assert over_the_wire.get("src") == (None if "#" in value else ["ivr"])

@@ -171,20 +171,18 @@ NOT_LOOPBACK = [
     ({"listen": "0.0.0.0:0"}, "listen address 0.0.0.0:0 is every interface"),
     ({"listen": "[::]:0"}, "listen address [::]:0 is every interface"),
     ({"listen": "192.0.2.1:0"}, "listen address 192.0.2.1:0 is a non-loopback host"),
-    ({"upstream": "192.0.2.1:80"}, "upstream address 192.0.2.1:80 is a non-loopback host"),
-    ({"upstream": "example.com:80"}, "upstream address example.com:80 is a non-loopback host"),
-    ({"upstream": "[2001:db8::1]:80"}, "upstream address [2001:db8::1]:80 is a non-loopback host"),
 ]
 
 
 @pytest.mark.parametrize(("fields", "message"), NOT_LOOPBACK)
-async def test_proxies_stay_on_loopback(echo: Echo, fields: dict[str, str], message: str) -> None:
+async def test_proxies_listen_on_loopback(echo: Echo, fields: dict[str, str], message: str) -> None:
     async with embedded() as server, httpx.AsyncClient(base_url=server.url) as client:
         body = {"name": "p", "upstream": echo.address, **fields}
         created = await client.post("/proxies", json=body)
         assert created.status_code == 400
         assert created.json()["status"] == 400
         assert created.json()["error"].startswith(message)
+        assert created.json()["error"].endswith("unless served with --allow-non-loopback")
         ok = {"name": "ok", "upstream": echo.address}
         populated = await client.post("/populate", json=[ok, body])
         assert populated.status_code == 400 and populated.json()["error"] == created.json()["error"]
@@ -192,6 +190,53 @@ async def test_proxies_stay_on_loopback(echo: Echo, fields: dict[str, str], mess
         patched = await client.patch("/proxies/ok", json=fields)
         assert patched.status_code == 400
         assert (await client.get("/proxies/ok")).json()["upstream"] == echo.address
+
+
+# Toxiproxy stores any upstream and dials it when a client arrives (compose-style names
+# are the normal case for a standalone Toxiproxy); so does the embedded server.
+OTHER_UPSTREAMS = ["somehost:12345", "redis:6379", "192.0.2.1:80", "[2001:db8::1]:80"]
+
+
+@pytest.mark.parametrize("upstream", OTHER_UPSTREAMS)
+async def test_any_upstream_is_stored_as_given(echo: Echo, upstream: str) -> None:
+    async with embedded() as server, httpx.AsyncClient(base_url=server.url) as client:
+        created = await client.post("/proxies", json={"name": "p", "upstream": upstream})
+        assert created.status_code == 201 and created.json()["upstream"] == upstream
+        await client.post("/proxies", json={"name": "q", "upstream": echo.address})
+        patched = await client.patch("/proxies/q", json={"upstream": upstream})
+        assert patched.status_code == 200 and patched.json()["upstream"] == upstream
+        populated = await client.post("/populate", json=[{"name": "r", "upstream": upstream}])
+        assert populated.status_code == 201
+        assert (await client.get("/proxies/r")).json()["upstream"] == upstream
+
+
+@pytest.mark.parametrize("upstream", ["192.0.2.1:80", "[2001:db8::1]:80"])
+async def test_a_non_loopback_upstream_refuses_traffic_and_says_why(
+    upstream: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with embedded() as server, httpx.AsyncClient(base_url=server.url) as client:
+        created = await client.post("/proxies", json={"name": "p", "upstream": upstream})
+        reader, writer = await connect(created.json()["listen"])
+        # A dial to a TEST-NET address would hang here; the refusal closes at once.
+        assert await asyncio.wait_for(reader.read(), DEADLINE_S) == b""
+        writer.close()
+    (record,) = [r for r in caplog.records if "refused a client" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage().startswith(f"proxy p: refused a client: upstream {upstream} is ")
+    assert "--allow-non-loopback" in record.getMessage()
+
+
+async def test_a_loopback_upstream_by_name_still_relays(echo: Echo) -> None:
+    port = echo.address.rpartition(":")[2]
+    async with embedded() as server, httpx.AsyncClient(base_url=server.url) as client:
+        body = {"name": "p", "upstream": "somehost:1", "listen": "localhost:0"}
+        created = await client.post("/proxies", json=body)
+        patched = await client.patch("/proxies/p", json={"upstream": f"localhost:{port}"})
+        assert patched.status_code == 200
+        reader, writer = await connect(created.json()["listen"])
+        writer.write(b"ping")
+        assert await asyncio.wait_for(reader.readexactly(4), DEADLINE_S) == b"ping"
+        writer.close()
 
 
 @pytest.mark.parametrize("address", ["localhost:{port}", "127.0.0.1:{port}", "127.0.0.2:{port}"])
@@ -203,10 +248,11 @@ async def test_loopback_spellings_are_allowed(echo: Echo, address: str) -> None:
     assert created.status_code == 201
 
 
-async def test_allow_non_loopback_lets_a_proxy_relay_elsewhere() -> None:
+async def test_allow_non_loopback_lets_a_proxy_listen_elsewhere() -> None:
     async with embedded(allow_non_loopback=True) as server:
         async with httpx.AsyncClient(base_url=server.url) as client:
-            body = {"name": "p", "upstream": "192.0.2.1:80", "enabled": False}
+            body = {"name": "p", "upstream": "192.0.2.1:80", "listen": "192.0.2.1:0"}
+            body["enabled"] = False  # nothing binds or dials: 192.0.2.1 is not ours
             assert (await client.post("/proxies", json=body)).status_code == 201
 
 

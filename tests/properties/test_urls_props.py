@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import respx
 from hypothesis import assume, find, given
 from hypothesis import strategies as st
 
@@ -31,7 +32,7 @@ from harness.flow.loader import load_flow_set
 from harness.flow.model import Flow, FlowSet, Step
 from harness.flow.profile import CXONE
 from tests.fixtures.flows import HARDENED, SEED
-from tests.fixtures.inprocess import ScriptedWire
+from tests.fixtures.inprocess import ScriptedWire, routed_by
 from tests.fixtures.servers import ScriptedServer, Seen, WireReply
 from tests.properties.strategies import (
     contract_query,
@@ -58,19 +59,15 @@ def _lookup(flows: FlowSet) -> tuple[Flow, Step]:
 
 def execute_lookup(flow: Flow, step: Step, phone: Any) -> tuple[StepResult, list[httpx.URL]]:
     """Run the lookup step in-process; return its result and the URLs it sent."""
-    seen: list[httpx.URL] = []
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/oauth/token":
-            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
-        seen.append(request.url)
-        return httpx.Response(200, json={"status": "ok", "data": []})
+    router = respx.MockRouter()
+    router.route(path="/oauth/token").respond(200, json={"access_token": "t", "expires_in": 3600})
+    lookup = router.route().respond(200, json={"status": "ok", "data": []})
 
     async def run() -> StepResult:
         clock = VirtualClock()
         ctx = ExecutorContext.create(
             clock=clock,
-            wire=ScriptedWire(httpx.MockTransport(handler)),
+            wire=ScriptedWire(routed_by(router)),
             resolver=FaultyResolver(clock, hosts=HOSTS),
         )
         variables: Mapping[str, Any] = {"phone_number": phone, "oauth_client_secret": "s"}
@@ -79,7 +76,8 @@ def execute_lookup(flow: Flow, step: Step, phone: Any) -> tuple[StepResult, list
         finally:
             await ctx.aclose()
 
-    return asyncio.run(run()), seen
+    result = asyncio.run(run())
+    return result, [call.request.url for call in lookup.calls]
 
 
 def sent_url(flow: Flow, step: Step, phone: Any) -> httpx.URL:

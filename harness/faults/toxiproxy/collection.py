@@ -61,11 +61,12 @@ class ProxyCollection:
             rng=rng,
             max_connections=self.limits.max_connections_per_proxy,
             budget=self._budget,
+            allow_non_loopback=self.limits.allow_non_loopback,
         )
 
     def _check_addresses(self, listen: str, upstream: str) -> None:
+        # Any upstream is stored, as in Toxiproxy; the proxy checks it when it dials.
         check_proxy_address("listen", listen, self.limits.allow_non_loopback)
-        check_proxy_address("upstream", upstream, self.limits.allow_non_loopback)
 
     async def create(self, body: Any) -> Proxy:
         body = obj(body, "toxiproxy.Proxy")

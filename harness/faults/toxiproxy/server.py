@@ -62,7 +62,7 @@ class EmbeddedToxiproxy:
         if not self.limits.allow_non_loopback and not is_loopback(self.host):
             raise UnsafeTargetError(
                 f"refusing to serve the Toxiproxy API on non-loopback host {self.host!r}; "
-                "pass allow_non_loopback (CLI: --allow-non-loopback) if you mean it"
+                "pass Limits(allow_non_loopback=True) (CLI: --allow-non-loopback) if you mean it"
             )
         http = LoopbackServer(
             build_app(self.collection),
@@ -204,5 +204,5 @@ async def serve(
 
 def _hint(err: ApiError) -> str:
     if err.status == 400 and "loopback" in err.message:
-        return "use 127.0.0.1 or localhost, or serve with allow_non_loopback"
+        return "use 127.0.0.1 or localhost, or serve with --allow-non-loopback"
     return "check 'listen' and 'upstream'"
