@@ -19,7 +19,7 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["
 # Calendar-versioned: no major to stop at.
 CALENDAR = {"dask", "distributed"}
 # Their verdicts on our code must not move under us: exact in the dev extra too.
-TOOLS = {"uv", "ruff", "mypy", "types-pyyaml", "types-jsonschema"}
+TOOLS = {"uv", "ruff", "mypy", "mutmut", "types-pyyaml", "types-jsonschema"}
 
 
 def _requirements() -> list[Requirement]:
