@@ -53,6 +53,7 @@ PACKAGES = {
     "harness.scenario": "verdict",
     "harness.contract": "contract",
 }
+COPIED = ["contracts", "scenarios", "docs", "conftest.py", "harness/_bundled"]
 SAMPLE = 200
 SEED = 0
 KILLED = {"killed", "timeout", "segfault"}  # mutmut's names; a hang or crash is noticed too
@@ -71,8 +72,8 @@ def configure(checkout: Path) -> None:
         'source_paths = ["harness"]\n'
         f"do_not_mutate = {_toml_list(untouched)}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(TESTS)}\n"
-        # harness/_bundled/ links to the checkout's contracts/ and scenarios/
-        f"also_copy = {_toml_list(['contracts', 'scenarios', 'conftest.py', 'harness/_bundled'])}\n"
+        # harness/_bundled/ links to the checkout's contracts/ and scenarios/; tests read docs/
+        f"also_copy = {_toml_list(COPIED)}\n"
     )
     with (checkout / "pyproject.toml").open("a", encoding="utf-8") as config:
         config.write(section)
