@@ -14,12 +14,14 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from harness.errors import ConfigError
+from harness.events import looks_secret
 
 from .faultspec import KINDS, FaultSpec, parse_fault
 
@@ -27,6 +29,11 @@ __all__ = ["ActiveFault", "FaultSet", "RecordedRequest", "RequestLog", "control_
 
 # Headers whose values are secrets: never stored, so never shown by `GET /__requests`.
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "proxy-authorization"})
+_SECRET_PARAMS = frozenset({"key", "sig", "signature", "auth", "code", "jwt", "session"})
+
+
+def _secret_param(name: str) -> bool:
+    return name.lower() in _SECRET_PARAMS or looks_secret(name)
 
 
 @dataclass(slots=True)
@@ -174,6 +181,17 @@ class RequestLog:
             text = "[redacted]" if name in _SECRET_HEADERS else value.decode("latin-1")
             out.append((name, text))
         return tuple(out)
+
+    @staticmethod
+    def redact_query(raw: bytes) -> str:
+        """A query string as text, each secret-looking parameter's value replaced
+        (``?key=...``, ``api_key``, ``access_token``, ``sig``...), the rest as sent."""
+        parts = raw.decode("latin-1").split("&") if raw else []
+        for index, part in enumerate(parts):
+            name, sep, _ = part.partition("=")
+            if sep and _secret_param(unquote_plus(name)):
+                parts[index] = f"{name}=[redacted]"
+        return "&".join(parts)
 
 
 def control_routes(faults: FaultSet, log: RequestLog) -> list[BaseRoute]:

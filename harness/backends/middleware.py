@@ -91,7 +91,7 @@ class FaultMiddleware:
                     backend=self.backend,
                     method=method,
                     path=path,
-                    query=scope.get("query_string", b"").decode("latin-1"),
+                    query=RequestLog.redact_query(scope.get("query_string", b"")),
                     headers=RequestLog.redact(scope["headers"]),
                     status=status,
                     faults=tuple(applied),

@@ -5,12 +5,17 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from harness.cli.app import run_async
-from harness.cli.options import report_dir_option, toxiproxy_url_option
+from harness.cli.app import Interrupted, run_async
+from harness.cli.options import FiniteFloat, report_dir_option, toxiproxy_url_option
 from harness.errors import ConfigError
+
+if TYPE_CHECKING:
+    from harness.scenario.mutation import MutationReport, Prepared
+    from harness.scenario.runner import FlowSetRef, RunResult
 
 __all__ = ["mutate"]
 
@@ -26,7 +31,7 @@ __all__ = ["mutate"]
 )
 @click.option(
     "--min-score",
-    type=click.FloatRange(0, 100),
+    type=FiniteFloat(0, 100),
     default=None,
     help="Exit 1 when the mutation score (percent) is below this.",
 )
@@ -72,7 +77,6 @@ def mutate(
     does not load or run) or equivalent (diff finds no change). Reports go to
     REPORT_DIR/<run-id>/.
     """
-    from harness.bundled import SCENARIOS
     from harness.cli.project import open_project
     from harness.faults.client import resolve_url
     from harness.flow.loader import load_flow_set
@@ -83,11 +87,14 @@ def mutate(
 
     project = open_project()
     local = Path("scenarios")
-    paths = project.scenario_paths(scenario_paths) or [local if local.is_dir() else SCENARIOS]
+    paths = project.scenario_paths(scenario_paths) or ([local] if local.is_dir() else [])
+    original = FlowSetRef(name=flows.name, path=flows, flows=load_flow_set(flows))
+    use_battery = project.battery_on(battery)
+    if not paths and not use_battery:
+        paths = [_bundled_demo(original)]
     scenarios = project.load(paths)
-    if project.battery_on(battery):
+    if use_battery:
         # The battery comes from the original flows: a mutant must not set its own bar.
-        original = FlowSetRef(name=flows.name, path=flows, flows=load_flow_set(flows))
         scenarios += project.battery([original])
     project.probe()
     url = resolve_url(toxiproxy_url)
@@ -98,17 +105,29 @@ def mutate(
         if not prepared.loaded and not prepared.invalid:
             raise ConfigError("no HTTP step or router to mutate", file=flows)
         applicable = sum(s.applies_to(flows.name) for s in scenarios)
+        finished: dict[str, list[RunResult]] = {}
+
+        def on_run(run: RunResult) -> None:
+            progress.on_run(run)
+            finished.setdefault(run.flow_set, []).append(run)
+
         with Progress(applicable * len(prepared.loaded)) as progress:
-            report = run_async(
-                run_mutation(
-                    prepared,
-                    scenarios,
-                    toxiproxy_url=url,
-                    max_parallel=max_parallel,
-                    on_run=progress.on_run,
-                    on_call=progress.on_call,
+            try:
+                report = run_async(
+                    run_mutation(
+                        prepared,
+                        scenarios,
+                        toxiproxy_url=url,
+                        max_parallel=max_parallel,
+                        on_run=on_run,
+                        on_call=progress.on_call,
+                    )
                 )
-            )
+            except Interrupted as exc:
+                report = _finished_part(prepared, finished, applicable, exc)
+                out = write_mutation_reports(report, report_dir, new_run_id())
+                click.echo(f"{len(report.results)} judged mutants kept in {out}", err=True)
+                raise
     out = write_mutation_reports(report, report_dir, new_run_id())
     print_mutation(report)
     click.echo(f"reports in {out}")
@@ -117,3 +136,49 @@ def mutate(
             f"mutation score {report.score():.0%} is below --min-score {min_score:g}%", err=True
         )
         sys.exit(1)
+
+
+def _finished_part(
+    prepared: Prepared,
+    finished: dict[str, list[RunResult]],
+    applicable: int,
+    exc: Interrupted,
+) -> MutationReport:
+    """What the finished runs decide: mutants fully run, and mutants a finished run (or the
+    lint) already killed; the rest are left out, never guessed survived."""
+    from harness.scenario.mutation import judge
+
+    report = judge(prepared, finished, scenarios=applicable)
+    full = {k for k in prepared.loaded if len(finished.get(k, [])) >= applicable}
+    report.results = [
+        r
+        for r in report.results
+        if r.mutant.id not in prepared.loaded or r.mutant.id in full or r.status == "killed"
+    ]
+    report.incomplete = (
+        f"interrupted by {exc.signame}: {len(report.results)} of "
+        f"{len(prepared.loaded) + len(prepared.invalid)} mutants judged"
+    )
+    return report
+
+
+def _bundled_demo(original: FlowSetRef) -> Path:
+    """The bundled scenarios, when FLOWS is the demo they were written for; else exit 2.
+
+    Without scenarios/, --scenarios or configured backends there is nothing of the
+    project's own to run: the demo's scenarios call the demo's flows, and run against
+    another flow set each would only fail with "entry flow ... is not in flow set".
+    """
+    from harness.bundled import SCENARIOS
+    from harness.scenario.model import load_scenarios
+
+    entries = sorted({s.entry for s in load_scenarios([SCENARIOS])})
+    if all(original.flows.get(entry) is not None for entry in entries):
+        return SCENARIOS
+    raise ConfigError(
+        "no scenarios to run against these flows: no scenarios/ folder here, no --scenarios, "
+        "and no backends configured for the fault battery",
+        file=original.path,
+        hint="pass --scenarios DIR, or configure backends in ivr-harness.toml (see "
+        "`ivr-harness init`); the bundled demo scenarios call " + ", ".join(entries),
+    )

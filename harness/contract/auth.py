@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import httpx
 
@@ -80,9 +80,9 @@ def fetch_token(client: OAuthClient, *, timeout_s: float = 10.0) -> str:
     if client.scopes:
         data["scope"] = " ".join(client.scopes)
     try:
-        response = httpx.post(
-            client.token_url, data=data, auth=(client.client_id, secret), timeout=timeout_s
-        )
+        # RFC 6749 2.3.1: the client id and secret are form-urlencoded, then sent as Basic.
+        basic = (quote_plus(client.client_id), quote_plus(secret))
+        response = httpx.post(client.token_url, data=data, auth=basic, timeout=timeout_s)
     except httpx.HTTPError as exc:
         raise UnreachableError(f"cannot reach token endpoint {client.token_url}: {exc}") from None
     token = _token_of(response)
@@ -122,7 +122,9 @@ def auth_from_flows(
     sources = _token_sources(flows, variables, routes)
     for client in sources:
         if urlsplit(client.token_url).hostname == host or _routed_host(client, routes) == host:
-            return ProviderAuth(basic=(client.client_id, client.secret or ""))
+            # RFC 6749 2.3.1: client credentials are form-urlencoded before Basic auth.
+            basic = (quote_plus(client.client_id), quote_plus(client.secret or ""))
+            return ProviderAuth(basic=basic)
     for flow in flows:
         for step in flow.http_steps():
             if urlsplit(str(step.config.get("url", ""))).hostname != host:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -63,6 +64,8 @@ class GateOptions:
     seed: int | None = None  # the provider parts' Hypothesis seed
     against: str | None = None  # diff the flows' behaviour against this version
     today: datetime.date | None = None  # when suppressions expire; None: today (UTC)
+    # Told of each part as it finishes, so an interrupted gate can report what finished.
+    on_part: Callable[[Part], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +91,7 @@ class GateResult:
     parts: tuple[Part, ...]
     started_at: str
     duration_s: float
+    incomplete: str = ""  # why the gate stopped before every part ran; "" when it did not
 
     @property
     def lint_findings(self) -> list[Any]:
@@ -102,6 +106,8 @@ class GateResult:
     @property
     def verdict(self) -> Status:
         statuses = {p.status for p in self.parts}
+        if self.incomplete:
+            return "error"
         return "error" if "error" in statuses else "failed" if "failed" in statuses else "passed"
 
     @property
@@ -125,18 +131,19 @@ def run_gate(options: GateOptions) -> GateResult:
     old = _older(options) if options.against else None
     today = options.today or datetime.datetime.now(datetime.UTC).date()
     held: list[Suppressed] = []
+    timed = functools.partial(_timed, on_part=options.on_part)
     parts = [
-        _timed(
+        timed(
             "lint", lambda: _lint(flows, config.without_justified(), budget_ms, rules, today, held)
         ),
-        _timed("budget", lambda: _budget(flows, budget_ms)),
-        _timed(
+        timed("budget", lambda: _budget(flows, budget_ms)),
+        timed(
             "consumer", lambda: _consumer(flows, specs, options.max_examples, rules, today, held)
         ),
     ]
     for name, url in options.base_urls.items():
         parts.append(
-            _timed(
+            timed(
                 f"provider {name}",
                 lambda n=name, u=url: _provider(  # type: ignore[misc]
                     flows, specs, n, u, options
@@ -144,7 +151,7 @@ def run_gate(options: GateOptions) -> GateResult:
             )
         )
     if old is not None:
-        parts.append(_timed("diff", lambda: _diff(old, flows, budget_ms, options.against or "")))
+        parts.append(timed("diff", lambda: _diff(old, flows, budget_ms, options.against or "")))
     if rules:
         parts.append(_suppressions(rules, held, today))
     return GateResult(
@@ -155,13 +162,18 @@ def run_gate(options: GateOptions) -> GateResult:
     )
 
 
-def _timed(name: str, run: Callable[[], Part]) -> Part:
+def _timed(
+    name: str, run: Callable[[], Part], on_part: Callable[[Part], None] | None = None
+) -> Part:
     started = time.monotonic()
     try:
         part = run()
     except HarnessError as exc:
         part = Part(name=name, status="error", summary=str(exc), problems=(str(exc),))
-    return dataclasses.replace(part, duration_s=time.monotonic() - started)
+    part = dataclasses.replace(part, duration_s=time.monotonic() - started)
+    if on_part is not None:
+        on_part(part)
+    return part
 
 
 def _older(options: GateOptions) -> FlowSet:

@@ -16,7 +16,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from harness.clock import Clock
 from harness.events import Redactor
@@ -239,11 +239,14 @@ class Authorizer:
         started = self.clock.monotonic()
         inline = self.tokens.peek(key) is None
         form = {"grant_type": "client_credentials", "scope": " ".join(key.scopes)}
+        # RFC 6749 2.3.1: the client id and secret are form-urlencoded, then sent as Basic.
+        user, password = quote_plus(key.client_id), quote_plus(secret)
         headers = {
-            "Authorization": basic_header(key.client_id, secret),
+            "Authorization": basic_header(user, password),
             "Content-Type": "application/x-www-form-urlencoded",
         }
-        self.redactor.add_basic(key.client_id, secret)
+        self.redactor.add(secret)
+        self.redactor.add_basic(user, password)
         status, code = 0, ""
         try:
             response = await send("POST", key.endpoint, headers, urlencode(form).encode())

@@ -101,6 +101,7 @@ class MutationReport:
     scenarios: int = 0
     wall_ms: float = 0.0
     seed: int = 0
+    incomplete: str = ""  # why the run stopped early; only mutants fully run are judged
 
     def counted(self, results: Sequence[MutantResult] | None = None) -> list[MutantResult]:
         chosen = self.results if results is None else results
@@ -129,6 +130,8 @@ class MutationReport:
                 status: sum(r.status == status for r in self.results)
                 for status in ("killed", "survived", *EXCLUDED)
             },
+            "complete": not self.incomplete,
+            "incomplete_reason": self.incomplete,
             "score_by_flow": self.by(lambda r: r.mutant.flow_id),
             "score_by_trap": self.by(lambda r: r.mutant.trap),
             "mutants": [
