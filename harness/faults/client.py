@@ -47,6 +47,7 @@ from toxiproxy.proxy import Proxy
 from toxiproxy.toxic import Toxic
 
 from harness.errors import ConfigError, HarnessError, UnreachableError
+from harness.flow.bounds import name_problem
 
 __all__ = [
     "ProxyHandle",
@@ -149,11 +150,10 @@ def check_proxy_name(name: str) -> str:
     ``/`` in it, neither Toxiproxy nor the embedded server can ever address (or delete)
     it again. Control characters cannot travel in a URL either.
     """
-    bad = next((c for c in name if c == "/" or c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F), None)
-    if not name or bad is not None or name in (".", ".."):
-        shown = f"contains {bad!r}" if bad is not None else "is empty or a dot segment"
+    problem = name_problem(name) if name else "it is empty"
+    if problem:
         raise ConfigError(
-            f"{name!r} cannot be a Toxiproxy proxy name: it {shown}",
+            f"{name!r} cannot be a Toxiproxy proxy name: {problem}",
             file="proxy name",
             hint="flow ids, step ids and scenario names become proxy names; use letters, "
             "digits, '.', '_' and '-'",
