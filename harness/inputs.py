@@ -45,6 +45,7 @@ __all__ = [
     "MAX_SAFE_INTEGER",
     "check_numbers",
     "check_run_id",
+    "nested_deeper",
     "parse_json",
     "parse_toml",
     "parse_yaml",
@@ -131,20 +132,34 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _check_depth(text: str, syntax: str, file: Path | str | None, max_depth: int) -> None:
-    """Bracket depth outside strings, scanned without recursion, before the parser runs."""
+def nested_deeper(text: str, max_depth: int) -> bool:
+    """Whether JSON text nests brackets (outside strings) more than ``max_depth`` deep."""
+    return _past_depth(text, "json", max_depth) is not None
+
+
+def _past_depth(text: str, syntax: str, max_depth: int) -> tuple[str, int] | None:
+    """The text without strings and the offset in it where ``max_depth`` is passed."""
     stripped = _STRINGS[syntax].sub("", text)
     depth = 0
     for match in _BRACKETS.finditer(stripped):
         depth += 1 if match.group() in "[{" else -1
         if depth > max_depth:
-            # JSON strings hold no raw newline, so the line in the stripped text is exact there.
-            line = stripped.count("\n", 0, match.start()) + 1
-            raise ConfigError(
-                f"nested more than {max_depth} levels deep (from about line {line})",
-                file=file,
-                hint="no flow, scenario, spec or config needs this; is the file generated?",
-            )
+            return stripped, match.start()
+    return None
+
+
+def _check_depth(text: str, syntax: str, file: Path | str | None, max_depth: int) -> None:
+    """Bracket depth outside strings, scanned without recursion, before the parser runs."""
+    past = _past_depth(text, syntax, max_depth)
+    if past is not None:
+        stripped, offset = past
+        # JSON strings hold no raw newline, so the line in the stripped text is exact there.
+        line = stripped.count("\n", 0, offset) + 1
+        raise ConfigError(
+            f"nested more than {max_depth} levels deep (from about line {line})",
+            file=file,
+            hint="no flow, scenario, spec or config needs this; is the file generated?",
+        )
 
 
 def parse_json(

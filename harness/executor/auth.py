@@ -129,7 +129,7 @@ def parse_token(status: int, body: bytes, now: float) -> Token:
         data = json.loads(body)
         access = str(data["access_token"])
         expires_in = float(data.get("expires_in", 3600))
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise TokenError("token_response_malformed", status) from exc
     return Token(access_token=access, expires_at=now + expires_in)
 
