@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import os
 import signal
+import sys
 import threading
 from collections.abc import Coroutine, Iterator
 from types import FrameType
@@ -82,13 +85,29 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 # The stop signals received since the command started. Only the first one interrupts;
 # later ones are noted and never break into the cleanup the first one started.
 _received: list[int] = []
+_raised: list[bool] = [False]
+# How soon a stop swallowed in a finalizer is delivered again.
+_REDELIVER_S = 0.01
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    first = not _received
     _received.append(signum)
-    if first:
-        raise Interrupted(signum)
+    if not _raised[0]:
+        _raised[0] = True
+        raise Interrupted(_received[0])
+
+
+def _swallowed(unraisable: Any, previous: Any) -> None:
+    """A signal handler runs wherever the interpreter is, a finalizer (``__del__``, a GC
+    callback) included, and Python only prints what is raised there ("Exception ignored
+    in ..."). Such an Interrupted never reached the command: send the signal again, a
+    moment later, and keep the traceback out of the output."""
+    if isinstance(unraisable.exc_value, Interrupted):
+        _raised[0] = False
+        signum = unraisable.exc_value.signum
+        threading.Timer(_REDELIVER_S, os.kill, (os.getpid(), signum)).start()
+        return
+    previous(unraisable)
 
 
 @contextlib.contextmanager
@@ -105,14 +124,18 @@ def stop_signals() -> Iterator[None]:
         yield
         return
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    hook = sys.unraisablehook
     _received.clear()
+    _raised[0] = False
     for signum in STOP_SIGNALS:
         signal.signal(signum, _interrupt)
+    sys.unraisablehook = functools.partial(_swallowed, previous=hook)
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        sys.unraisablehook = hook
 
 
 def interrupted() -> Interrupted | None:
