@@ -80,6 +80,7 @@ class Outcome:
     exit_code: int
     stop_s: float
     proxies_left: int
+    early: bool = False  # killed before its handlers existed (interpreter start-up)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -125,7 +126,13 @@ def judge(outcome: Outcome, signum: int, stderr: str, url: str, reports: Path) -
     """Every problem a user would notice: a wrong exit, a traceback, a proxy left, a
     report that does not parse or does not say it is incomplete."""
     interrupted = outcome.exit_code == 128 + signum
-    if not interrupted and outcome.exit_code not in (0, 1):
+    # Killed by the signal's default action: it came while the interpreter was still
+    # starting (before any handler could exist). The shell shows 128 + N for that too;
+    # it is clean only if the command had not begun: no report folder, no proxy.
+    outcome.early = outcome.exit_code == -signum
+    if outcome.early and reports.exists() and any(reports.iterdir()):
+        outcome.problems.append("killed by the signal after it had started writing reports")
+    if not (interrupted or outcome.early) and outcome.exit_code not in (0, 1):
         outcome.problems.append(f"exit {outcome.exit_code}")
     if "Traceback" in stderr or "Exception ignored" in stderr:
         outcome.problems.append("traceback: " + stderr[stderr.find("Traceback") :][:400])
