@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -16,6 +17,15 @@ if TYPE_CHECKING:
     from harness.backends.server import ReferenceBackends
 
 __all__ = ["backend", "toxiproxy"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _seconds(name: str, default: float, help: str) -> Callable[[F], F]:
+    """A finite number of seconds, 1 ms to an hour."""
+    return click.option(
+        name, type=FiniteFloat(min=0.001, max=3600), default=default, show_default=True, help=help
+    )
 
 
 @click.group()
@@ -62,19 +72,11 @@ def toxiproxy() -> None:
     show_default=True,
     help="Open API connections; a new one replaces the oldest idle or dribbling one.",
 )
-@click.option(
-    "--read-timeout",
-    type=FiniteFloat(min=0.001, max=3600),
-    default=15.0,
-    show_default=True,
-    help="Seconds a client has to send one whole API request.",
-)
-@click.option(
+@_seconds("--read-timeout", 15.0, "Seconds a client has to send one whole API request.")
+@_seconds(
     "--header-timeout",
-    type=FiniteFloat(min=0.001, max=3600),
-    default=5.0,
-    show_default=True,
-    help="Seconds a client has to send a request's header (at most --read-timeout).",
+    5.0,
+    "Seconds a client has to send a request's header (at most --read-timeout).",
 )
 def toxiproxy_serve(
     host: str,
