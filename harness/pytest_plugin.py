@@ -243,15 +243,17 @@ class ScenarioItem(pytest.Item):
 
 def _run(config: pytest.Config, scenario: Scenario, flow_set: FlowSetRef) -> RunResult:
     """This item's scenario against this item's flow set, on its own embedded Toxiproxy."""
-    import asyncio
     import dataclasses
 
+    from harness.cli.app import run_async
     from harness.faults.client import resolve_url
     from harness.scenario.runner import run_suite
 
     only = dataclasses.replace(scenario, flows=(flow_set.name,))
     url = resolve_url(config.getoption("--toxiproxy-url") or config.getini("ivr_toxiproxy_url"))
-    suite = asyncio.run(run_suite([only], [flow_set], toxiproxy_url=url))
+    # The CLI's signal path: SIGTERM, SIGHUP and SIGQUIT, not only Ctrl-C, end the run
+    # through its cleanup (its proxies removed), then stop the session.
+    suite = run_async(run_suite([only], [flow_set], toxiproxy_url=url))
     return suite.runs[0]
 
 

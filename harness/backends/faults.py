@@ -35,8 +35,12 @@ _SHOWN_HEADERS = frozenset(
         "x-correlation-id", "x-request-id", "user-agent", "host", "accept-encoding",
     }
 )  # fmt: skip
-_SECRET_QUERY = frozenset({"key", "sig", "signature", "code"})
+_SECRET_PARAMS = frozenset({"key", "sig", "signature", "auth", "code", "jwt", "session"})
 _TRACE = "x-ivr-harness-trace"
+
+
+def _secret_param(name: str) -> bool:
+    return name.lower() in _SECRET_PARAMS or looks_secret(name)
 
 
 @dataclass(slots=True)
@@ -236,15 +240,15 @@ class RequestLog:
 
     @staticmethod
     def redact_query(raw: bytes) -> str:
-        """The query string with the value of every secret-looking parameter replaced."""
+        """The query string as text, the value of every secret-looking parameter
+        (``?key=...``, ``api_key``, ``access_token``, ``sig``...) replaced, the rest as sent."""
         text = raw.decode("latin-1")
         if not text:
             return ""
         parts = []
         for pair in text.split("&"):
             name, sep, value = pair.partition("=")
-            secret = looks_secret(unquote_plus(name)) or unquote_plus(name).lower() in _SECRET_QUERY
-            shown = "[redacted]" if sep and value and secret else value
+            shown = "[redacted]" if sep and value and _secret_param(unquote_plus(name)) else value
             parts.append(f"{name}{sep}{shown}")
         return "&".join(parts)
 

@@ -7,13 +7,16 @@ harness could not run (unparseable input -> one line naming file + pointer).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
+from harness.cli.app import Interrupted
 from harness.cli.gate_input import (
     base_urls_of,
     open_project,
@@ -23,6 +26,7 @@ from harness.cli.gate_input import (
     variables_of,
 )
 from harness.cli.options import (
+    FiniteFloat,
     allow_non_loopback_option,
     report_dir_option,
     set_options,
@@ -160,7 +164,7 @@ def no_traceback(doing: str) -> Iterator[None]:
 @click.option(
     "--max-time",
     default=None,
-    type=click.FloatRange(min=0.1),
+    type=FiniteFloat(min=0.1),
     help="Stop generating after this many seconds.",
 )
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
@@ -284,7 +288,7 @@ def _print_provider(report: Any, seed: int | None) -> int:
 @set_options
 @click.option("--max-examples", default=150, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--provider-examples", default=20, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--max-time", default=None, type=click.FloatRange(min=0.1))
+@click.option("--max-time", default=None, type=FiniteFloat(min=0.1))
 @click.option("--run-id", default=None, help="Reports folder name (default: UTC time + suffix).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Provider runs' seed.")
 @click.option(
@@ -331,11 +335,15 @@ def gate(
     the project configuration (ivr-harness.toml); flags win.
     """
     from harness.contract.gate import GateOptions, make_run_id, run_gate
+    from harness.inputs import check_run_id
     from harness.report.gate import print_summary, write_reports
+    from harness.report.stream import check_new_run_folder
 
     project = open_project()
     folder = flows_argument(flows, project)
     urls = base_urls_of(base_urls, project)
+    finished: list[Any] = []
+    started = (time.monotonic(), datetime.datetime.now(datetime.UTC).isoformat())
     options = GateOptions(
         flows=folder,
         specs=specs_of(specs, project),
@@ -352,14 +360,42 @@ def gate(
         baseline=baseline,
         seed=seed,
         against=against,
+        on_part=finished.append,
     )
-    with no_traceback(f"reading the gate's input ({folder})"):
-        result = run_gate(options)
+    check_new_run_folder(report_dir, check_run_id(options.run_id))  # never over a report
+    try:
+        with no_traceback(f"reading the gate's input ({folder})"):
+            result = run_gate(options)
+    except Interrupted as exc:
+        _keep_finished(options.run_id, finished, started, exc, report_dir)
+        raise
     out = write_reports(result, report_dir)
     print_summary(result, out)
     if write_baseline is not None:
         _write_baseline(result, write_baseline)
     raise SystemExit(result.exit_code)
+
+
+def _keep_finished(
+    run_id: str,
+    parts: list[Any],
+    started: tuple[float, str],
+    exc: Interrupted,
+    report_dir: Path,
+) -> None:
+    """The reports of the parts that finished, marked incomplete (the one signal path)."""
+    from harness.contract.gate import GateResult
+    from harness.report.gate import write_reports
+
+    result = GateResult(
+        run_id=run_id,
+        parts=tuple(parts),
+        started_at=started[1],
+        duration_s=time.monotonic() - started[0],
+        incomplete=f"interrupted by {exc.signame}",
+    )
+    out = write_reports(result, report_dir)
+    click.echo(f"{len(parts)} finished parts kept in {out}", err=True)
 
 
 def _write_baseline(result: Any, path: Path) -> None:

@@ -55,12 +55,18 @@ def init(directory: Path) -> None:
         + deploy_job([d.relative_to(directory).as_posix() for d in sorted(flow_dirs)]),
         scenario: _scenario(entry, pinned, road),
     }
-    existing = [path for path in outputs if path.exists()]
+    # A symlink counts as there even when it dangles: writing through it would create (or
+    # overwrite) a file wherever it points.
+    existing = [path for path in outputs if path.exists() or path.is_symlink()]
     if existing:
         raise ConfigError("already exists", file=existing[0], hint="init never overwrites a file")
     for path, text in outputs.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("x", encoding="utf-8") as fh:  # O_EXCL: never through a symlink
+                fh.write(text)
+        except OSError as exc:
+            raise ConfigError(f"cannot write: {exc.strerror or exc}", file=path) from None
         click.echo(f"wrote {path}")
     missing = sorted(set(hosts) - set(specs))
     if missing:

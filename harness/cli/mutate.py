@@ -6,12 +6,19 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from harness.cli.app import run_async
-from harness.cli.options import report_dir_option, toxiproxy_url_option
+from harness.cli.app import Interrupted, run_async
+from harness.cli.options import FiniteFloat, report_dir_option, toxiproxy_url_option
 from harness.errors import ConfigError, HarnessError
+
+if TYPE_CHECKING:
+    from harness.scenario.mutant_verdict import MutantResult, MutationReport
+    from harness.scenario.mutation import Prepared
+    from harness.scenario.original import Original
+    from harness.scenario.runner import FlowSetRef
 
 __all__ = ["mutate"]
 
@@ -27,7 +34,7 @@ __all__ = ["mutate"]
 )
 @click.option(
     "--min-score",
-    type=click.FloatRange(0, 100),
+    type=FiniteFloat(0, 100),
     default=None,
     help="Exit 1 when the mutation score (percent) is below this; exit 2, before any "
     "mutant runs, when the original flow set already fails a scenario.",
@@ -119,7 +126,6 @@ def mutate(
     invalid (it does not load or run) or equivalent (diff finds no change). Reports go
     to REPORT_DIR/<run-id>/.
     """
-    from harness.bundled import SCENARIOS
     from harness.cli.project import open_project
     from harness.faults.client import resolve_url
     from harness.flow.loader import load_flow_set
@@ -133,7 +139,6 @@ def mutate(
     from harness.report.progress import Progress
     from harness.scenario.incremental import Incremental
     from harness.scenario.mutation import (
-        MutationReport,
         prepare,
         reuse_original,
         run_mutation,
@@ -143,11 +148,14 @@ def mutate(
 
     project = open_project()
     local = Path("scenarios")
-    paths = project.scenario_paths(scenario_paths) or [local if local.is_dir() else SCENARIOS]
+    paths = project.scenario_paths(scenario_paths) or ([local] if local.is_dir() else [])
+    original = FlowSetRef(name=flows.name, path=flows, flows=load_flow_set(flows))
+    use_battery = project.battery_on(battery)
+    if not paths and not use_battery:
+        paths = [_bundled_demo(original)]
     scenarios = project.load(paths)
-    if project.battery_on(battery):
+    if use_battery:
         # The battery comes from the original flows: a mutant must not set its own bar.
-        original = FlowSetRef(name=flows.name, path=flows, flows=load_flow_set(flows))
         scenarios += project.battery([original])
     cache = Incremental.load(incremental) if incremental is not None else None
     project.probe()
@@ -168,6 +176,8 @@ def mutate(
         )
         if not prepared.loaded and not prepared.invalid:
             raise ConfigError("no HTTP step or router to mutate", file=flows)
+        judged: list[MutantResult] = []
+        state: dict[str, Original] = {}
 
         async def work() -> MutationReport:
             green = reuse_original(prepared, scenarios, cache)
@@ -184,6 +194,7 @@ def mutate(
                     )
             else:
                 click.echo(f"the original's run: reused from {incremental}")
+            state["original"] = green
             if min_score is not None and green.red():
                 print_original(green)
                 raise HarnessError(
@@ -192,6 +203,11 @@ def mutate(
                     "--min-score refuses; fix them or declare them known_defects"
                 )
             shown = MutantProgress(len(prepared.loaded))
+
+            def on_mutant(result: MutantResult) -> None:
+                judged.append(result)
+                shown.on_mutant(result)
+
             return await run_mutation(
                 prepared,
                 scenarios,
@@ -201,12 +217,19 @@ def mutate(
                 bail=bail,
                 coverage=coverage,
                 incremental=cache,
-                on_mutant=shown.on_mutant,
+                on_mutant=on_mutant,
             )
 
-        report = run_async(work())
-    if cache is not None and incremental is not None:
-        atomic_write(incremental, json.dumps(cache.to_json()) + "\n")
+        try:
+            report = run_async(work())
+        except Interrupted as exc:
+            report = _finished_part(prepared, judged, applicable, state.get("original"), exc)
+            out = write_mutation_reports(report, report_dir, new_run_id())
+            click.echo(f"{len(report.results)} judged mutants kept in {out}", err=True)
+            raise
+        finally:
+            if cache is not None and incremental is not None:
+                atomic_write(incremental, json.dumps(cache.to_json()) + "\n")
     out = write_mutation_reports(report, report_dir, new_run_id())
     print_mutation(report)
     click.echo(f"reports in {out}")
@@ -215,3 +238,47 @@ def mutate(
             f"mutation score {report.score():.0%} is below --min-score {min_score:g}%", err=True
         )
         sys.exit(1)
+
+
+def _finished_part(
+    prepared: Prepared,
+    judged: list[MutantResult],
+    applicable: int,
+    original: Original | None,
+    exc: Interrupted,
+) -> MutationReport:
+    """The mutants judged before the signal (and those that never loaded); the rest are
+    left out, never guessed survived."""
+    from harness.scenario.mutant_verdict import MutationReport
+
+    report = MutationReport(
+        flow_set=prepared.flow_set, scenarios=applicable, seed=prepared.seed, original=original
+    )
+    report.results = sorted([*prepared.invalid, *judged], key=lambda r: r.mutant.id)
+    report.incomplete = (
+        f"interrupted by {exc.signame}: {len(judged)} of "
+        f"{len(prepared.loaded)} mutants judged"
+    )
+    return report
+
+
+def _bundled_demo(original: FlowSetRef) -> Path:
+    """The bundled scenarios, when FLOWS is the demo they were written for; else exit 2.
+
+    Without scenarios/, --scenarios or configured backends there is nothing of the
+    project's own to run: the demo's scenarios call the demo's flows, and run against
+    another flow set each would only fail with "entry flow ... is not in flow set".
+    """
+    from harness.bundled import SCENARIOS
+    from harness.scenario.model import load_scenarios
+
+    entries = sorted({s.entry for s in load_scenarios([SCENARIOS])})
+    if all(original.flows.get(entry) is not None for entry in entries):
+        return SCENARIOS
+    raise ConfigError(
+        "no scenarios to run against these flows: no scenarios/ folder here, no --scenarios, "
+        "and no backends configured for the fault battery",
+        file=original.path,
+        hint="pass --scenarios DIR, or configure backends in ivr-harness.toml (see "
+        "`ivr-harness init`); the bundled demo scenarios call " + ", ".join(entries),
+    )

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from harness.events import Event
     from harness.executor.timeline import Caller, CallResult
     from harness.flow.model import FlowSet
+    from harness.report.results import Shard
     from harness.scenario.model import Scenario
     from harness.scenario.runner import FlowSetRef, RunResult, SuiteResult
 
@@ -212,8 +213,7 @@ def suite(
         scenarios = [s for s in scenarios if scenario_filter in s.name]
     if not scenarios:
         raise ConfigError("no scenario to run", file=", ".join(map(str, paths)) or "scenarios/")
-    if shard is not None:
-        scenarios = _shard(scenarios, flow_sets, shard)
+    scenarios, share = _shard(scenarios, flow_sets, shard or "1/1")
     project.probe()
     result = _run_with_reports(
         scenarios,
@@ -225,25 +225,36 @@ def suite(
         broken=broken,
         max_reruns=max_reruns,
         notes=project.notes,
+        shard=share,
     )
     sys.exit(exit_code(result.verdict))
 
 
-def _shard(scenarios: list[Scenario], flow_sets: list[FlowSetRef], spec: str) -> list[Scenario]:
-    """The runs of shard K of N: every N-th (scenario, flow set) pair in run-id order."""
+def _shard(
+    scenarios: list[Scenario], flow_sets: list[FlowSetRef], spec: str
+) -> tuple[list[Scenario], Shard]:
+    """The runs of shard K of N (every N-th (scenario, flow set) pair in run-id order),
+    and which share of which suite that is, for results.json and `report merge`."""
+    from harness.report.results import Shard, suite_fingerprint
     from harness.scenario.runner import suite_pairs
 
     index, sep, count = spec.partition("/")
-    if not (sep and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+    digits = all(part.isascii() and part.isdigit() and len(part) <= 6 for part in (index, count))
+    if not (sep and digits and 1 <= int(index) <= int(count)):
         raise ConfigError(f"--shard expects K/N with 1 <= K <= N, got '{spec}'", file="--shard")
     pairs = sorted(suite_pairs(scenarios, flow_sets), key=lambda p: (p[0].name, p[1].name))
+    share = Shard(
+        index=int(index), count=int(count), suite=suite_fingerprint(pairs), suite_runs=len(pairs)
+    )
     mine = pairs[int(index) - 1 :: int(count)]
+    if not pairs:
+        return scenarios, share  # nothing applies: the suite says why, with a hint
     if not mine:
         raise ConfigError(f"shard {spec} has no runs: the suite has {len(pairs)}", file="--shard")
     kept: dict[int, tuple[Scenario, list[str]]] = {}
     for scenario, flow_set in mine:
         kept.setdefault(id(scenario), (scenario, []))[1].append(flow_set.name)
-    return [dataclasses.replace(s, flows=tuple(names)) for s, names in kept.values()]
+    return [dataclasses.replace(s, flows=tuple(names)) for s, names in kept.values()], share
 
 
 @click.command()
@@ -348,6 +359,7 @@ def _run_with_reports(
     broken: Sequence[HarnessError] = (),
     max_reruns: int = 1,
     notes: Sequence[str] = (),
+    shard: Shard | None = None,
 ) -> SuiteResult:
     from harness.faults.client import ToxiproxyControl, resolve_url
     from harness.report.console import make_console, print_suite
@@ -377,7 +389,11 @@ def _run_with_reports(
             else "",
         )
     stream = ReportStream(
-        report_dir=report_dir, run_id=new_run_id(), toxiproxy=url or "embedded", notes=list(notes)
+        report_dir=report_dir,
+        run_id=new_run_id(),
+        toxiproxy=url or "embedded",
+        notes=list(notes),
+        shard=shard,
     )
     unloaded = [_unloaded(exc) for exc in broken]
     for run in unloaded:

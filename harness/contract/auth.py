@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import httpx
 
@@ -123,7 +123,9 @@ def auth_from_flows(
     sources = _token_sources(flows, variables, routes)
     for client in sources:
         if urlsplit(client.token_url).hostname == host or _routed_host(client, routes) == host:
-            return ProviderAuth(basic=(client.client_id, client.secret or ""))
+            # RFC 6749 2.3.1: client credentials are form-urlencoded before Basic auth.
+            basic = (quote_plus(client.client_id), quote_plus(client.secret or ""))
+            return ProviderAuth(basic=basic)
     for flow in flows:
         for step in flow.http_steps():
             if urlsplit(str(step.config.get("url", ""))).hostname != host:

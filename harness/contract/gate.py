@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -64,6 +65,8 @@ class GateOptions:
     seed: int | None = None  # the provider parts' Hypothesis seed
     against: str | None = None  # diff the flows' behaviour against this version
     today: datetime.date | None = None  # when suppressions expire; None: today (UTC)
+    # Told of each part as it finishes, so an interrupted gate can report what finished.
+    on_part: Callable[[Part], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +92,7 @@ class GateResult:
     parts: tuple[Part, ...]
     started_at: str
     duration_s: float
+    incomplete: str = ""  # why the gate stopped before every part ran; "" when it did not
 
     @property
     def lint_findings(self) -> list[Any]:
@@ -103,6 +107,8 @@ class GateResult:
     @property
     def verdict(self) -> Status:
         statuses = {p.status for p in self.parts}
+        if self.incomplete:
+            return "error"
         return "error" if "error" in statuses else "failed" if "failed" in statuses else "passed"
 
     @property
@@ -128,18 +134,19 @@ def run_gate(options: GateOptions) -> GateResult:
     old = _older(options) if options.against else None
     today = options.today or datetime.datetime.now(datetime.UTC).date()
     held: list[Suppressed] = []
+    timed = functools.partial(_timed, on_part=options.on_part)
     parts = [
-        _timed(
+        timed(
             "lint", lambda: _lint(flows, config.without_justified(), budget_ms, rules, today, held)
         ),
-        _timed("budget", lambda: _budget(flows, budget_ms)),
-        _timed(
+        timed("budget", lambda: _budget(flows, budget_ms)),
+        timed(
             "consumer", lambda: _consumer(flows, specs, options.max_examples, rules, today, held)
         ),
     ]
     for name, url in options.base_urls.items():
         parts.append(
-            _timed(
+            timed(
                 f"provider {name}",
                 lambda n=name, u=url: _provider(  # type: ignore[misc]
                     flows, specs, n, u, options
@@ -147,7 +154,7 @@ def run_gate(options: GateOptions) -> GateResult:
             )
         )
     if old is not None:
-        parts.append(_timed("diff", lambda: _diff(old, flows, budget_ms, options.against or "")))
+        parts.append(timed("diff", lambda: _diff(old, flows, budget_ms, options.against or "")))
     if rules:
         parts.append(_suppressions(rules, held, today))
     return GateResult(
@@ -158,8 +165,11 @@ def run_gate(options: GateOptions) -> GateResult:
     )
 
 
-def _timed(name: str, run: Callable[[], Part]) -> Part:
-    """Run one part; a part that cannot run is an ``error`` part, the others still run."""
+def _timed(
+    name: str, run: Callable[[], Part], on_part: Callable[[Part], None] | None = None
+) -> Part:
+    """Run one part; a part that cannot run is an ``error`` part, the others still run;
+    ``on_part`` hears of each finished part (kept when a stop signal ends the gate)."""
     started = time.monotonic()
     try:
         part = run()
@@ -170,7 +180,10 @@ def _timed(name: str, run: Callable[[], Part]) -> Part:
         detail = f"{type(exc).__name__}: {lines[0][:240]}" if lines else type(exc).__name__
         text = f"internal error in the {name} part: {detail}"
         part = Part(name=name, status="error", summary=text, problems=(text,))
-    return dataclasses.replace(part, duration_s=time.monotonic() - started)
+    part = dataclasses.replace(part, duration_s=time.monotonic() - started)
+    if on_part is not None:
+        on_part(part)
+    return part
 
 
 def _older(options: GateOptions) -> FlowSet:

@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import quote_plus
 
 from harness.clock import Clock
 from harness.events import Redactor
@@ -186,7 +187,9 @@ class Authorizer:
         key = client.key
         inline = self.tokens.peek(key) is None
         headers, form = client.token_request()
-        self.redactor.add_basic(client.client_id, client.client_secret)
+        # RFC 6749 2.3.1: the secret travels form-urlencoded inside the Basic credentials.
+        self.redactor.add(client.client_secret)
+        self.redactor.add_basic(quote_plus(client.client_id), quote_plus(client.client_secret))
         status, code = 0, ""
         try:
             response = await send("POST", key.endpoint, headers, form)

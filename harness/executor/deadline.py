@@ -37,7 +37,10 @@ async def within(clock: Clock, seconds: float, work: Awaitable[T]) -> T:
     try:
         await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
-        task.cancel()  # whoever waits on us is gone: so is the work (no task left pending)
+        # The caller is cancelled (a stop signal): the attempt must end with it, not run
+        # on unowned against a connector that is being closed.
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
         raise
     finally:
         timer.cancel()

@@ -23,8 +23,10 @@ plays it); ``Wait`` is ``maxWaitMs``, audio when it plays progress prompts, else
 ``CollectDigits`` is its prompt (audio) and caller input, which ends a silence;
 ``SubFlow`` is the worst path through the child; everything else takes no time.
 A path runs from a flow's entry to a terminal, a ``Return``, a dead end, or a step it
-already visited (cycles are cut there); sub-flows are inlined, so a silence that starts
-in the parent continues through the child.
+already visited; a cycle is followed once more around before it is cut, so a silence the
+loop repeats counts twice (as ``diff`` counts it: a silent self-loop is not "within
+budget" on one pass); sub-flows are inlined, so a silence that starts in the parent
+continues through the child.
 """
 
 from __future__ import annotations
@@ -321,7 +323,8 @@ def _walk(
         yield prefix, "dead_end", f"dead end after {last}"
         return
     if step.id in seen:
-        yield prefix, "cycle", f"cycle back to {flow.id}/{step.id}"
+        again = _once_more(prefix, flow.id, step.id)
+        yield prefix + again, "cycle", f"cycle back to {flow.id}/{step.id}"
         return
     seen = seen | {step.id}
     if step.type == "SubFlow":
@@ -336,6 +339,14 @@ def _walk(
     else:
         for target in _successors(step):
             yield from _walk(flows, flow, target, here, seen, profile, depth)
+
+
+def _once_more(prefix: tuple[PathItem, ...], flow_id: str, step_id: str) -> tuple[PathItem, ...]:
+    """The loop's steps again: from where ``step_id`` was first visited to the end."""
+    for index, item in enumerate(prefix):
+        if (item.flow_id, item.step_id) == (flow_id, step_id):
+            return prefix[index:]
+    return ()
 
 
 def _walk_subflow(

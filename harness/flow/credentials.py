@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 __all__ = [
     "ApiKey",
@@ -70,7 +70,7 @@ def parse_token(status: int, body: bytes, now: float) -> Token:
         data = json.loads(body)
         access = str(data["access_token"])
         expires_in = float(data.get("expires_in", 3600))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise TokenError("token_response_malformed", status) from exc
     return Token(access_token=access, expires_at=now + expires_in)
 
@@ -114,12 +114,14 @@ class ClientCredentials:
 
     def token_request(self) -> tuple[dict[str, str], bytes]:
         """Headers and form body of the token request: the client authenticates with
-        basic credentials (RFC 6749 section 2.3.1)."""
+        basic credentials, its id and secret form-urlencoded first (RFC 6749 section
+        2.3.1), so a secret holding `%`, `+` or `&` reaches the server intact."""
         form = {"grant_type": "client_credentials"}
         if self.scopes:
             form["scope"] = " ".join(self.scopes)
+        user, password = quote_plus(self.client_id), quote_plus(self.client_secret)
         headers = {
-            "Authorization": basic_header(self.client_id, self.client_secret),
+            "Authorization": basic_header(user, password),
             "Content-Type": "application/x-www-form-urlencoded",
         }
         return headers, urlencode(form).encode()

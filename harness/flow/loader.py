@@ -10,6 +10,7 @@ import jsonschema
 
 from harness.bundled import bundled_schema
 from harness.errors import ConfigError, did_you_mean
+from harness.flow.bounds import check_bounds
 from harness.flow.model import Flow, FlowSet, Step
 from harness.inputs import parse_json, read_text
 
@@ -45,6 +46,7 @@ def load_flow(path: Path) -> Flow:
 def parse_flow(document: Any, *, path: Path | None = None, source: str = "") -> Flow:
     """Validate a decoded flow document against the schema and build a :class:`Flow`."""
     validate_against(flow_schema(), document, file=path)
+    check_bounds(document, path)
     steps = tuple(_step(raw, i) for i, raw in enumerate(document["steps"]))
     _check_unique_steps(steps, path)
     entry = document.get("entryStepId", steps[0].id)

@@ -154,4 +154,7 @@ def _generic_suite(part: Part) -> Suite:
 def gate_junit(result: GateResult) -> str:
     """junit.xml text for a gate run."""
     suites = [_part_suite(p) for p in result.parts]
+    if result.incomplete:  # an interrupted gate is an error, with what finished beside it
+        case = Case(name="gate", classname="gate.interrupted", error=result.incomplete)
+        suites.append(Suite(name="interrupted", cases=[case]))
     return render_junit(suites, name=f"ivr-harness gate {result.run_id}", time_s=result.duration_s)

@@ -125,6 +125,8 @@ def write_mutation_reports(report: MutationReport, report_dir: Path, run_id: str
     out = report_dir / run_id
     document = {"schema": SCHEMA_ID, "run_id": run_id, **report.to_json()}
     cases = _original_case(report) + [_case(r) for r in report.results]
+    if report.incomplete:  # an interrupted run is an error, with what finished beside it
+        cases.append(Case(name="mutate", classname="mutate.interrupted", error=report.incomplete))
     suite = Suite(name=f"mutate {report.flow_set}", cases=cases)
     atomic_write(out / "results.json", json.dumps(document, indent=2) + "\n")
     atomic_write(out / "junit.xml", render_junit([suite], time_s=report.total_ms / 1000))

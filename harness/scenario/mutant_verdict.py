@@ -81,6 +81,7 @@ class MutationReport:
     seed: int = 0
     original: Original | None = None
     options: Mapping[str, bool] = field(default_factory=dict)  # bail, coverage
+    incomplete: str = ""  # why the run stopped early; only mutants fully run are judged
 
     @property
     def total_ms(self) -> float:
@@ -117,6 +118,8 @@ class MutationReport:
             "counts": {
                 status: sum(r.status == status for r in self.results) for status in STATUSES
             },
+            "complete": not self.incomplete,
+            "incomplete_reason": self.incomplete,
             "runs": sum(r.runs for r in self.results if not r.reused),
             "reused": sum(r.reused for r in self.results),
             "original": None

@@ -133,21 +133,62 @@ async def test_stopping_with_a_request_half_sent_logs_no_traceback(
     assert _asgi_errors(caplog) == []
 
 
-async def test_api_connections_beyond_the_cap_get_503_and_the_api_recovers() -> None:
-    async with embedded(max_api_connections=2) as server:
-        idle = [await asyncio.open_connection(server.host, server.port) for _ in range(2)]
-        await asyncio.sleep(0.05)
+async def _open_count(readers: list[asyncio.StreamReader]) -> int:
+    """How many of these connections the server still holds open."""
+    await asyncio.sleep(0.2)
+    return sum(not r.at_eof() and not r.exception() for r in readers)
+
+
+async def test_dribbling_clients_beyond_the_cap_neither_lock_the_api_nor_pile_up() -> None:
+    """Issue 20 #9: 70 connections each sending a header line now and then used to get
+    every other client a 503 for the whole read timeout, renewable for ever, and idle
+    sockets were accepted without a cap (1,000 sockets, 1,013 fds). A newcomer now takes
+    the place of the oldest connection that has not sent a whole header."""
+    cap = 8
+    async with embedded(max_api_connections=cap, read_timeout_s=60, header_timeout_s=60) as server:
+        dribblers = []
+        for _ in range(70):
+            reader = await _raw(server, b"GET /proxies HTTP/1.1\r\n")
+            dribblers.append(reader)
+        for writer in list(_writers):
+            writer.write(b"X-Slow: 1\r\n")  # still dribbling, header never complete
+        idle = [await _raw(server) for _ in range(30)]  # sockets that never send a byte
+        assert await _open_count(dribblers + idle) <= cap
         async with httpx.AsyncClient(base_url=server.url) as client:
-            refused = await client.get("/proxies")
-            assert refused.status_code == 503
-            for _, writer in idle:
-                writer.close()
-            for _ in range(100):
-                await asyncio.sleep(0.02)
-                if (await client.get("/proxies")).status_code == 200:
-                    break
-            else:
-                pytest.fail("the API stayed at 503 after the idle connections closed")
+            started = time.monotonic()
+            answers = [await client.get("/version") for _ in range(5)]
+            served_in = time.monotonic() - started
+        assert [a.status_code for a in answers] == [200] * 5
+        assert served_in < ROOM_S  # at once: far inside the 60 s deadlines
+        assert await _open_count(dribblers + idle) <= cap - 1  # the client holds one slot
+
+
+async def test_a_header_dribbled_past_the_header_deadline_is_dropped_then() -> None:
+    header_s = 1.0
+    async with embedded(read_timeout_s=30, header_timeout_s=header_s) as server:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        _writers.append(writer)
+        sent = time.monotonic()
+        writer.write(b"GET /proxies HTTP/1.1\r\n")
+        while not reader.at_eof():
+            writer.write(b"X-Slow: 1\r\n")  # a line every 0.2 s keeps no per-read clock alive
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(reader.read(), 0.2)
+            if time.monotonic() - sent > header_s + ROOM_S:
+                pytest.fail("the dribbling header was not dropped at its deadline")
+        elapsed = time.monotonic() - sent
+    assert header_s <= elapsed <= header_s + ROOM_S
+
+
+async def test_a_body_still_has_the_read_deadline_after_a_prompt_header() -> None:
+    async with embedded(read_timeout_s=DEADLINE_S, header_timeout_s=0.5) as server:
+        sent = time.monotonic()
+        reader = await _raw(
+            server, b"POST /proxies HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{"
+        )
+        elapsed = await _eof_after(reader, sent)
+    # The header came at once, so the body's time is the whole read deadline, not 0.5 s.
+    assert DEADLINE_S <= elapsed <= DEADLINE_S + ROOM_S
 
 
 async def test_oversized_bodies_are_refused_at_once() -> None:

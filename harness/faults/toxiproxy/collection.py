@@ -4,6 +4,10 @@ Every operation here is what one API endpoint does, minus HTTP. Errors are
 :class:`ApiError` carrying Toxiproxy's exact message and status. Listen addresses
 are kept as given until a proxy listens, and compared resolved (``localhost:1`` is
 ``127.0.0.1:1``), as Toxiproxy does.
+
+One deliberate difference: a proxy name with ``/`` is refused (400). Toxiproxy accepts
+it, and then no request can address the proxy (``/proxies/{proxy}`` matches one path
+segment, ``%2F`` included), so it can never be changed or deleted but by ``/reset``.
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ class ProxyCollection:
             raise missing("name")
         if not upstream:
             raise missing("upstream")
+        _check_name(name)
         self._check_addresses(listen, upstream)
         if name in self.proxies:
             raise ApiError("proxy already exists", 409)
@@ -136,6 +141,7 @@ class ProxyCollection:
                 raise missing(f"name at proxy {index}")
             if not upstream:
                 raise missing(f"upstream at proxy {index}")
+            _check_name(name, f" at proxy {index}")
             entries.append((name, listen, upstream, enabled))
         done: list[Proxy] = []
         for name, listen, upstream, enabled in entries:
@@ -237,6 +243,11 @@ def _toxicity(body: Any, default: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise bad_body(f"toxicity must be between 0 and 1, got {value}")
     return value
+
+
+def _check_name(name: str, where: str = "") -> None:
+    if "/" in name:
+        raise bad_body(f"name{where} contains '/': no request could address this proxy")
 
 
 async def _differs(proxy: Proxy, listen: str, upstream: str) -> bool:

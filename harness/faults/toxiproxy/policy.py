@@ -15,6 +15,7 @@ work; traffic to a non-loopback upstream is refused when dialling, with nothing 
 from __future__ import annotations
 
 import ipaddress
+import math
 import resource
 from dataclasses import dataclass
 
@@ -38,19 +39,24 @@ class Limits:
     max_connections_per_proxy: int = 1024
     """Clients one proxy serves at once; more are accepted and closed at once."""
     max_api_connections: int = 64
-    """Open API connections; requests on more get Toxiproxy-less 503s."""
+    """Open API connections. A new one takes the place of the oldest idle connection or
+    one still sending its header; when all are busy with requests, it is closed at once."""
     max_clients: int | None = None
     """Client connections of all proxies together; None: as many as file descriptors allow."""
     read_timeout_s: float = 15.0
     """Time to send one whole API request, headers and body (Toxiproxy's ReadTimeout)."""
+    header_timeout_s: float = 5.0
+    """Time to send a request's header, from its first byte or from the connection's
+    opening (Go's ReadHeaderTimeout; a Toxiproxy client sends it in one packet)."""
     max_body_bytes: int = 4 * 1024 * 1024
 
     def __post_init__(self) -> None:
         for name in ("max_proxies", "max_connections_per_proxy", "max_api_connections"):
             if getattr(self, name) < 1:
                 raise HarnessError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if not self.read_timeout_s > 0:
-            raise HarnessError(f"read_timeout_s must be positive, not {self.read_timeout_s}")
+        for name in ("read_timeout_s", "header_timeout_s"):
+            if not 0 < getattr(self, name) < math.inf:
+                raise HarnessError(f"{name} must be positive and finite, not {getattr(self, name)}")
 
 
 _FD_RESERVE = 128  # stdio, the event loop, the API listener, and the program embedding us

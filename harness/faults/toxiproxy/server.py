@@ -12,6 +12,7 @@ from typing import Any
 from harness.asgi_server import LoopbackServer
 from harness.clock import Clock, RealClock
 from harness.errors import ConfigError, UnsafeTargetError, did_you_mean
+from harness.inputs import read_bytes
 from harness.loopback import is_loopback
 
 from .address import format_address
@@ -70,6 +71,7 @@ class EmbeddedToxiproxy:
             host=self.host,
             port=self.port,
             read_timeout=self.limits.read_timeout_s,
+            header_timeout=self.limits.header_timeout_s,
             max_connections=self.limits.max_api_connections,
         )
         await http.start()
@@ -104,11 +106,7 @@ class EmbeddedToxiproxy:
 
 def load_config(path: Path) -> list[dict[str, Any]]:
     """Read a Toxiproxy ``-config`` file (a JSON list of proxies); ConfigError when malformed."""
-    try:
-        with path.open("rb") as file:
-            raw = file.read(_MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read file: {exc.strerror or exc}", file=path) from None
+    raw = read_bytes(path, max_bytes=_MAX_CONFIG_BYTES)
     if len(raw) > _MAX_CONFIG_BYTES:
         raise ConfigError(f"larger than {_MAX_CONFIG_BYTES} bytes", file=path, pointer="")
     try:

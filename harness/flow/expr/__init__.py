@@ -93,6 +93,8 @@ from harness.flow.expr.nodes import (
 from harness.flow.expr.parser import MAX_DEPTH, parse_cached
 from harness.flow.expr.templates import (
     Placeholder,
+    count_placeholders,
+    mask_placeholders,
     placeholders,
     render,
     render_in,
@@ -107,9 +109,11 @@ __all__ = [
     "MAX_DEPTH",
     "Placeholder",
     "check_path",
+    "count_placeholders",
     "encode_uri_component",
     "format_phone_number",
     "is_valid_path",
+    "mask_placeholders",
     "placeholders",
     "query_all",
     "query_first",

@@ -221,6 +221,16 @@ RULES: dict[str, Rule] = {
             "Give the loop a way out: a Condition on a retry counter (DataAPI increment) "
             "or on the caller's input, leading to a transfer or a goodbye.",
         ),
+        _rule(
+            "IVR020",
+            "malformed-url",
+            "error",
+            "SPEC 4: an HTTP Request step sends http or https to a host; a URL with another "
+            "scheme (file://, gopher://), no host, a port outside 1-65535 or a broken IPv6 "
+            "literal fails every call the same way, and the caller hears the error branch.",
+            "Write the URL as http(s)://HOST[:PORT]/path, with placeholders only where "
+            "values change per call.",
+        ),
     )
 }
 
