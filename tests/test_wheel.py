@@ -92,8 +92,9 @@ def test_static_jobs_on_the_bundled_examples(ivr: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert gate.returncode == 0, gate.stdout + gate.stderr
     assert {p.name for p in (tmp_path / "reports" / "wheel").iterdir()} == {
-        "lint.sarif", "junit.xml", "results.json",
+        "lint.sarif", "junit.xml", "results.json", "pacts",  # a passing gate's pacts
     }  # fmt: skip
+    assert list((tmp_path / "reports" / "wheel" / "pacts").glob("*.json"))
 
 
 def test_chaos_runs_one_bundled_scenario(ivr: Path, tmp_path: Path) -> None:

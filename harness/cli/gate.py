@@ -71,7 +71,8 @@ _spec_option = click.option(
     "--pact-consumer",
     default=None,
     metavar="NAME",
-    help="The consumer's name in the pacts (default: the flow folder's name).",
+    help="The consumer's name in the pacts (default: the project folder's name, the one "
+    "holding ivr-harness.toml; without one, the flow folder's).",
 )
 def contract(
     flows: Path | None,
@@ -111,7 +112,7 @@ def contract(
             f"{errors} errors, {len(report.findings) - errors} notes/warnings"
         )
     if pact_dir is not None:
-        consumer = pact_consumer or folder.resolve().name
+        consumer = pact_consumer or _consumer_name(folder, project)
         with no_traceback(f"writing pacts for {folder}"):
             _write_pacts(flow_set, named, consumer, pact_dir, max_examples, quiet=as_json)
     for line in report.internal_errors:
@@ -371,9 +372,32 @@ def gate(
         raise
     out = write_reports(result, report_dir)
     print_summary(result, out)
+    if result.exit_code == 0 and options.specs:
+        _gate_pacts(folder, _consumer_name(folder, project), options, out / "pacts")
     if write_baseline is not None:
         _write_baseline(result, write_baseline)
     raise SystemExit(result.exit_code)
+
+
+def _consumer_name(folder: Path, project: Any) -> str:
+    """The IVR's name in pacts: the project's folder (the one holding ivr-harness.toml)
+    when the flows are in it, else the flow folder's own name."""
+    flows = folder.resolve()
+    if project is not None and flows.is_relative_to(project.root.resolve()):
+        return str(project.root.resolve().name)
+    return flows.name
+
+
+def _gate_pacts(folder: Path, consumer: str, options: Any, out: Path) -> None:
+    """A passing gate leaves the consumer contract as Pact files in its report folder,
+    ready for `pact-broker publish` (docs/contracts.md)."""
+    from harness.contract.consumer import load_named_specs
+    from harness.flow.loader import load_flow_set
+
+    with no_traceback(f"writing pacts for {folder}"):
+        named = load_named_specs(options.specs)
+        flow_set = load_flow_set(folder)
+        _write_pacts(flow_set, named, consumer, out, options.max_examples, quiet=False)
 
 
 def _keep_finished(

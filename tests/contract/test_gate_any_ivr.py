@@ -61,10 +61,19 @@ def _cfg(step: dict[str, Any]) -> dict[str, Any]:
     return step["configuration"]  # type: ignore[no-any-return]
 
 
-def _reports(project: Path) -> dict[str, Any]:
+def _reports(project: Path, *, passed: bool = False) -> dict[str, Any]:
     (run,) = (project / "reports").iterdir()
-    assert {p.name for p in run.iterdir()} == {"results.json", "junit.xml", "lint.sarif"}
+    # Pacts only from a passing gate: a failing one must leave nothing to publish.
+    pacts = {"pacts"} if passed else set()
+    assert {p.name for p in run.iterdir()} == {"results.json", "junit.xml", "lint.sarif", *pacts}
     return json.loads((run / "results.json").read_text())  # type: ignore[no-any-return]
+
+
+def _pact_providers(project: Path) -> list[str]:
+    (run,) = (project / "reports").iterdir()
+    pacts = [json.loads(p.read_text()) for p in sorted((run / "pacts").glob("*.json"))]
+    assert all(p["consumer"]["name"] == project.name for p in pacts)
+    return sorted(p["provider"]["name"] for p in pacts)
 
 
 # --- the correct flows -------------------------------------------------------------------
@@ -86,7 +95,7 @@ def test_the_correct_flows_pass_gate_and_contract(
     gate = run_cli("gate", "--report-dir", "reports", *FAST, cwd=project)
     assert gate.returncode == 0, gate.stdout + gate.stderr
     assert "GATE PASSED" in gate.stdout and "Traceback" not in gate.stderr
-    results = _reports(project)
+    results = _reports(project, passed=True)
     assert [(p["name"], p["status"]) for p in results["parts"]] == [
         ("lint", "passed"),
         ("budget", "passed"),
@@ -95,6 +104,7 @@ def test_the_correct_flows_pass_gate_and_contract(
     consumer = results["parts"][2]["details"]
     assert sorted(s["name"] for s in consumer["specs"]) == specs  # named by the config's hosts
     assert not [f for f in consumer["findings"] if f["check"] == "operation-match"]
+    assert _pact_providers(project) == specs  # a pact per backend host, ready to publish
     contract = run_cli("contract", *FAST, cwd=project)
     assert contract.returncode == 0, contract.stdout + contract.stderr
     assert "consumer contract passed" in contract.stdout
@@ -322,7 +332,7 @@ async def test_provider_and_gate_take_base_url_and_secret_from_the_configuration
         project, env, "gate", "--report-dir", "reports", "--provider-examples", "3", *FAST
     )
     assert code == 0, out + err
-    parts = {p["name"]: p["status"] for p in _reports(project)["parts"]}
+    parts = {p["name"]: p["status"] for p in _reports(project, passed=True)["parts"]}
     assert parts["provider api.clinic.example.com"] == "passed"
     assert not any(SECRET.encode() in p.read_bytes() for p in (project / "reports").rglob("*.*"))
 
