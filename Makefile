@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export HYPOTHESIS_PROFILE ?= ci
+# pytest-xdist workers for the fast suite: one per core of the 2-core CI machine.
+WORKERS ?= 2
 
 .PHONY: install lock lint typecheck test test-slow test-all test-lowest ci suite bench soak clean
 
@@ -32,7 +34,7 @@ test-lowest: install
 	rm -rf $(LOWEST)
 	$(VENV)/bin/uv venv -q --python $(PYTHON) $(LOWEST)
 	$(VENV)/bin/uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct -e '.[dev]'
-	$(LOWEST)/bin/python -m pytest -q -p no:cacheprovider -m "not slow and not load"
+	$(LOWEST)/bin/python -m pytest -q -p no:cacheprovider -m "not slow" -n $(WORKERS)
 
 lint: install
 	$(VENV)/bin/ruff check harness tests bench conftest.py
@@ -42,7 +44,7 @@ typecheck: install
 
 # The fast suite, the developers' loop: everything but the tests marked slow.
 test: lint typecheck
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n $(WORKERS)
 
 # Debian's Chromium renders report.html to a PNG in tests/report/test_html.py.
 CHROMIUM := /usr/bin/chromium
