@@ -2,9 +2,11 @@
 
 One server class for every HTTP endpoint the harness runs (reference backends, the
 webhook receiver, the embedded Toxiproxy API). Options that matter when the port is
-reachable by other jobs on a CI runner: ``read_timeout`` drops a client that has not
-sent a whole request (headers and body) in time, as Go's ``http.Server.ReadTimeout``
-does, and ``max_connections`` answers 503 beyond that many open connections.
+reachable by other jobs on a CI runner: ``header_timeout`` and ``read_timeout`` drop a
+client that has not sent a request's header, or the whole request, in time (Go's
+``http.Server.ReadHeaderTimeout`` and ``ReadTimeout``), and ``max_connections`` caps
+the open connections: a newcomer takes the place of the oldest idle or still-dribbling
+one, or is closed at once when all are busy with requests.
 """
 
 from __future__ import annotations
@@ -62,18 +64,56 @@ class _Server(uvicorn.Server):
         await self.stopping.wait()
 
 
-class _DeadlineProtocol(H11Protocol):
-    """h11 with a deadline for reading each request, headers and body together.
+class _Admission:
+    """The open connections of one server, oldest first, at most ``cap`` of them.
 
-    uvicorn has no header timeout: a client that sends half a request line keeps its
-    connection (and, before the body is read, the app's attention) for ever.
+    A connection beyond the cap takes the place of the oldest one that is not in the
+    middle of a request (idle between requests, or still sending its header); when every
+    open connection is serving a request, the newcomer is closed at once. So idle or
+    dribbling sockets can neither pile up (each holds a file descriptor) nor lock the
+    API: a client that sends its request at once always gets in.
+    """
+
+    def __init__(self, cap: int | None) -> None:
+        self.cap = cap
+        self.open: dict[_DeadlineProtocol, None] = {}
+
+    def admit(self, connection: _DeadlineProtocol) -> bool:
+        if self.cap is not None and len(self.open) >= self.cap:
+            victim = next((c for c in self.open if c.evictable()), None)
+            if victim is None:
+                return False
+            self.leave(victim)
+            victim.drop()
+        self.open[connection] = None
+        return True
+
+    def leave(self, connection: _DeadlineProtocol) -> None:
+        self.open.pop(connection, None)
+
+
+class _DeadlineProtocol(H11Protocol):
+    """h11 with deadlines for reading each request, and a cap on open connections.
+
+    uvicorn has neither: a client that sends half a request line keeps its connection
+    (and, before the body is read, the app's attention) for ever, and every idle socket
+    is accepted. Here the header must be complete ``header_timeout_s`` after the
+    request's first byte (or after the connection opens), the whole request
+    ``read_timeout_s`` after it, as Go's ``ReadHeaderTimeout`` and ``ReadTimeout`` do;
+    :class:`_Admission` caps the connections.
     """
 
     read_timeout_s = 15.0
+    header_timeout_s = 15.0
+    admission = _Admission(None)
     _deadline: asyncio.TimerHandle | None = None
+    _read_by = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if not self.admission.admit(self):
+            self.drop()
+            return
         self._arm()
 
     def data_received(self, data: bytes) -> None:
@@ -93,12 +133,29 @@ class _DeadlineProtocol(H11Protocol):
             self._disarm_when_read()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.admission.leave(self)
         self._cancel()
         super().connection_lost(exc)
 
-    def _arm(self) -> None:
+    def evictable(self) -> bool:
+        """Not in the middle of a request: idle, or its header not complete yet."""
+        idle = self.conn.their_state is h11.IDLE and self.conn.our_state is h11.IDLE
+        return idle and (self.cycle is None or self.cycle.response_complete)
+
+    def drop(self) -> None:
+        """End the connection without an answer (like Go at a deadline)."""
         self._cancel()
-        self._deadline = self.loop.call_later(self.read_timeout_s, self._expire)
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def _arm(self) -> None:
+        now = self.loop.time()
+        self._read_by = now + self.read_timeout_s
+        self._schedule(min(now + self.header_timeout_s, self._read_by))
+
+    def _schedule(self, when: float) -> None:
+        self._cancel()
+        self._deadline = self.loop.call_at(when, self._expire)
 
     def _cancel(self) -> None:
         if self._deadline is not None:
@@ -106,19 +163,28 @@ class _DeadlineProtocol(H11Protocol):
             self._deadline = None
 
     def _disarm_when_read(self) -> None:
-        if self.conn.their_state is not h11.IDLE and self.conn.their_state is not h11.SEND_BODY:
+        state = self.conn.their_state
+        if state is h11.SEND_BODY and self._deadline is not None:
+            self._schedule(self._read_by)  # the header is in; the body has the rest
+        elif state is not h11.IDLE and state is not h11.SEND_BODY:
             self._cancel()
 
     def _expire(self) -> None:
         self._deadline = None
-        if not self.transport.is_closing():
-            # Like Go: no answer, the connection just ends; an app awaiting the body
-            # sees a disconnect.
-            self.transport.close()
+        # Like Go: no answer, the connection just ends; an app awaiting the body sees a
+        # disconnect.
+        self.drop()
 
 
-def _deadline_protocol(read_timeout_s: float) -> type[H11Protocol]:
-    return type("DeadlineProtocol", (_DeadlineProtocol,), {"read_timeout_s": read_timeout_s})
+def _deadline_protocol(
+    read_timeout_s: float, header_timeout_s: float, max_connections: int | None
+) -> type[H11Protocol]:
+    attributes = {
+        "read_timeout_s": read_timeout_s,
+        "header_timeout_s": min(header_timeout_s, read_timeout_s),
+        "admission": _Admission(max_connections),  # one per server
+    }
+    return type("DeadlineProtocol", (_DeadlineProtocol,), attributes)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -145,8 +211,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
 class LoopbackServer:
     """One uvicorn server for `app` on `host:port` (0 picks a free port).
 
-    ``read_timeout`` (seconds) bounds how long a client may take to send one request;
-    ``max_connections`` caps open connections (beyond it, requests get a 503).
+    ``read_timeout`` (seconds) bounds how long a client may take to send one request,
+    ``header_timeout`` its header (both on when ``read_timeout`` is set);
+    ``max_connections`` caps open connections (see :class:`_Admission`).
     """
 
     def __init__(
@@ -157,17 +224,22 @@ class LoopbackServer:
         host: str = "127.0.0.1",
         port: int = 0,
         read_timeout: float | None = None,
+        header_timeout: float | None = None,
         max_connections: int | None = None,
     ) -> None:
         self.app, self.name, self.host, self.port = app, name, host, port
         self.read_timeout = read_timeout
+        self.header_timeout = header_timeout
         self.max_connections = max_connections
         self.url = ""
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
 
     def _config(self) -> uvicorn.Config:
-        http: Any = "auto" if self.read_timeout is None else _deadline_protocol(self.read_timeout)
+        http: Any = "auto"
+        if self.read_timeout is not None:
+            header = self.header_timeout if self.header_timeout is not None else self.read_timeout
+            http = _deadline_protocol(self.read_timeout, header, self.max_connections)
         return uvicorn.Config(
             self.app,
             lifespan="off",
@@ -175,8 +247,11 @@ class LoopbackServer:
             log_config=None,
             access_log=False,
             http=http,
-            # uvicorn's limit counts the connection asking, so N + 1 serves N at once.
-            limit_concurrency=None if self.max_connections is None else self.max_connections + 1,
+            # uvicorn's limit counts the connection asking, so N + 1 serves N at once; with
+            # our protocol the admission keeps the count (a 503 would lock clients out).
+            limit_concurrency=None
+            if self.max_connections is None or self.read_timeout is not None
+            else self.max_connections + 1,
             # A dribbling response must not hold shutdown hostage.
             timeout_graceful_shutdown=1,
         )

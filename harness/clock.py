@@ -81,9 +81,12 @@ class VirtualClock:
     test sees exact, instant waits.
     """
 
-    def __init__(self, start: float = 0.0, *, epoch_ms: int = 1_767_225_600_000) -> None:
+    def __init__(
+        self, start: float = 0.0, *, epoch_ms: int = 1_767_225_600_000, settle: int = 20
+    ) -> None:
         self._now = start
         self._epoch_ms = epoch_ms
+        self._settle = settle  # loop turns the driver yields before time may move
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._driver: asyncio.Task[None] | None = None
@@ -115,7 +118,7 @@ class VirtualClock:
 
     async def _drive(self) -> None:
         while self._sleepers:
-            for _ in range(20):  # let every runnable task reach its next await
+            for _ in range(self._settle):  # let every runnable task reach its next await
                 await asyncio.sleep(0)
             self._sleepers = [s for s in self._sleepers if not s[2].done()]
             heapq.heapify(self._sleepers)

@@ -31,13 +31,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.bundled import bundled_schema
 from harness.errors import ConfigError
 from harness.flow.loader import validate_against
-from harness.inputs import parse_toml, read_text
+from harness.inputs import check_numbers, parse_toml, read_text
 
-__all__ = ["CONFIG_NAME", "BackendEntry", "ProjectConfig", "find_config", "load_config"]
+__all__ = [
+    "CONFIG_NAME",
+    "BackendEntry",
+    "ProjectConfig",
+    "check_base_url",
+    "find_config",
+    "load_config",
+]
 
 CONFIG_NAME = "ivr-harness.toml"
 _TOOL_POINTER = "/tool/ivr-harness"
@@ -85,7 +93,8 @@ def find_config(start: Path | None = None) -> Path | None:
         # A pyproject.toml without our table does not stop the search: a monorepo's
         # root may hold the harness's configuration above a package's own pyproject.
         if pyproject.is_file() and "ivr-harness" in read_text(pyproject, what="pyproject"):
-            document = parse_toml(read_text(pyproject, what="pyproject"), file=pyproject)
+            text = read_text(pyproject, what="pyproject")
+            document = parse_toml(text, file=pyproject, interop_numbers=False)
             if isinstance(document.get("tool"), dict) and "ivr-harness" in document["tool"]:
                 return pyproject
     return None
@@ -99,7 +108,9 @@ def load_config(
     `resolve_secrets=False` is for commands that never send a request (lint, budget):
     the references are still checked for form, but the variables need not be set.
     """
-    document = parse_toml(read_text(path, what="configuration"), file=path)
+    # Only our table's numbers are ours to check in a pyproject.toml.
+    own = path.name != "pyproject.toml"
+    document = parse_toml(read_text(path, what="configuration"), file=path, interop_numbers=own)
     pointer = ""
     if path.name == "pyproject.toml":
         document = document.get("tool", {}).get("ivr-harness", {})
@@ -108,6 +119,7 @@ def load_config(
         raise ConfigError("expected a table", file=path, pointer=pointer)
     _check_secret_forms(document.get("secrets"), path, pointer)
     try:
+        check_numbers(document, path)
         validate_against(bundled_schema("config.schema.json"), document, file=path)
     except ConfigError as exc:
         raise ConfigError(
@@ -126,7 +138,9 @@ def load_config(
             host: BackendEntry(
                 host=host,
                 spec=root / raw["spec"] if "spec" in raw else None,
-                base_url=raw.get("base_url"),
+                base_url=check_base_url(
+                    raw.get("base_url"), file=path, pointer=f"{pointer}/backends/{host}/base_url"
+                ),
             )
             for host, raw in document.get("backends", {}).items()
         },
@@ -137,6 +151,31 @@ def load_config(
         ),
         lint=document.get("lint"),
     )
+
+
+def check_base_url(url: str | None, *, file: Path | str, pointer: str = "") -> str | None:
+    """``url`` if it is an http(s) URL with a host and a port a socket can use; else a
+    ConfigError (a port past 65535 would surface as an OverflowError mid-run)."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(
+            f"not a usable base URL {url!r}: {exc}", file=file, pointer=pointer, hint=_URL_HINT
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
+        raise ConfigError(
+            f"not a usable base URL {url!r}: it needs http(s)://, a host and a port from 1",
+            file=file,
+            pointer=pointer,
+            hint=_URL_HINT,
+        )
+    return url
+
+
+_URL_HINT = "e.g. http://127.0.0.1:8080"
 
 
 def _check_secret_forms(secrets: Any, path: Path, pointer: str) -> None:

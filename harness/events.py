@@ -83,7 +83,7 @@ def wire_forms(secret: str) -> set[str]:
     for b64 in (base64.b64encode(secret.encode()), base64.urlsafe_b64encode(secret.encode())):
         text = b64.decode("ascii")
         forms |= {text, text.rstrip("=")}
-    return {f for f in forms if len(f) >= _MIN_SECRET}
+    return {f for f in forms if f}
 
 
 def basic_credentials(user: str, password: str) -> str:
@@ -92,8 +92,14 @@ def basic_credentials(user: str, password: str) -> str:
 
 
 _PCT = re.compile(r"%[0-9A-F]{2}")
-# Very short values would redact half the log and protect nothing.
+# A form this short is redacted only where it stands alone (not inside a longer word or
+# number): everywhere, a secret 'ab' would blank every 'ab' of the log. Standing alone
+# is how a value appears in a header, a query string, a JSON value or a form field.
 _MIN_SECRET = 4
+_ALONE = "(?<![A-Za-z0-9]){}(?![A-Za-z0-9])"
+# The password of a URL's userinfo (scheme://user:PASSWORD@host) is a secret by where it
+# stands, whether or not anyone registered it.
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*:)[^/?#@\s]*@")
 # A text cut short ends so; the redactor then also looks for a secret's cut-off head.
 _ELLIPSES = ("...", "\N{HORIZONTAL ELLIPSIS}")
 _MIN_PREFIX = 8
@@ -114,9 +120,12 @@ class Redactor:
         self.add(*secrets)
 
     def add(self, *values: object) -> None:
-        """Register secret values (non-strings and values under 4 characters are ignored)."""
+        """Register secret values (non-strings and empty strings are ignored).
+
+        One under 4 characters is redacted only where it stands alone (see _ALONE).
+        """
         for value in values:
-            if isinstance(value, str) and len(value) >= _MIN_SECRET and value not in self._secrets:
+            if isinstance(value, str) and value and value not in self._secrets:
                 self._secrets.add(value)
                 self._forms |= wire_forms(value)
                 self._pattern = None
@@ -130,8 +139,6 @@ class Redactor:
 
     def __call__(self, value: Any) -> Any:
         """`value` with every secret replaced, recursing into mappings and sequences."""
-        if not self._secrets:
-            return value
         if isinstance(value, str):
             return self._text(value)
         if isinstance(value, Mapping):
@@ -142,14 +149,23 @@ class Redactor:
 
     def brief(self, value: str, limit: int = 120) -> str:
         """Redact, then shorten to `limit` characters with a trailing `...`."""
-        text = self._text(value) if self._secrets else value
+        text = self._text(value)
         return text if len(text) <= limit else text[: limit - 3] + "..."
 
     def _text(self, text: str) -> str:
+        if "@" in text and "://" in text:
+            text = _USERINFO.sub(lambda m: m.group("head") + REDACTED + "@", text)
+        if not self._secrets:
+            return text
         if self._pattern is None:
             # One alternation, longest first, so a form never leaves a piece of a longer one.
             ordered = sorted(self._forms, key=len, reverse=True)
-            self._pattern = re.compile("|".join(map(re.escape, ordered)))
+            self._pattern = re.compile(
+                "|".join(
+                    re.escape(f) if len(f) >= _MIN_SECRET else _ALONE.format(re.escape(f))
+                    for f in ordered
+                )
+            )
         text = self._pattern.sub(REDACTED, text)
         return self._cut_head(text) if text.endswith(_ELLIPSES) else text
 
@@ -157,6 +173,8 @@ class Redactor:
         ellipsis = next(e for e in _ELLIPSES if text.endswith(e))
         body = text[: -len(ellipsis)]
         for form in sorted(self._forms, key=len, reverse=True):
+            if len(form) < _MIN_PREFIX:
+                continue
             for size in range(min(len(form), len(body)), _MIN_PREFIX - 1, -1):
                 if body.endswith(form[:size]):
                     return body[:-size] + REDACTED + ellipsis

@@ -13,6 +13,12 @@ embedded Toxiproxy, ports and per-run proxy names. Known defects of a flow set a
 reported as xfail; an inconclusive run (the harness measured itself too overloaded to
 judge, even after its automatic rerun) is a skip that says so; a malformed scenario
 is one collection error line.
+
+When the project configures backends (and `battery` is not off), the fault battery
+derived from the flows is collected beside the first scenario folder, one item per
+battery run (``battery-clinic-booking-http-book-timeout[flows]``, so ``-k battery`` or
+``-k http-book`` select), and a step no caller input reaches is a skipped item naming
+the guard in the way.
 """
 
 from __future__ import annotations
@@ -91,6 +97,67 @@ def _project(config: pytest.Config) -> Project:
     return config.stash[_PROJECT]
 
 
+def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    folders = parent.config.stash[_FOLDERS]
+    if folders and path.resolve() == min(folders):  # one home for the battery
+        collector: pytest.Collector = ScenarioDir.from_parent(parent, path=path)
+        return collector
+    return None
+
+
+class ScenarioDir(pytest.Directory):
+    """The first scenario folder: its scenario files (directly in it, as everywhere), then
+    the fault battery derived from the flows."""
+
+    def collect(self) -> Iterator[pytest.Item | pytest.Collector]:
+        for path in sorted(self.path.iterdir()):
+            if not path.is_file() or self.ihook.pytest_ignore_collect(
+                collection_path=path, config=self.config
+            ):
+                continue
+            yield from self.ihook.pytest_collect_file(file_path=path, parent=self)
+        project = _project(self.config)
+        if project.hosts and project.battery_on(None):
+            yield Battery.from_parent(self, name="battery")
+
+
+class Battery(pytest.Collector):
+    """One item per run of the battery (`Project.battery`), one skip per untested step."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from harness.errors import HarnessError
+
+        project = _project(self.config)
+        flow_sets = _flow_sets(self.config)
+        try:
+            scenarios = project.battery(flow_sets)
+        except HarnessError as exc:
+            raise self.CollectError(f"error: {exc}") from None
+        wanted = self.config.getoption("--scenario-filter")
+        for scenario in scenarios:
+            if wanted and wanted not in scenario.name:
+                continue
+            for flow_set in flow_sets:
+                if scenario.applies_to(flow_set.name):
+                    yield _item(self, scenario, flow_set)
+        for index, note in enumerate(project.notes):
+            yield Untested.from_parent(self, name=f"untested-{index + 1}", note=note)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, "the fault battery derived from the flows"
+
+
+class Untested(pytest.Item):
+    """An HTTP step the battery could not test: a skip saying why, never a silent pass."""
+
+    def __init__(self, *, note: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.note = note
+
+    def runtest(self) -> None:
+        pytest.skip(f"battery: {self.note}")
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix not in (".yaml", ".yml"):
         return None
@@ -129,16 +196,17 @@ class ScenarioFile(pytest.File):
             return
         for flow_set in flow_sets:
             if scenario.applies_to(flow_set.name):
-                item = ScenarioItem.from_parent(
-                    self,
-                    name=f"{scenario.name}[{flow_set.name}]",
-                    scenario=scenario,
-                    flow_set=flow_set,
-                )
-                item.add_marker("scenario")
-                if scenario.time_scale != 1 or "slow" in scenario.tags:
-                    item.add_marker("slow")
-                yield item
+                yield _item(self, scenario, flow_set)
+
+
+def _item(parent: pytest.Collector, scenario: Scenario, flow_set: FlowSetRef) -> ScenarioItem:
+    item = ScenarioItem.from_parent(
+        parent, name=f"{scenario.name}[{flow_set.name}]", scenario=scenario, flow_set=flow_set
+    )
+    item.add_marker("scenario")
+    if scenario.time_scale != 1 or "slow" in scenario.tags:
+        item.add_marker("slow")
+    return item
 
 
 class ScenarioFailure(Exception):
@@ -175,15 +243,17 @@ class ScenarioItem(pytest.Item):
 
 def _run(config: pytest.Config, scenario: Scenario, flow_set: FlowSetRef) -> RunResult:
     """This item's scenario against this item's flow set, on its own embedded Toxiproxy."""
-    import asyncio
     import dataclasses
 
+    from harness.cli.app import run_async
     from harness.faults.client import resolve_url
     from harness.scenario.runner import run_suite
 
     only = dataclasses.replace(scenario, flows=(flow_set.name,))
     url = resolve_url(config.getoption("--toxiproxy-url") or config.getini("ivr_toxiproxy_url"))
-    suite = asyncio.run(run_suite([only], [flow_set], toxiproxy_url=url))
+    # The CLI's signal path: SIGTERM, SIGHUP and SIGQUIT, not only Ctrl-C, end the run
+    # through its cleanup (its proxies removed), then stop the session.
+    suite = run_async(run_suite([only], [flow_set], toxiproxy_url=url))
     return suite.runs[0]
 
 

@@ -12,13 +12,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "harness"
 
 # Lowest first, as in ARCHITECTURE.md. `faults` and `backends` are one layer (the
-# stand-ins), as are `scenario` and `contract` (the two jobs).
+# stand-ins), as are `scenario`, `contract` and `platform` (the jobs).
 LAYERS = [
-    {"errors", "clock", "events", "inputs", "bundled", "asgi_server", "loopback", "__init__"},
+    {
+        "errors",
+        "clock",
+        "events",
+        "inputs",
+        "openapi_file",
+        "bundled",
+        "asgi_server",
+        "loopback",
+        "__init__",
+    },
     {"flow", "config"},
     {"faults", "backends"},
     {"executor"},
-    {"scenario", "contract"},
+    {"scenario", "contract", "platform"},
     {"report"},
     {"cli", "pytest_plugin", "__main__"},
 ]

@@ -197,6 +197,21 @@ def test_chaos_shows_attempts_waits_and_breaker(tmp_path: Path) -> None:
     assert "waits" in result.stdout and "held" in result.stdout
 
 
+def test_chaos_runs_the_flow_set_the_scenario_names(tmp_path: Path) -> None:
+    # The happy path pinned to the seed flows: chaos runs the seed, not the first set.
+    text = (ROOT / "scenarios" / "happy-path.yaml").read_text()
+    pinned = tmp_path / "seed-happy.yaml"
+    pinned.write_text(text.replace("name: happy-path", "name: seed-happy") + "flows: [seed]\n")
+    result = run_cli("chaos", str(pinned), "--report-dir", str(tmp_path / "reports"))
+    [results] = (tmp_path / "reports").glob("*/results.json")
+    assert [r["id"] for r in json.loads(results.read_text())["runs"]] == ["seed-happy[seed]"]
+    assert result.returncode in (0, 1), result.stderr
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(text + "flows: [gold]\n")
+    done = run_cli("chaos", str(missing), "--report-dir", str(tmp_path / "reports"))
+    assert_one_line_error(done, "missing.yaml#/flows", "flow sets gold, and none is here")
+
+
 def test_lint_and_budget_are_attached() -> None:
     assert run_cli("lint", str(HARDENED)).returncode == 0
     seed = run_cli("lint", str(ROOT / "contracts" / "flows" / "seed"), "--format", "json")

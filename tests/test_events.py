@@ -67,6 +67,19 @@ def test_a_secret_cut_short_elsewhere_loses_its_head_too() -> None:
     assert redactor("eyJ...") == "eyJ..."
 
 
-def test_short_values_are_not_secrets() -> None:
+def test_short_secrets_are_redacted_where_they_stand_alone() -> None:
+    """Issue 20 #10: a secret under 4 characters was never redacted. It is now, wherever
+    it stands alone (a header, a query value, a JSON value); inside a longer word it is
+    not the secret, and blanking it there would ruin the log. Non-strings are no secrets."""
     redactor = Redactor(["abc", 42])  # type: ignore[list-item]
-    assert redactor("abc 42") == "abc 42"
+    assert redactor("abc 42") == f"{REDACTED} 42"
+    assert redactor("?key=abc&x=abcdef") == f"?key={REDACTED}&x=abcdef"
+    assert redactor({"password": "abc", "note": "tabc"}) == {"password": REDACTED, "note": "tabc"}
+
+
+def test_a_url_userinfo_password_is_redacted_unregistered() -> None:
+    """Issue 20 #10: https://user:SECRET@host/ was written verbatim (call --json, events)."""
+    redactor = Redactor()
+    text = "GET https://ivr:S3cr%40t@api.example.com/v1?a=1 failed"
+    assert redactor(text) == f"GET https://ivr:{REDACTED}@api.example.com/v1?a=1 failed"
+    assert "S3cr" not in redactor.brief(text * 5)

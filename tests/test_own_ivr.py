@@ -86,8 +86,12 @@ async def test_each_planted_defect_fails_naming_the_step_and_outcome_class(proje
     failures = fail_lines(done.stdout)
     for flow_set, message in DEFECTS.items():
         assert any(f"[{flow_set}]: {message}" in line for line in failures), (flow_set, failures)
-    # Nothing else fails: the battery's expectations are the flow's own, not noise.
-    assert len(failures) == len(DEFECTS), failures
+    # Nothing else fails: each failure is a planted defect's, on its step (a defect that
+    # sends a failure class to "Your order is {{order_status}}" also makes the caller hear
+    # a blank there, which the clean-output check names too).
+    assert all(STEP in line and any(f"[{d}]" in line for d in DEFECTS) for line in failures)
+    blanks = [line for line in failures if "no null or JSON fragment" in line]
+    assert all("[retry-on-400]" not in line for line in blanks), blanks
 
 
 @pytest.fixture

@@ -13,12 +13,15 @@ import json
 import re
 import shutil
 from pathlib import Path
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qs, quote, quote_plus
 
+import httpx
 import pytest
 
+from harness.scenario.environment import API_KEY, CLIENT_ID, CLIENT_SECRET
 from tests.fixtures.cli_run import run_cli
 from tests.fixtures.flows import HARDENED
+from tests.fixtures.threaded_backends import backends_in_thread
 
 CANARY = "Tk+Sec/ret=&%41-canary-7Q"
 # The first 20 characters of any JWT (its header), and of its claims if a header is cut.
@@ -76,7 +79,19 @@ def _outputs(tmp_path: Path, command: str, *extra: str) -> dict[str, str]:
 def test_chaos_and_load_outputs_hold_no_secret_in_any_form(
     tmp_path: Path, command: str, extra: tuple[str, ...], written: str
 ) -> None:
-    outputs = _outputs(tmp_path, command, *extra)
+    # The ticket host goes to reference backends of the test's own, whose request log
+    # shows the canary reached the request: a run that never sent it proves nothing.
+    with backends_in_thread(api_key=API_KEY, clients={CLIENT_ID: CLIENT_SECRET}) as (urls, _):
+        base_url = f"api.service-provider.com={urls['tickets']}"
+        outputs = _outputs(tmp_path, command, *extra, "--base-url", base_url)
+        log = httpx.get(f"{urls['tickets']}/__requests", timeout=10).json()["requests"]
+    tickets = [r for r in log if r["path"] == "/v1/tickets"]
+    assert tickets, log
+    # The journal never shows a secret, but it shows one was sent: a signature header and
+    # a `sig` parameter that were not empty (an unset variable renders as "").
+    for request in tickets:
+        assert parse_qs(request["query"])["sig"] == ["[redacted]"]
+        assert [v for k, v in request["headers"] if k == "x-signature"] == ["[redacted]"]
     assert any(name.endswith(written) for name in outputs)
 
 

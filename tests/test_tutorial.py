@@ -49,4 +49,15 @@ def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
         assert done.returncode == expected, (what, done.stdout[-3000:], done.stderr)
         assert "Traceback" not in done.stderr
         ran.append(words[1])
-    assert ran == ["init", "lint", "budget", "suite", "suite", "suite"]
+    assert ran == [
+        "init",
+        "lint",
+        "budget",
+        "suite",
+        "suite",
+        "suite",
+        "gate",
+        "contract",
+        "diff",
+        "gate",
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .faults import FaultSet
+from .faults import FaultSet, Trace
 from .webhook import WebhookSender
 
 __all__ = ["domain_fault", "emptied", "scope_refusal"]
@@ -41,7 +41,7 @@ def domain_fault(
     refusal = scope_refusal(faults)
     if refusal is not None:
         return "rotate_scopes", refusal
-    spec = faults.take(_DOMAIN, request.method, request.url.path)
+    spec = faults.take(_DOMAIN, request.method, request.url.path, Trace.of(request.headers))
     if spec is None:
         return "", None
     if spec.kind == "empty":
@@ -49,7 +49,10 @@ def domain_fault(
     jobs.append(f"JOB-{len(jobs) + 1:06d}")
     job_id = jobs[-1]
     if spec.callback_url is not None and spec.callback_after_ms is not None:
-        payload = {"correlationId": job_id, "jobId": job_id, "status": "completed"}
+        correlation = job_id
+        if spec.correlation_header:
+            correlation = request.headers.get(spec.correlation_header) or job_id
+        payload = {"correlationId": correlation, "jobId": job_id, "status": "completed"}
         sender.schedule(
             job_id=job_id, url=spec.callback_url, after_ms=spec.callback_after_ms,
             payload=lambda: payload,

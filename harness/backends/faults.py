@@ -14,19 +14,33 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from harness.errors import ConfigError
+from harness.events import looks_secret
 
 from .faultspec import KINDS, FaultSpec, parse_fault
 
-__all__ = ["ActiveFault", "FaultSet", "RecordedRequest", "RequestLog", "control_routes"]
+__all__ = ["ActiveFault", "FaultSet", "RecordedRequest", "RequestLog", "Trace", "control_routes"]
 
-# Headers whose values are secrets: never stored, so never shown by `GET /__requests`.
-_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "proxy-authorization"})
+# Headers whose values a journal keeps; every other value may be a credential (an API key
+# sent as `X-Clinic-Key`), so only its name is kept and `GET /__requests` never shows it.
+_SHOWN_HEADERS = frozenset(
+    {
+        "accept", "content-type", "content-length", "idempotency-key", "x-idempotency-key",
+        "x-correlation-id", "x-request-id", "user-agent", "host", "accept-encoding",
+    }
+)  # fmt: skip
+_SECRET_PARAMS = frozenset({"key", "sig", "signature", "auth", "code", "jwt", "session"})
+_TRACE = "x-ivr-harness-trace"
+
+
+def _secret_param(name: str) -> bool:
+    return name.lower() in _SECRET_PARAMS or looks_secret(name)
 
 
 @dataclass(slots=True)
@@ -91,11 +105,13 @@ class FaultSet:
         """A snapshot of the faults in force."""
         return list(self._faults)
 
-    def take(self, kinds: frozenset[str], method: str, path: str) -> FaultSpec | None:
+    def take(
+        self, kinds: frozenset[str], method: str, path: str, trace: Trace | None = None
+    ) -> FaultSpec | None:
         """The first fault of ``kinds`` that matches and fires for this request, if any."""
         for fault in self._faults:
             spec = fault.spec
-            if spec.kind not in kinds or not _matches(spec, method, path):
+            if spec.kind not in kinds or not _matches(spec, method, path, trace):
                 continue
             fault.matched += 1
             if spec.fraction is not None and self._rng.random() >= spec.fraction:
@@ -124,15 +140,51 @@ class FaultSet:
         }
 
 
-def _matches(spec: FaultSpec, method: str, path: str) -> bool:
+def _matches(spec: FaultSpec, method: str, path: str, trace: Trace | None) -> bool:
     if spec.method is not None and spec.method != method:
+        return False
+    if spec.step is not None and (trace is None or not trace.is_step(spec.step)):
         return False
     return spec.route is None or fnmatch.fnmatchcase(path, spec.route)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Trace:
+    """Which call, step and attempt sent a request (the executor's TRACE_HEADER)."""
+
+    call_id: str = ""
+    step: str = ""  # FLOW/STEP
+    attempt: int = 0  # 0: a token fetch on the step's behalf
+
+    @classmethod
+    def parse(cls, raw: str) -> Trace:
+        fields = dict(p.partition("=")[::2] for p in raw.split(";") if "=" in p)
+        attempt = fields.get("attempt", "0")
+        return cls(
+            call_id=fields.get("call", "")[:200],
+            step=fields.get("step", "")[:400],
+            attempt=int(attempt) if attempt.isdigit() and len(attempt) < 6 else 0,
+        )
+
+    @classmethod
+    def of(cls, headers: Any) -> Trace | None:
+        """The trace of a request from its headers (Starlette's or ASGI's), if it has one."""
+        if isinstance(headers, list):
+            raw = next((v for k, v in headers if k.lower() == _TRACE.encode()), None)
+            return cls.parse(raw.decode("latin-1")) if raw is not None else None
+        value = headers.get(_TRACE)
+        return cls.parse(value) if value is not None else None
+
+    def is_step(self, step: str) -> bool:
+        """Whether this request came from `step` (FLOW/STEP, or a bare step id)."""
+        return bool(step) and (self.step == step or self.step.rpartition("/")[2] == step)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RecordedRequest:
-    """One request a backend answered, secrets redacted."""
+    """One request a backend received: the journal a run's checks read. Header values are
+    kept only for headers that are never secret (`_SHOWN_HEADERS`); query values whose
+    names look secret are redacted; the body is kept as its SHA-256."""
 
     backend: str
     method: str
@@ -142,11 +194,19 @@ class RecordedRequest:
     status: int
     faults: tuple[str, ...]
     at_ms: int
+    call_id: str = ""
+    step: str = ""
+    attempt: int = 0
+    body_sha256: str = ""
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
         name = name.lower()
         return next((value for key, value in self.headers if key == name), None)
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.header("idempotency-key")
 
 
 class RequestLog:
@@ -167,13 +227,30 @@ class RequestLog:
 
     @staticmethod
     def redact(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
-        """ASGI headers as text, with secret values replaced."""
+        """ASGI headers as text: every name, the value only where it is never a secret."""
         out = []
         for key, value in raw:
             name = key.decode("latin-1").lower()
-            text = "[redacted]" if name in _SECRET_HEADERS else value.decode("latin-1")
+            if name == _TRACE:
+                continue
+            shown = name in _SHOWN_HEADERS or not value.strip()  # an empty value hides nothing
+            text = value.decode("latin-1") if shown else "[redacted]"
             out.append((name, text))
         return tuple(out)
+
+    @staticmethod
+    def redact_query(raw: bytes) -> str:
+        """The query string as text, the value of every secret-looking parameter
+        (``?key=...``, ``api_key``, ``access_token``, ``sig``...) replaced, the rest as sent."""
+        text = raw.decode("latin-1")
+        if not text:
+            return ""
+        parts = []
+        for pair in text.split("&"):
+            name, sep, value = pair.partition("=")
+            shown = "[redacted]" if sep and value and _secret_param(unquote_plus(name)) else value
+            parts.append(f"{name}{sep}{shown}")
+        return "&".join(parts)
 
 
 def control_routes(faults: FaultSet, log: RequestLog) -> list[BaseRoute]:

@@ -20,12 +20,12 @@ from harness.errors import ConfigError, did_you_mean
 __all__ = ["KINDS", "FaultSpec", "parse_fault"]
 
 # Keys every per-request fault accepts: how often it fires and which requests it hits.
-_COMMON = frozenset({"kind", "times", "fraction", "route", "method"})
+_COMMON = frozenset({"kind", "times", "fraction", "route", "method", "step"})
 # Kind-specific keys; `rotate_scopes` changes state instead of hitting requests.
 _KIND_KEYS: dict[str, frozenset[str]] = {
     "status": frozenset({"status", "headers", "body"}),
     "empty": frozenset(),
-    "accepted": frozenset({"callbackUrl", "callbackAfterMs"}),
+    "accepted": frozenset({"callbackUrl", "callbackAfterMs", "correlationHeader"}),
     "rotate_scopes": frozenset({"scopes"}),
     "token_expired": frozenset(),
     "not_found": frozenset({"body"}),
@@ -54,6 +54,7 @@ class FaultSpec:
     fraction: float | None = None
     route: str | None = None
     method: str | None = None
+    step: str | None = None  # FLOW/STEP or a step id: only requests that step sends
     status: int = 0
     headers: tuple[tuple[str, str], ...] = ()
     body: Any = None
@@ -67,6 +68,8 @@ class FaultSpec:
     interval_ms: int = 100
     callback_url: str | None = None
     callback_after_ms: int | None = None
+    # The callback's correlationId: this request header's value (else the job id).
+    correlation_header: str | None = None
     # The spec as the user wrote it, echoed back by `GET /__faults`.
     source: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -168,6 +171,14 @@ def _common(spec: Mapping[str, Any]) -> dict[str, Any]:
                 f"'method' must be one of {', '.join(sorted(_METHODS))}", pointer="/method"
             )
         out["method"] = method.upper()
+    if "step" in spec:
+        step = spec["step"]
+        if not isinstance(step, str) or not 0 < len(step) <= 400:
+            raise ConfigError(
+                "'step' must be a step id (or FLOW/STEP) of the flow that sends the requests",
+                pointer="/step",
+            )
+        out["step"] = step
     return out
 
 
@@ -218,7 +229,10 @@ def _parse_accepted(spec: Mapping[str, Any]) -> dict[str, Any]:
                 pointer="/callbackUrl",
                 hint="point it at a receiver on 127.0.0.1",
             )
-    return {"callback_url": url, "callback_after_ms": after}
+    header = spec.get("correlationHeader")
+    if header is not None and (not isinstance(header, str) or not _HEADER_NAME.fullmatch(header)):
+        raise ConfigError("'correlationHeader' must be a header name", pointer="/correlationHeader")
+    return {"callback_url": url, "callback_after_ms": after, "correlation_header": header}
 
 
 def _parse_scopes(spec: Mapping[str, Any]) -> dict[str, Any]:

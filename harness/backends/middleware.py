@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 from http import HTTPStatus
 from typing import Any
@@ -25,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harness.clock import Clock
 
-from .faults import FaultSet, RecordedRequest, RequestLog
+from .faults import FaultSet, RecordedRequest, RequestLog, Trace
 from .faultspec import FaultSpec
 
 __all__ = ["FaultMiddleware"]
@@ -53,9 +54,13 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
+        trace = Trace.of(scope["headers"])
         self.faults.requests += 1
         applied: list[str] = []
         status = 0
+        # The body is read up front, so the journal has its hash even when a fault answers
+        # instead of the handler; the handler reads it back from `replay`.
+        body, receive = await _buffered(receive)
 
         async def recording_send(message: Message) -> None:
             nonlocal status
@@ -64,7 +69,7 @@ class FaultMiddleware:
             await send(message)
 
         def take(kinds: frozenset[str]) -> FaultSpec | None:
-            spec = self.faults.take(kinds, method, path)
+            spec = self.faults.take(kinds, method, path, trace)
             if spec is not None:
                 applied.append(spec.kind)
             return spec
@@ -91,13 +96,38 @@ class FaultMiddleware:
                     backend=self.backend,
                     method=method,
                     path=path,
-                    query=scope.get("query_string", b"").decode("latin-1"),
+                    query=RequestLog.redact_query(scope.get("query_string", b"")),
                     headers=RequestLog.redact(scope["headers"]),
                     status=status,
                     faults=tuple(applied),
                     at_ms=self.clock.wall_ms(),
+                    call_id=trace.call_id if trace else "",
+                    step=trace.step if trace else "",
+                    attempt=trace.attempt if trace else 0,
+                    body_sha256=hashlib.sha256(body).hexdigest(),
                 )
             )
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a `receive` that hands it out again, then goes live."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            pending: list[Message] = [message]
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            pending = []
+            break
+    body = b"".join(chunks)
+    queue: list[Message] = [{"type": "http.request", "body": body, "more_body": False}, *pending]
+
+    async def replay() -> Message:
+        return queue.pop(0) if queue else await receive()
+
+    return body, replay
 
 
 def canned_response(spec: FaultSpec) -> Response:

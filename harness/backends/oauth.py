@@ -11,7 +11,7 @@ import binascii
 import secrets
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote_plus
 
 import jwt
 from starlette.requests import Request
@@ -132,8 +132,8 @@ def _client(request: Request, form: dict[str, str]) -> tuple[str, str] | None:
         except (binascii.Error, UnicodeDecodeError):
             return None
         client_id, sep, secret = decoded.partition(":")
-        # RFC 6749 2.3.1: both halves are form-urlencoded before base64.
-        return (unquote(client_id), unquote(secret)) if sep else None
+        # RFC 6749 2.3.1: both halves are form-urlencoded before base64 ('+' is a space).
+        return (unquote_plus(client_id), unquote_plus(secret)) if sep else None
     if "client_id" in form and "client_secret" in form:
         return form["client_id"], form["client_secret"]
     return None

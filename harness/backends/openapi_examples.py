@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.errors import ConfigError
-from harness.inputs import parse_yaml, read_text
+from harness.openapi_file import load_openapi
 
 __all__ = ["Operation", "load_operations", "security_schemes"]
 
@@ -38,14 +38,22 @@ class Operation:
     pointer: str = ""
     has_array: bool = False
     fields: tuple[str, ...] = field(default_factory=tuple)
+    documented: tuple[str, ...] = ()  # every response code the spec lists ("202", "4XX", ...)
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether a request `method path` (a concrete path) is this operation's."""
+        if method.upper() != self.method:
+            return False
+        want, got = self.path.strip("/").split("/"), path.strip("/").split("/")
+        return len(want) == len(got) and all(
+            w == g or (w.startswith("{") and w.endswith("}") and g)
+            for w, g in zip(want, got, strict=True)
+        )
 
 
 def load_spec(path: Path) -> Mapping[str, Any]:
-    """The spec document, read through `harness.inputs` (size, depth and alias caps)."""
-    document = parse_yaml(read_text(path, what="OpenAPI spec"), file=path)
-    if not isinstance(document, dict) or not isinstance(document.get("paths"), dict):
-        raise ConfigError("not an OpenAPI document: no 'paths' object", file=path, pointer="/paths")
-    return document
+    """The spec document, read and checked by the one reader the gate uses too."""
+    return load_openapi(path).document
 
 
 def security_schemes(spec: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -62,7 +70,7 @@ def load_operations(path: Path, *, seed: int = 0) -> tuple[Mapping[str, Any], li
     base = urlsplit(str(servers[0].get("url", ""))).path.rstrip("/")
     root_security = spec.get("security", [])
     operations = []
-    for route, item in spec["paths"].items():
+    for route, item in (spec.get("paths") or {}).items():  # 3.1 may leave paths out
         item = resolver.resolve(item, f"/paths/{_escape(route)}")
         for method in _METHODS:
             if not isinstance(item, dict) or method not in item:
@@ -81,6 +89,7 @@ def load_operations(path: Path, *, seed: int = 0) -> tuple[Mapping[str, Any], li
                     pointer=pointer,
                     has_array=_has_array(body),
                     fields=tuple(_field_names(body)),
+                    documented=tuple(str(c) for c in (op.get("responses") or {})),
                 )
             )
     return spec, operations

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .faults import Trace
 from .state import SharedState
 from .webhook import WebhookSender
 
@@ -51,7 +52,9 @@ def routes(state: SharedState, sender: WebhookSender) -> list[BaseRoute]:
         if error is not None:
             pointer = "".join(f"/{part}" for part in error.absolute_path)
             return _invalid(error.message, pointer)
-        accepted = state.faults["tickets"].take(frozenset({"accepted"}), "POST", request.url.path)
+        accepted = state.faults["tickets"].take(
+        frozenset({"accepted"}), "POST", request.url.path, Trace.of(request.headers)
+    )
         if accepted is not None:
             correlation = request.headers.get("x-correlation-id")
             return _accept(

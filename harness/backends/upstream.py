@@ -9,6 +9,7 @@ wrong (exit 2), not a resilience failure of the flow.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import urlsplit
 
@@ -34,7 +35,7 @@ __all__ = ["build_proxy_app", "probe_upstream"]
 _DROP = frozenset(
     {
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-        "upgrade", "host", "content-length", "content-encoding",
+        "upgrade", "host", "content-length", "content-encoding", "x-ivr-harness-trace",
     }
 )  # fmt: skip
 _PROBE_TIMEOUT_S = 3.0
@@ -52,9 +53,17 @@ async def probe_upstream(host: str, base_url: str, *, allow_non_loopback: bool =
             "explicitly (--allow-non-loopback) to run chaos against it"
         )
     try:
-        async with httpx.AsyncClient(timeout=_PROBE_TIMEOUT_S, trust_env=False) as client:
-            await client.get(base_url)
-    except httpx.HTTPError as exc:
+        # One deadline for the whole probe: httpx's timeout is per read, and an upstream
+        # dribbling a byte every half second would stretch it to a minute.
+        async with asyncio.timeout(_PROBE_TIMEOUT_S):
+            async with httpx.AsyncClient(timeout=_PROBE_TIMEOUT_S, trust_env=False) as client:
+                await client.get(base_url)
+    except TimeoutError:
+        raise UnreachableError(
+            f"backend for {host} at {base_url} did not answer within {_PROBE_TIMEOUT_S:.0f} s; "
+            "start it, or fix base_url in ivr-harness.toml / --base-url"
+        ) from None
+    except (httpx.HTTPError, OverflowError, ValueError) as exc:  # a port past 65535
         reason = str(exc) or type(exc).__name__
         raise UnreachableError(
             f"backend for {host} at {base_url} does not answer ({reason}); "
@@ -82,14 +91,15 @@ def build_proxy_app(
             return canned
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _DROP]
         try:
-            upstream = await client.request(
-                request.method,
-                base + request.url.path,
-                params=request.url.query or None,
-                headers=headers,
-                content=await request.body(),
-            )
-        except httpx.HTTPError as exc:
+            async with asyncio.timeout(_FORWARD_TIMEOUT_S):  # in all, not per read
+                upstream = await client.request(
+                    request.method,
+                    base + request.url.path,
+                    params=request.url.query or None,
+                    headers=headers,
+                    content=await request.body(),
+                )
+        except (httpx.HTTPError, TimeoutError) as exc:
             # The probe passed, so this is the backend failing mid-run: a gateway answer.
             body = {"error": "bad_gateway", "message": type(exc).__name__}
             return JSONResponse(body, status_code=502)

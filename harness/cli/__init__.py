@@ -10,6 +10,7 @@
 - :mod:`harness.cli.reports`: `report merge`;
 - :mod:`harness.cli.mutate`: `mutate`;
 - :mod:`harness.cli.init`: `init` (a starting ivr-harness.toml, workflow, first scenario);
+- :mod:`harness.cli.platform`: `pull`, `deploy`, `drift` (through the tenant's Flow API);
 - :mod:`harness.cli.project`: what `suite`, `chaos` and `load` take from the project config.
 """
 
@@ -21,6 +22,7 @@ from harness.cli.gate import contract, diff, gate, provider
 from harness.cli.init import init
 from harness.cli.load import load
 from harness.cli.mutate import mutate
+from harness.cli.platform import deploy, drift, pull
 from harness.cli.reports import report
 from harness.cli.run import call, chaos, suite
 from harness.cli.servers import backend, toxiproxy
@@ -30,6 +32,6 @@ __all__ = ["main", "run_async"]
 
 for _command in (
     call, suite, chaos, load, lint, budget, contract, provider, gate, diff, toxiproxy, backend,
-    examples, report, mutate, init,
+    examples, report, mutate, init, pull, deploy, drift,
 ):  # fmt: skip
     main.add_command(_command)

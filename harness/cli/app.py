@@ -10,8 +10,14 @@ when it runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import os
 import signal
-from collections.abc import Coroutine
+import sys
+import threading
+from collections.abc import Coroutine, Iterator
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -19,17 +25,27 @@ import click
 from harness import __version__
 from harness.errors import HarnessError
 
-__all__ = ["STOP_SIGNALS", "Interrupted", "main", "run_async", "serve_until_stopped"]
+__all__ = [
+    "STOP_SIGNALS",
+    "Interrupted",
+    "interrupted",
+    "main",
+    "run_async",
+    "serve_until_stopped",
+    "stop_signals",
+]
 
 T = TypeVar("T")
 
 
 class _Group(click.Group):
-    """Turns every HarnessError into one line on stderr and exit code 2."""
+    """Turns every HarnessError into one line on stderr and exit code 2, and every stop
+    signal into exit code 128 + its number, for every command (see :func:`stop_signals`)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with stop_signals():
+                return super().invoke(ctx)
         except HarnessError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
@@ -46,7 +62,8 @@ class _Group(click.Group):
 def main() -> None:
     """Contract-testing and chaos harness for CXone Studio IVR integrations.
 
-    Exit codes: 0 all held, 1 a check failed, 2 the harness could not run.
+    Exit codes: 0 all held, 1 a check failed, 2 the harness could not run, 128 + N
+    stopped by signal N (SIGINT, SIGTERM, SIGHUP, SIGQUIT) after its cleanup.
     """
 
 
@@ -54,63 +71,144 @@ class Interrupted(KeyboardInterrupt):
     """A signal stopped the run after its cleanup ran; exit code 128 + the signal number."""
 
     def __init__(self, signum: int) -> None:
+        self.signum = signum
         self.signame = signal.Signals(signum).name
         self.exit_code = 128 + signum
         super().__init__(self.signame)
 
 
-# Every signal a CI runner or a terminal sends to stop a job. Each cancels the run, so
-# every proxy, toxic and server it created is removed on the way out.
+# Every signal a CI runner or a terminal sends to stop a job. Each stops the command the
+# same way, so every proxy, toxic and server it created is removed on the way out and
+# the reports of what finished are written.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+# The stop signals received since the command started. Only the first one interrupts;
+# later ones are noted and never break into the cleanup the first one started.
+_received: list[int] = []
+_raised: list[bool] = [False]
+# How soon a stop swallowed in a finalizer is delivered again.
+_REDELIVER_S = 0.01
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
+    if not _raised[0]:
+        _raised[0] = True
+        raise Interrupted(_received[0])
+
+
+def _swallowed(unraisable: Any, previous: Any) -> None:
+    """A signal handler runs wherever the interpreter is, a finalizer (``__del__``, a GC
+    callback) included, and Python only prints what is raised there ("Exception ignored
+    in ..."). Such an Interrupted never reached the command: send the signal again, a
+    moment later, and keep the traceback out of the output."""
+    if isinstance(unraisable.exc_value, Interrupted):
+        _raised[0] = False
+        signum = unraisable.exc_value.signum
+        threading.Timer(_REDELIVER_S, os.kill, (os.getpid(), signum)).start()
+        return
+    previous(unraisable)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """The one signal path of every command: SIGINT, SIGTERM, SIGHUP and SIGQUIT.
+
+    Outside an event loop the first of them raises :class:`Interrupted` where the command
+    is (a command that keeps partial results catches it, writes them and re-raises);
+    inside :func:`run_async` it cancels the work, whose cleanup runs, and
+    :class:`Interrupted` is raised when the cleanup is done. Later signals are noted
+    and ignored. Outside the main thread (a test's runner thread) nothing is installed.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    hook = sys.unraisablehook
+    _received.clear()
+    _raised[0] = False
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _interrupt)
+    sys.unraisablehook = functools.partial(_swallowed, previous=hook)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        sys.unraisablehook = hook
+
+
+def interrupted() -> Interrupted | None:
+    """The stop signal received so far in this command, as the exception to raise."""
+    return Interrupted(_received[0]) if _received else None
 
 
 def run_async(work: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run`, with SIGINT, SIGTERM, SIGHUP and SIGQUIT cancelling the work.
 
     The first signal cancels it; later ones are noted but do not interrupt the cleanup
-    under way. The caller gets :class:`Interrupted` once the cleanup is done.
+    under way. The caller gets :class:`Interrupted` once the cleanup is done, even when
+    the work swallowed the cancellation and returned. Work is never started after a
+    stop signal has arrived.
     """
-    received: list[int] = []
+    if _received:
+        work.close()
+        raise Interrupted(_received[0])
 
     async def guarded() -> T:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
 
         def stop(signum: int) -> None:
-            if not received and task is not None:
+            if not _received and task is not None:
                 task.cancel()
-            received.append(signum)
+            _received.append(signum)
 
-        for signum in STOP_SIGNALS:
-            loop.add_signal_handler(signum, stop, signum)
+        main = threading.current_thread() is threading.main_thread()
+        previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+        if main:
+            for signum in STOP_SIGNALS:
+                loop.add_signal_handler(signum, stop, signum)
         try:
             return await work
         finally:
-            for signum in STOP_SIGNALS:
-                loop.remove_signal_handler(signum)
+            if _received:
+                await _let_cleanup_finish()
+            if main:
+                for signum in STOP_SIGNALS:
+                    loop.remove_signal_handler(signum)
+                    # remove_signal_handler leaves SIG_DFL: put back the command's handler
+                    signal.signal(signum, previous[signum])
 
     try:
-        return asyncio.run(guarded())
+        result = asyncio.run(guarded())
     except asyncio.CancelledError:
-        if received:
-            raise Interrupted(received[0]) from None
+        if _received:
+            raise Interrupted(_received[0]) from None
         raise
+    if _received:
+        raise Interrupted(_received[0])
+    return result
+
+
+# How long an interrupted command waits for tasks still cleaning up before asyncio.run
+# cancels them (a proxy deleted on a slow server, a server shutting down).
+_CLEANUP_GRACE_S = 30.0
+
+
+async def _let_cleanup_finish() -> None:
+    """Wait for the other tasks of an interrupted command to end on their own.
+
+    A task whose group gave up on it (``asyncio.gather`` returns at the first cancelled
+    child) may still be removing its proxies; asyncio.run would cancel it mid-way.
+    """
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    if others:
+        await asyncio.wait(others, timeout=_CLEANUP_GRACE_S)
 
 
 def serve_until_stopped(work: Coroutine[Any, Any, None]) -> None:
-    """Run a server coroutine until Ctrl-C or SIGTERM; either is a clean stop (exit 0)."""
-
-    async def guarded() -> None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        if task is not None:
-            loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        try:
-            await work
-        except asyncio.CancelledError:
-            return
-
-    try:
-        asyncio.run(guarded())
-    except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+    """Run a server coroutine until a stop signal; it shuts down cleanly, then the command
+    exits 128 + the signal's number like every other one (`toxiproxy serve`, `backend
+    serve`)."""
+    run_async(work)

@@ -6,22 +6,33 @@ harness could not run (unparseable input -> one line naming file + pointer).
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import datetime
 import json
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
+from harness.cli.app import Interrupted
+from harness.cli.gate_input import (
+    base_urls_of,
+    open_project,
+    provider_auth,
+    provider_targets,
+    specs_of,
+    variables_of,
+)
 from harness.cli.options import (
+    FiniteFloat,
     allow_non_loopback_option,
-    parse_pairs,
     report_dir_option,
     set_options,
-    tenant_variables,
 )
-from harness.cli.static import lint_config_path
-from harness.errors import ConfigError
+from harness.cli.static import flows_argument, load_lint_config
+from harness.errors import HarnessError
 
 __all__ = ["contract", "diff", "gate", "provider"]
 
@@ -30,14 +41,14 @@ _spec_option = click.option(
     "--spec",
     "specs",
     multiple=True,
-    required=True,
     metavar="[NAME=]SPEC",
-    help="OpenAPI/Swagger file; NAME is the host the flows call (or the spec's title).",
+    help="OpenAPI/Swagger file; NAME is the host the flows call (or the spec's title). "
+    'Default: each [backends."HOST"] spec of the project configuration.',
 )
 
 
 @click.command()
-@click.argument("flows", type=click.Path(path_type=Path))
+@click.argument("flows", type=click.Path(path_type=Path), required=False)
 @_spec_option
 @click.option(
     "--max-examples",
@@ -48,16 +59,45 @@ _spec_option = click.option(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--notes/--no-notes", default=False, help="Also print notes (unsupported parts).")
+@click.option(
+    "--pact",
+    "pact_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also write the consumer contract as Pact V4 files into DIR, one per backend host "
+    "(docs/contracts.md: Pact).",
+)
+@click.option(
+    "--pact-consumer",
+    default=None,
+    metavar="NAME",
+    help="The consumer's name in the pacts (default: the project folder's name, the one "
+    "holding ivr-harness.toml; without one, the flow folder's).",
+)
 def contract(
-    flows: Path, specs: tuple[str, ...], max_examples: int, as_json: bool, notes: bool
+    flows: Path | None,
+    specs: tuple[str, ...],
+    max_examples: int,
+    as_json: bool,
+    notes: bool,
+    pact_dir: Path | None,
+    pact_consumer: str | None,
 ) -> None:
-    """Consumer contract: check the flow set FLOWS against the OpenAPI specs, offline."""
+    """Consumer contract: check the flow set FLOWS (default: the project's) against the
+    OpenAPI specs, offline; with --pact, also write it as Pact files for the backends.
+
+    Exit 0 all held, 1 a finding is an error, 2 the check could not run or could not
+    finish a step (one line each on stderr; the other steps' findings are still printed).
+    """
     from harness.contract.consumer import check_consumer, load_named_specs
     from harness.flow.loader import load_flow_set
 
-    report = check_consumer(
-        load_flow_set(flows), load_named_specs(specs), max_examples=max_examples
-    )
+    project = open_project()
+    folder = flows_argument(flows, project)
+    named = load_named_specs(specs_of(specs, project))
+    flow_set = load_flow_set(folder)
+    with no_traceback(f"checking {folder}"):
+        report = check_consumer(flow_set, named, max_examples=max_examples)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -66,21 +106,74 @@ def contract(
                 click.echo(f"{finding.severity}: [{finding.check}] {finding.line()}")
         errors = sum(f.severity == "error" for f in report.findings)
         verdict = "FAILED" if report.failed else "passed"
+        verdict = "INCOMPLETE" if report.internal_errors else verdict
         click.echo(
             f"consumer contract {verdict}: {report.steps_checked} HTTP steps, "
             f"{errors} errors, {len(report.findings) - errors} notes/warnings"
         )
-    raise SystemExit(1 if report.failed else 0)
+    if pact_dir is not None:
+        consumer = pact_consumer or _consumer_name(folder, project)
+        with no_traceback(f"writing pacts for {folder}"):
+            _write_pacts(flow_set, named, consumer, pact_dir, max_examples, quiet=as_json)
+    for line in report.internal_errors:
+        click.echo(f"error: {line}", err=True)
+    raise SystemExit(2 if report.internal_errors else 1 if report.failed else 0)
+
+
+def _write_pacts(
+    flow_set: Any, named: Any, consumer: str, folder: Path, max_examples: int, *, quiet: bool
+) -> None:
+    _save_pacts(_build_pacts(flow_set, named, consumer, max_examples), folder, quiet=quiet)
+
+
+def _build_pacts(flow_set: Any, named: Any, consumer: str, max_examples: int) -> Any:
+    from harness import __version__
+    from harness.contract.pact import build_pacts
+
+    return build_pacts(
+        flow_set, named, consumer=consumer, harness_version=__version__, max_examples=max_examples
+    )
+
+
+def _save_pacts(export: Any, folder: Path, *, quiet: bool) -> None:
+    from harness.report.files import atomic_write
+
+    for pact in export.pacts:
+        atomic_write(folder / pact.file_name, pact.text())
+        if not quiet:
+            click.echo(f"pact: {folder / pact.file_name} ({len(pact.interactions)} interactions)")
+    for line in export.skipped:
+        click.echo(f"pact: left out {line}", err=True)
+    for line in export.internal_errors:
+        click.echo(f"error: {line}", err=True)
+
+
+@contextlib.contextmanager
+def no_traceback(doing: str) -> Iterator[None]:
+    """A crash of ours becomes one line and exit 2 (HarnessError), never a traceback."""
+    try:
+        yield
+    except (HarnessError, click.exceptions.Exit, click.ClickException, click.Abort):
+        raise
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        detail = f"{type(exc).__name__}: {text[0][:240]}" if text else type(exc).__name__
+        raise HarnessError(f"internal error while {doing}: {detail}") from exc
 
 
 @click.command()
-@click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--base-url", required=True, help="The live backend, e.g. http://127.0.0.1:8080.")
+@click.argument("spec", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--base-url",
+    default=None,
+    help="The live backend, e.g. http://127.0.0.1:8080 (default: every configured backend "
+    "with a spec and a base_url).",
+)
 @click.option("--max-examples", default=20, show_default=True, type=click.IntRange(1, 10_000))
 @click.option(
     "--max-time",
     default=None,
-    type=click.FloatRange(min=0.1),
+    type=FiniteFloat(min=0.1),
     help="Stop generating after this many seconds.",
 )
 @click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here.")
@@ -113,35 +206,55 @@ def contract(
     "flows",
     type=click.Path(path_type=Path),
     default=None,
-    help="Take the auth config from these flows' HTTP steps.",
+    help="Take the auth config from these flows' HTTP steps (default without --auth-* "
+    "options: the project's flows and secrets).",
 )
 @set_options
 @allow_non_loopback_option
 def provider(
-    spec: Path,
-    base_url: str,
+    spec: Path | None,
+    base_url: str | None,
     max_examples: int,
     max_time: float | None,
     junit: Path | None,
     seed: int | None,
     **auth_options: Any,
 ) -> None:
-    """Provider contract: schemathesis against the live backend at --base-url."""
+    """Provider contract: schemathesis against the live backend at --base-url.
+
+    Without SPEC and --base-url, every backend of the project configuration that has
+    both a spec and a base_url is checked, one after the other.
+    """
     from harness.contract.provider import run_provider
     from harness.report.files import atomic_write
     from harness.report.gate_junit import provider_suite
     from harness.report.junit import render_junit
 
     allow = bool(auth_options.pop("allow_non_loopback"))
-    report = run_provider(
-        spec,
-        base_url,
-        auth=_provider_auth(spec, auth_options),
-        max_examples=max_examples,
-        max_time=max_time,
-        allow_non_loopback=allow,
-        seed=seed,
-    )
+    project = open_project()
+    suites, codes = [], []
+    for target in provider_targets(spec, base_url, project):
+        if target.host:
+            click.echo(f"== {target.host}: {target.spec} against {target.base_url}")
+        with no_traceback(f"checking {target.base_url} against {target.spec}"):
+            report = run_provider(
+                target.spec,
+                target.base_url,
+                auth=provider_auth(target, auth_options, project),
+                max_examples=max_examples,
+                max_time=max_time,
+                allow_non_loopback=allow,
+                seed=seed,
+            )
+        codes.append(_print_provider(report, seed))
+        suites.append(provider_suite(f"provider {target.host}".strip(), report))
+    if junit is not None:
+        atomic_write(junit, render_junit(suites))
+    raise SystemExit(max(codes, key=lambda c: (c == 1, c)))
+
+
+def _print_provider(report: Any, seed: int | None) -> int:
+    """The report on the console; its exit code (1 failed, 2 refused, 0 passed)."""
     for op in report.operations:
         state = "FAIL" if op.failures or op.errors else "ok"
         click.echo(f"{state:4} {op.label} ({op.calls} calls)")
@@ -149,8 +262,6 @@ def provider(
             click.echo(f"     {line}")
     for defect in report.spec_defects:
         click.echo(f"SPEC {defect.line()}")
-    if junit is not None:
-        atomic_write(junit, render_junit([provider_suite("provider", report)]))
     for line in report.auth_problems:
         click.echo(f"AUTH {line}")
     backend = sum(len(o.failures) + len(o.errors) for o in report.operations)
@@ -161,67 +272,32 @@ def provider(
         f"{len(report.spec_defects)} spec defects, {len(report.auth_problems)} operations "
         "refused (401/403)"
     )
-    raise SystemExit(1 if report.failed else 2 if report.auth_problems else 0)
-
-
-def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
-    from harness.contract.auth import OAuthClient, ProviderAuth, auth_from_flows
-    from harness.contract.openapi import load_spec
-
-    if options["flows"] is not None:
-        from harness.flow.loader import load_flow_set
-
-        variables = tenant_variables(options["sets"], options["set_envs"])
-        host = next((s.host for s in load_spec(spec).servers if s.host), "")
-        auth = auth_from_flows(load_flow_set(options["flows"]), host, variables=variables)
-        if auth.oauth is not None and options["oauth_token_url"]:
-            # The flows name the real token endpoint; a test run points it at a stand-in.
-            moved = dataclasses.replace(auth.oauth, token_url=options["oauth_token_url"])
-            auth = dataclasses.replace(auth, oauth=moved)
-        return auth
-    headers = parse_pairs(options["auth_header"], "--auth-header")
-    if options["auth_bearer"]:
-        headers["Authorization"] = f"Bearer {options['auth_bearer']}"
-    basic = None
-    if options["auth_basic"]:
-        user, sep, password = str(options["auth_basic"]).partition(":")
-        if not sep:
-            raise ConfigError("--auth-basic expects USER:PASS", file="--auth-basic")
-        basic = (user, password)
-    oauth = None
-    if options["oauth_token_url"]:
-        oauth = OAuthClient(
-            token_url=options["oauth_token_url"],
-            client_id=options["oauth_client_id"] or "",
-            secret_env=options["oauth_client_secret_env"] or "",
-            scopes=tuple(options["oauth_scope"]),
-        )
-    return ProviderAuth(
-        headers=headers,
-        query=parse_pairs(options["auth_query"], "--auth-query"),
-        cookies=parse_pairs(options["auth_cookie"], "--auth-cookie"),
-        basic=basic,
-        oauth=oauth,
-    )
+    return 1 if report.failed else 2 if report.auth_problems else 0
 
 
 @click.command()
-@click.argument("flows", type=click.Path(path_type=Path))
+@click.argument("flows", type=click.Path(path_type=Path), required=False)
 @_spec_option
 @click.option(
     "--base-url",
     "base_urls",
     multiple=True,
     metavar="NAME=URL",
-    help="Also run the provider contract of spec NAME against URL.",
+    help="Also run the provider contract of spec NAME against URL "
+    "(default: each configured backend's base_url).",
 )
 @report_dir_option
-@click.option("--dead-air-ms", type=click.IntRange(min=1), default=None)
+@click.option(
+    "--dead-air-ms",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Dead-air budget (default: the lint config's, the project's, else 8000).",
+)
 @click.option("--lint-config", type=click.Path(path_type=Path), default=None)
 @set_options
 @click.option("--max-examples", default=150, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--provider-examples", default=20, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--max-time", default=None, type=click.FloatRange(min=0.1))
+@click.option("--max-time", default=None, type=FiniteFloat(min=0.1))
 @click.option("--run-id", default=None, help="Reports folder name (default: UTC time + suffix).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Provider runs' seed.")
 @click.option(
@@ -244,7 +320,7 @@ def _provider_auth(spec: Path, options: dict[str, Any]) -> Any:
 )
 @allow_non_loopback_option
 def gate(
-    flows: Path,
+    flows: Path | None,
     specs: tuple[str, ...],
     base_urls: tuple[str, ...],
     report_dir: Path,
@@ -262,18 +338,29 @@ def gate(
     write_baseline: Path | None,
     allow_non_loopback: bool,
 ) -> None:
-    """Pre-release gate: lint + budget + consumer (+ provider) contract, one verdict."""
-    from harness.contract.gate import GateOptions, make_run_id, run_gate
-    from harness.report.gate import print_summary, write_reports
+    """Pre-release gate: lint + budget + consumer (+ provider) contract, one verdict.
 
+    FLOWS, the specs, base URLs, secrets, dead-air budget and lint settings default to
+    the project configuration (ivr-harness.toml); flags win.
+    """
+    from harness.contract.gate import GateOptions, make_run_id, run_gate
+    from harness.inputs import check_run_id
+    from harness.report.gate import print_summary, write_reports
+    from harness.report.stream import check_new_run_folder
+
+    project = open_project()
+    folder = flows_argument(flows, project)
+    urls = base_urls_of(base_urls, project)
+    finished: list[Any] = []
+    started = (time.monotonic(), datetime.datetime.now(datetime.UTC).isoformat())
     options = GateOptions(
-        flows=flows,
-        specs=specs,
-        base_urls=parse_pairs(base_urls, "--base-url"),
+        flows=folder,
+        specs=specs_of(specs, project),
+        base_urls=urls,
         report_dir=report_dir,
-        dead_air_ms=dead_air_ms,
-        lint_config=lint_config_path(lint_config, flows),
-        variables=tenant_variables(sets, set_envs),
+        dead_air_ms=dead_air_ms or (project.dead_air_ms if project else None),
+        lint=load_lint_config(lint_config, folder, project),
+        variables=variables_of(sets, set_envs, project, send=bool(urls)),
         max_examples=max_examples,
         provider_examples=provider_examples,
         provider_max_time=max_time,
@@ -282,13 +369,70 @@ def gate(
         baseline=baseline,
         seed=seed,
         against=against,
+        on_part=finished.append,
     )
-    result = run_gate(options)
+    check_new_run_folder(report_dir, check_run_id(options.run_id))  # never over a report
+    try:
+        with no_traceback(f"reading the gate's input ({folder})"):
+            result = run_gate(options)
+        # A passing gate leaves its consumer contract as Pact files, ready for
+        # `pact-broker publish` (docs/contracts.md); built before any report is written,
+        # so a stop signal meanwhile still marks the reports incomplete.
+        pacts = _gate_pacts(folder, project, options) if result.exit_code == 0 else None
+    except Interrupted as exc:
+        _keep_finished(options.run_id, finished, started, exc, report_dir)
+        raise
     out = write_reports(result, report_dir)
     print_summary(result, out)
+    if pacts is not None:
+        _save_pacts(pacts, out / "pacts", quiet=False)
     if write_baseline is not None:
         _write_baseline(result, write_baseline)
     raise SystemExit(result.exit_code)
+
+
+def _consumer_name(folder: Path, project: Any) -> str:
+    """The IVR's name in pacts: the project's folder (the one holding ivr-harness.toml)
+    when the flows are in it, else the flow folder's own name."""
+    flows = folder.resolve()
+    if project is not None and flows.is_relative_to(project.root.resolve()):
+        return str(project.root.resolve().name)
+    return flows.name
+
+
+def _gate_pacts(folder: Path, project: Any, options: Any) -> Any:
+    """The consumer contract of a passing gate as Pact files (None without specs)."""
+    from harness.contract.consumer import load_named_specs
+    from harness.flow.loader import load_flow_set
+
+    if not options.specs:
+        return None
+    with no_traceback(f"writing pacts for {folder}"):
+        named = load_named_specs(options.specs)
+        consumer = _consumer_name(folder, project)
+        return _build_pacts(load_flow_set(folder), named, consumer, options.max_examples)
+
+
+def _keep_finished(
+    run_id: str,
+    parts: list[Any],
+    started: tuple[float, str],
+    exc: Interrupted,
+    report_dir: Path,
+) -> None:
+    """The reports of the parts that finished, marked incomplete (the one signal path)."""
+    from harness.contract.gate import GateResult
+    from harness.report.gate import write_reports
+
+    result = GateResult(
+        run_id=run_id,
+        parts=tuple(parts),
+        started_at=started[1],
+        duration_s=time.monotonic() - started[0],
+        incomplete=f"interrupted by {exc.signame}",
+    )
+    out = write_reports(result, report_dir)
+    click.echo(f"{len(parts)} finished parts kept in {out}", err=True)
 
 
 def _write_baseline(result: Any, path: Path) -> None:
@@ -319,7 +463,8 @@ def diff(old: str, new: str, dead_air_ms: int, as_json: bool) -> None:
     from harness.flow.diff import diff_flow_sets
     from harness.flow.versions import load_version
 
-    result = diff_flow_sets(load_version(old), load_version(new), budget_ms=dead_air_ms)
+    with no_traceback(f"comparing {old} with {new}"):
+        result = diff_flow_sets(load_version(old), load_version(new), budget_ms=dead_air_ms)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

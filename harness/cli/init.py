@@ -4,18 +4,29 @@ Finds the flow files and OpenAPI specs under DIR, then writes an `ivr-harness.to
 (flow folders, one backend per host the flows call, secrets as environment
 references for the flows' secret-looking variables), a GitHub Actions workflow and
 a first scenario. It never overwrites: if any of the three exists, nothing is written.
+
+It asks nothing it can find out. The flow folders are the folders that hold flows,
+except copies under tests, docs or examples when real ones exist elsewhere. The first
+scenario is a healthy call down the flow's longest road: the caller's keys are found
+the way the battery finds them (`harness.scenario.reach`, against stubs of the specs),
+and it expects the call to run every HTTP step on that road and end where it ended.
+Last, it says which environment variables the secrets need.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
 
+from harness.cli.platform import deploy_job
 from harness.errors import ConfigError
+
+if TYPE_CHECKING:
+    from harness.scenario.reach import Reach
 
 __all__ = ["init"]
 
@@ -28,34 +39,56 @@ _WORKFLOW = ".github/workflows/ivr-harness.yml"
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=".")
 def init(directory: Path) -> None:
     """Write ivr-harness.toml, a CI workflow and a first scenario for the flows under DIRECTORY."""
-    flow_dirs = _find(directory, _is_flow)
+    flow_dirs = _flow_folders(directory)
     if not flow_dirs:
         raise ConfigError(
             "no flow files found", file=directory, hint="flows are JSON with 'flowType' and 'steps'"
         )
     specs = {host: path for path in _find_files(directory, _is_spec) if (host := _spec_host(path))}
-    hosts, secrets, entry = _survey(flow_dirs)
-    first_dir = sorted(flow_dirs)[0]
+    hosts, secrets, entry, entry_dir = _survey(flow_dirs)
     scenario = directory / "scenarios" / f"{entry}-happy-path.yaml"
+    pinned = entry_dir.name if len(flow_dirs) > 1 else None
+    road = _longest_road(entry_dir, entry, {h: specs[h] for h in hosts if h in specs}, secrets)
     outputs = {
         directory / "ivr-harness.toml": _config(directory, flow_dirs, hosts, specs, secrets),
-        directory / _WORKFLOW: _workflow(secrets),
-        scenario: _scenario(entry, first_dir.name),
+        directory / _WORKFLOW: _workflow(secrets)
+        + deploy_job([d.relative_to(directory).as_posix() for d in sorted(flow_dirs)]),
+        scenario: _scenario(entry, pinned, road),
     }
-    existing = [path for path in outputs if path.exists()]
+    # A symlink counts as there even when it dangles: writing through it would create (or
+    # overwrite) a file wherever it points.
+    existing = [path for path in outputs if path.exists() or path.is_symlink()]
     if existing:
         raise ConfigError("already exists", file=existing[0], hint="init never overwrites a file")
     for path, text in outputs.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("x", encoding="utf-8") as fh:  # O_EXCL: never through a symlink
+                fh.write(text)
+        except OSError as exc:
+            raise ConfigError(f"cannot write: {exc.strerror or exc}", file=path) from None
         click.echo(f"wrote {path}")
     missing = sorted(set(hosts) - set(specs))
     if missing:
         click.echo(f"add an OpenAPI spec for {', '.join(missing)} in ivr-harness.toml")
+    if secrets:
+        names = ", ".join(f"{name.upper()} (the flows' {name})" for name in secrets)
+        click.echo(f"set {names} in the environment before `ivr-harness suite` (and in CI)")
 
 
 def _find(root: Path, wanted: Any) -> list[Path]:
     return sorted({path.parent for path in _find_files(root, wanted)})
+
+
+_ASIDE = frozenset({"test", "tests", "doc", "docs", "example", "examples", "fixtures", "samples"})
+
+
+def _flow_folders(root: Path) -> list[Path]:
+    """Folders that hold flows; copies under tests, docs or examples only when no other
+    folder does (they are fixtures and documentation, not what the team deploys)."""
+    found = _find(root, _is_flow)
+    real = [d for d in found if not _ASIDE & {p.lower() for p in d.relative_to(root).parts}]
+    return real or found
 
 
 def _find_files(root: Path, wanted: Any) -> list[Path]:
@@ -103,22 +136,46 @@ def _spec_host(path: Path) -> str:
     return urlsplit(str(servers[0].get("url", ""))).hostname or ""
 
 
-def _survey(flow_dirs: list[Path]) -> tuple[list[str], list[str], str]:
-    """Hosts the flows call, secret-looking variables, and the first entry flow's id."""
+def _survey(flow_dirs: list[Path]) -> tuple[list[str], list[str], str, Path]:
+    """Hosts the flows call, secret-looking variables, the first entry flow's id and its
+    folder."""
     from harness.events import looks_secret
     from harness.flow.loader import load_flow_set
 
     hosts: set[str] = set()
     secrets: set[str] = set()
-    entry = ""
+    entry, entry_dir = "", sorted(flow_dirs)[0]
     for folder in sorted(flow_dirs):
         flows = load_flow_set(folder)
-        entry = entry or next((f.id for f in flows.entry_flows()), "")
+        first = next((f.id for f in flows.entry_flows()), "")
+        if first and not entry:
+            entry, entry_dir = first, folder
         for flow in flows:
             secrets.update(name for name in flow.variables if looks_secret(name))
             for step in flow.http_steps():
                 hosts.add(urlsplit(str(step.config.get("url", ""))).hostname or "")
-    return sorted(h for h in hosts if h and "{" not in h), sorted(secrets), entry
+    return sorted(h for h in hosts if h and "{" not in h), sorted(secrets), entry, entry_dir
+
+
+def _longest_road(
+    folder: Path, entry: str, specs: dict[str, Path], secrets: list[str]
+) -> Reach | None:
+    """The healthy call that runs the most HTTP steps, and the keys its caller presses."""
+    from harness.cli.app import run_async
+    from harness.config import BackendEntry
+    from harness.flow.loader import load_flow_set
+    from harness.scenario.reach import reach_steps
+
+    flows = load_flow_set(folder)
+    targets = [f"{f.id}/{s.id}" for f in flows for s in f.http_steps()]
+    if not entry or not targets or not specs:
+        return None
+    hosts = {host: BackendEntry(host=host, spec=path) for host, path in specs.items()}
+    # Any value will do: a stub checks that a credential is there, not what it is.
+    variables = {name: f"init-{name}" for name in secrets}
+    found = run_async(reach_steps(flows, entry, targets, hosts=hosts, variables=variables))
+    reached = [r for r in found.values() if r.dtmf is not None]
+    return max(reached, key=lambda r: (len(r.http_steps), -len(r.dtmf or ())), default=None)
 
 
 def _config(
@@ -171,14 +228,35 @@ jobs:
 """
 
 
-def _scenario(entry: str, flow_set: str) -> str:
-    return f"""\
+def _scenario(entry: str, flow_set: str | None, road: Reach | None) -> str:
+    pinned = f"flows: [{json.dumps(flow_set)}]\n" if flow_set else ""
+    if road is None or road.dtmf is None:
+        return f"""\
 name: {entry}-happy-path
 description: One caller, no faults; the call stays inside the dead-air budget.
 entry: {entry}
-flows: [{flow_set}]
-callers: {{count: 1}}
+{pinned}callers: {{count: 1}}
 expect:
+  - dead_air_max_ms: 8000
+    title: a healthy call stays inside the dead-air budget
+"""
+    keys = json.dumps(list(road.dtmf))
+    visits = "".join(
+        f"  - visits: {json.dumps(ref.rpartition('/')[2])}\n"
+        f"    title: a healthy call runs {json.dumps(ref.rpartition('/')[2])[1:-1]}\n"
+        for ref in road.http_steps
+    )
+    return f"""\
+name: {entry}-happy-path
+description: >-
+  One caller, no faults, down the flow's longest road (the keys were found by
+  `ivr-harness init` from the flow's own guards): every HTTP step on it runs and the
+  call ends as it should.
+entry: {entry}
+{pinned}callers: {{count: 1, dtmf: {keys}}}
+expect:
+{visits}  - outcome: {json.dumps(road.outcome)}
+    title: a healthy call ends in {json.dumps(road.outcome)[1:-1]}
   - dead_air_max_ms: 8000
     title: a healthy call stays inside the dead-air budget
 """

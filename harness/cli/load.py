@@ -7,18 +7,26 @@ import functools
 import json
 import math
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from harness.cli.app import run_async
-from harness.cli.options import base_url_option, report_dir_option, toxiproxy_url_option
+from harness.cli.app import Interrupted, run_async
+from harness.cli.options import (
+    FiniteFloat,
+    base_url_option,
+    report_dir_option,
+    toxiproxy_url_option,
+)
 from harness.errors import ConfigError, exit_code
 
 if TYPE_CHECKING:
     from harness.report.load_html import LoadEntry
     from harness.scenario.loadplan import LoadPlan
+    from harness.scenario.loadrun import LoadRun
     from harness.scenario.model import Scenario
     from harness.scenario.runner import FlowSetRef
     from harness.scenario.shards import LoadReport
@@ -41,7 +49,7 @@ _SLACK_S = 120.0  # set-up, tear-down and the last calls' hold past the last arr
 @click.option("--callers", type=click.IntRange(min=1), default=None, help="Callers in all (a cap).")
 @click.option(
     "--rate",
-    type=click.FloatRange(min=0.001, max=100_000),
+    type=FiniteFloat(min=0.001, max=100_000),
     default=None,
     help="Arrivals per second of flow time.",
 )
@@ -55,14 +63,14 @@ _SLACK_S = 120.0  # set-up, tear-down and the last calls' hold past the last arr
 @click.option(
     "--ramp",
     "ramp_s",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=0.0,
     help="Seconds over which the rate climbs linearly from 0.",
 )
 @click.option(
     "--duration",
     "duration_s",
-    type=click.FloatRange(min=0.001),
+    type=FiniteFloat(min=0.001),
     default=None,
     help="Seconds of arrivals (flow time).",
 )
@@ -109,7 +117,7 @@ _SLACK_S = 120.0  # set-up, tear-down and the last calls' hold past the last arr
 @click.option(
     "--timeout",
     "timeout_s",
-    type=click.FloatRange(min=1),
+    type=FiniteFloat(min=1),
     default=None,
     help="Give up on shards still running after this many seconds.",
 )
@@ -175,25 +183,25 @@ def load(
                 pointer="/entry",
             )
     project.probe()
+    options = (scheduler, shards, processes)
     run_id = new_run_id()
     bound = timeout_s or _bound(plan)
     url = resolve_url(toxiproxy_url)
-    entries = []
+    entries: list[LoadEntry] = []
     for flow_set in flow_sets:
         if len(flow_sets) > 1:
             _say(f"load through {flow_set.path}")
-        if scheduler or processes > 1:
-            from harness.scenario import shards as sharded
 
-            where = (
-                functools.partial(sharded.run_distributed, scheduler, shards=shards)
-                if scheduler
-                else functools.partial(sharded.run_processes, processes=processes)
-            )
-            report = where(scenario, flow_set, plan, run_id=run_id, timeout_s=bound, on_shard=_say)
-            verdict = "error" if report.lost else "pass"
-        else:
-            report, verdict = _in_process(scenario, flow_set, plan, run_id, url)
+        def keep(report: LoadReport, flow_set: FlowSetRef = flow_set) -> None:
+            entries.append(_entry(flow_set, flow_sets, report, "error"))
+
+        try:
+            report, verdict = _one(scenario, flow_set, plan, run_id, url, bound, keep, options)
+        except Interrupted as exc:
+            # The one signal path: what finished is written, marked incomplete.
+            _write(report_dir, run_id, scenario, plan, "error", entries, f"by {exc.signame}")
+            _say(f"{len(entries)} load results (finished or cut short) kept under {report_dir}")
+            raise
         entries.append(_entry(flow_set, flow_sets, report, verdict))
     verdict = suite_verdict(e.verdict for e in entries)
     _write(report_dir, run_id, scenario, plan, verdict, entries)
@@ -203,6 +211,31 @@ def load(
 
 def _say(line: str) -> None:
     click.echo(line, err=True)
+
+
+def _one(
+    scenario: Scenario,
+    flow_set: FlowSetRef,
+    plan: LoadPlan,
+    run_id: str,
+    url: str | None,
+    bound: float,
+    keep: Callable[[LoadReport], None],
+    options: tuple[str | None, int | None, int],
+) -> tuple[LoadReport, str]:
+    """One flow set's load: in this process, in local processes, or on Dask."""
+    scheduler, shards, processes = options
+    if not (scheduler or processes > 1):
+        return _in_process(scenario, flow_set, plan, run_id, url, keep)
+    from harness.scenario import shards as sharded
+
+    where = (
+        functools.partial(sharded.run_distributed, scheduler, shards=shards)
+        if scheduler
+        else functools.partial(sharded.run_processes, processes=processes)
+    )
+    report = where(scenario, flow_set, plan, run_id=run_id, timeout_s=bound, on_shard=_say)
+    return report, "error" if report.lost else "pass"
 
 
 def _entry(
@@ -255,25 +288,48 @@ def _bound(plan: LoadPlan) -> float:
 
 
 def _in_process(
-    scenario: Scenario, flow_set: FlowSetRef, plan: LoadPlan, run_id: str, url: str | None
+    scenario: Scenario,
+    flow_set: FlowSetRef,
+    plan: LoadPlan,
+    run_id: str,
+    url: str | None,
+    keep: Callable[[LoadReport], None],
 ) -> tuple[LoadReport, str]:
     from harness.report.progress import LoadProgressLine
-    from harness.scenario.load import stats_from
-    from harness.scenario.loadrun import run_load
-    from harness.scenario.shards import LoadReport, ShardResult
+    from harness.scenario.loadrun import LoadRun, run_load
     from harness.scenario.verdict import run_verdict
 
-    with LoadProgressLine() as progress:
-        run = run_async(
-            run_load(
-                scenario,
-                flow_set,
-                plan,
-                run_id=run_id,
-                toxiproxy_url=url,
-                on_progress=progress.update,
+    out = LoadRun()
+    started = time.monotonic()
+    try:
+        with LoadProgressLine() as progress:
+            run = run_async(
+                run_load(
+                    scenario,
+                    flow_set,
+                    plan,
+                    run_id=run_id,
+                    toxiproxy_url=url,
+                    on_progress=progress.update,
+                    out=out,
+                )
             )
-        )
+    except Interrupted:
+        out.wall_s = time.monotonic() - started
+        keep(_report_of(out))  # the calls that ended before the signal
+        raise
+    report = _report_of(run)
+    verdict, checks = run_verdict(scenario.known_defects, flow_set.name, run.checks)
+    report.checks = checks
+    if verdict in ("fail", "unexpected_pass") and report.harness()["saturated"]:
+        return report, "inconclusive"  # the harness lagged: its dead air, not the flow's
+    return report, verdict
+
+
+def _report_of(run: LoadRun) -> LoadReport:
+    from harness.scenario.load import stats_from
+    from harness.scenario.shards import LoadReport, ShardResult
+
     saturation = run.saturation.to_json(run.counts.calls, run.peak_callers)
     shard = ShardResult(
         index=0,
@@ -283,16 +339,11 @@ def _in_process(
         saturation=saturation,
         wall_s=run.wall_s,
     )
-    verdict, checks = run_verdict(scenario.known_defects, flow_set.name, run.checks)
-    report = LoadReport(
+    return LoadReport(
         stats=stats_from(run.histograms, run.counts, run.wall_s),
         shards=[shard],
         wall_s=run.wall_s,
-        checks=checks,
     )
-    if verdict in ("fail", "unexpected_pass") and saturation["saturated"]:
-        return report, "inconclusive"  # the harness lagged: its dead air, not the flow's
-    return report, verdict
 
 
 def _body(entry: LoadEntry) -> dict[str, Any]:
@@ -326,13 +377,20 @@ def _write(
     plan: LoadPlan,
     verdict: str,
     entries: list[LoadEntry],
+    interrupted: str = "",
 ) -> None:
     from harness.report.files import atomic_write
     from harness.report.load_html import render_load_html
     from harness.report.stream import check_report_dir
 
     directory = check_report_dir(report_dir, run_id)
-    body = {"run_id": run_id, **_document(verdict, entries)}
+    incomplete = f"interrupted {interrupted}" if interrupted else ""
+    body = {
+        "run_id": run_id,
+        **_document(verdict, entries),
+        "complete": not incomplete,
+        "incomplete_reason": incomplete,
+    }
     atomic_write(directory / "load.json", json.dumps(body, indent=2) + "\n")
     html = render_load_html(run_id, scenario, plan, verdict, entries)
     atomic_write(directory / "report.html", html)

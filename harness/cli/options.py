@@ -7,6 +7,7 @@ so `--set`, `--report-dir` or `--toxiproxy-url` mean the same everywhere.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from harness.config import BackendEntry, ProjectConfig
 
 __all__ = [
+    "FiniteFloat",
     "allow_non_loopback_option",
     "base_url_option",
     "parse_pairs",
@@ -34,6 +36,21 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class FiniteFloat(click.FloatRange):
+    """click's FloatRange, refusing nan and infinity (a usage error, exit 2).
+
+    click accepts both, and NaN passes every bound (each comparison with it is false):
+    `--min-score nan` would switch the gate off without a word.
+    """
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not math.isfinite(click.FLOAT.convert(value, param, ctx)):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -89,10 +106,14 @@ def parse_pairs(values: Sequence[str], option: str) -> dict[str, str]:
 def typed(value: str) -> Any:
     """`--set n=3` gives a number, `--set flag=true` a boolean, anything else a string."""
     try:
-        parsed = json.loads(value)
+        parsed = json.loads(value, parse_constant=_not_json)  # NaN, Infinity: kept as text
     except ValueError:
         return value
     return parsed if isinstance(parsed, int | float | bool) or parsed is None else value
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(name)
 
 
 def tenant_variables(sets: Sequence[str], set_envs: Sequence[str]) -> dict[str, Any]:
@@ -132,12 +153,11 @@ def project_backends(
     project: ProjectConfig | None, base_urls: Sequence[str]
 ) -> dict[str, BackendEntry]:
     """The project's backends by flow host, with `--base-url HOST=URL` overriding or adding."""
-    from harness.config import BackendEntry
+    from harness.config import BackendEntry, check_base_url
 
     backends = dict(project.backends) if project is not None else {}
     for host, url in parse_pairs(base_urls, "--base-url").items():
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"--base-url {host}={url}: not an http(s) URL", file="--base-url")
+        check_base_url(url, file="--base-url", pointer=f"/{host}")
         spec = backends[host].spec if host in backends else None
         backends[host] = BackendEntry(host=host, spec=spec, base_url=url)
     return backends

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import click
+
 from harness.cli.options import probe_backends, project_backends, project_config
 from harness.errors import ConfigError, HarnessError
 
@@ -32,6 +34,8 @@ class Project:
 
     config: ProjectConfig | None
     hosts: dict[str, BackendEntry] = field(default_factory=dict)
+    # The battery's HTTP steps it could not test (no caller input reaches them), and why.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def secrets(self) -> dict[str, str]:
@@ -85,7 +89,9 @@ class Project:
         return self.attach(load_scenario(path, hosts=list(self.hosts)))
 
     def battery(self, flow_sets: Sequence[FlowSetRef]) -> list[Scenario]:
-        """The fault battery of every flow set, for the hosts the project serves."""
+        """The fault battery of every flow set, for the hosts the project serves; a step no
+        caller input reaches is a note (kept in `notes`, printed on stderr)."""
+        from harness.cli.app import run_async
         from harness.scenario.battery import BatteryOptions, battery_for
 
         if not self.hosts:
@@ -102,7 +108,11 @@ class Project:
             dead_air_ms=(config.dead_air_ms if config else None) or DEFAULT_DEAD_AIR_MS,
             dtmf=config.dtmf if config else (),
         )
-        return battery_for([(f.name, f.flows) for f in flow_sets], options)
+        found = run_async(battery_for([(f.name, f.flows) for f in flow_sets], options))
+        for note in found.notes:
+            click.echo(f"note: {note}", err=True)
+        self.notes += found.notes
+        return found.scenarios
 
     def probe(self) -> None:
         """Every real upstream answers, or exit 2 before anything runs."""

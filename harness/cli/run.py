@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from harness.events import Event
     from harness.executor.timeline import Caller, CallResult
     from harness.flow.model import FlowSet
+    from harness.report.results import Shard
     from harness.scenario.model import Scenario
     from harness.scenario.runner import FlowSetRef, RunResult, SuiteResult
 
@@ -38,7 +39,8 @@ _flow_dir_option = click.option(
     "flow_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Flow set folder. Default: the bundled hardened set.",
+    help="Flow set folder. Default: the first of the scenario's `flows:` among the "
+    "project's flow folders (else the bundled sets), else the first of those.",
 )
 
 
@@ -211,8 +213,7 @@ def suite(
         scenarios = [s for s in scenarios if scenario_filter in s.name]
     if not scenarios:
         raise ConfigError("no scenario to run", file=", ".join(map(str, paths)) or "scenarios/")
-    if shard is not None:
-        scenarios = _shard(scenarios, flow_sets, shard)
+    scenarios, share = _shard(scenarios, flow_sets, shard or "1/1")
     project.probe()
     result = _run_with_reports(
         scenarios,
@@ -223,25 +224,37 @@ def suite(
         allow_non_loopback=allow_non_loopback,
         broken=broken,
         max_reruns=max_reruns,
+        notes=project.notes,
+        shard=share,
     )
     sys.exit(exit_code(result.verdict))
 
 
-def _shard(scenarios: list[Scenario], flow_sets: list[FlowSetRef], spec: str) -> list[Scenario]:
-    """The runs of shard K of N: every N-th (scenario, flow set) pair in run-id order."""
+def _shard(
+    scenarios: list[Scenario], flow_sets: list[FlowSetRef], spec: str
+) -> tuple[list[Scenario], Shard]:
+    """The runs of shard K of N (every N-th (scenario, flow set) pair in run-id order),
+    and which share of which suite that is, for results.json and `report merge`."""
+    from harness.report.results import Shard, suite_fingerprint
     from harness.scenario.runner import suite_pairs
 
     index, sep, count = spec.partition("/")
-    if not (sep and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+    digits = all(part.isascii() and part.isdigit() and len(part) <= 6 for part in (index, count))
+    if not (sep and digits and 1 <= int(index) <= int(count)):
         raise ConfigError(f"--shard expects K/N with 1 <= K <= N, got '{spec}'", file="--shard")
     pairs = sorted(suite_pairs(scenarios, flow_sets), key=lambda p: (p[0].name, p[1].name))
+    share = Shard(
+        index=int(index), count=int(count), suite=suite_fingerprint(pairs), suite_runs=len(pairs)
+    )
     mine = pairs[int(index) - 1 :: int(count)]
+    if not pairs:
+        return scenarios, share  # nothing applies: the suite says why, with a hint
     if not mine:
         raise ConfigError(f"shard {spec} has no runs: the suite has {len(pairs)}", file="--shard")
     kept: dict[int, tuple[Scenario, list[str]]] = {}
     for scenario, flow_set in mine:
         kept.setdefault(id(scenario), (scenario, []))[1].append(flow_set.name)
-    return [dataclasses.replace(s, flows=tuple(names)) for s, names in kept.values()]
+    return [dataclasses.replace(s, flows=tuple(names)) for s, names in kept.values()], share
 
 
 @click.command()
@@ -271,6 +284,7 @@ def chaos(
 
     project = open_project(base_urls)
     scenario = project.load_one(scenario_file)
+    scenario_flows = () if flow_dir else scenario.flows
     overrides = {k: typed(v) for k, v in parse_pairs(sets, "--set").items()}
     scenario = dataclasses.replace(
         scenario,
@@ -278,7 +292,8 @@ def chaos(
         variables={**scenario.variables, **overrides},
         flows=(),
     )
-    flow_sets = project.flow_sets([flow_dir] if flow_dir else [])[:1]
+    known = project.flow_sets([flow_dir] if flow_dir else [])
+    flow_sets = _chaos_flow_set(known, scenario_flows, scenario.path)
     project.probe()
     result = _run_with_reports(
         [scenario],
@@ -297,6 +312,23 @@ def chaos(
                 print_call(one, console)
         print_checks(run, console)
     sys.exit(exit_code(result.verdict))
+
+
+def _chaos_flow_set(
+    flow_sets: list[FlowSetRef], wanted: Sequence[str], file: Path | None
+) -> list[FlowSetRef]:
+    """The one flow set a chaos run uses: the first the scenario names, else the first."""
+    if not wanted:
+        return flow_sets[:1]
+    chosen = [f for f in flow_sets if f.name in wanted]
+    if not chosen:
+        raise ConfigError(
+            f"the scenario runs against flow sets {', '.join(wanted)}, and none is here",
+            file=file,
+            pointer="/flows",
+            hint="known: " + ", ".join(f.name for f in flow_sets) + "; or pass --flows DIR",
+        )
+    return chosen[:1]
 
 
 def _unloaded(exc: HarnessError) -> RunResult:
@@ -326,6 +358,8 @@ def _run_with_reports(
     allow_non_loopback: bool = False,
     broken: Sequence[HarnessError] = (),
     max_reruns: int = 1,
+    notes: Sequence[str] = (),
+    shard: Shard | None = None,
 ) -> SuiteResult:
     from harness.faults.client import ToxiproxyControl, resolve_url
     from harness.report.console import make_console, print_suite
@@ -354,7 +388,13 @@ def _run_with_reports(
             if wanted
             else "",
         )
-    stream = ReportStream(report_dir=report_dir, run_id=new_run_id(), toxiproxy=url or "embedded")
+    stream = ReportStream(
+        report_dir=report_dir,
+        run_id=new_run_id(),
+        toxiproxy=url or "embedded",
+        notes=list(notes),
+        shard=shard,
+    )
     unloaded = [_unloaded(exc) for exc in broken]
     for run in unloaded:
         click.echo(f"error: {run.error}", err=True)
@@ -396,6 +436,8 @@ def _run_with_reports(
     timing = (
         f"{result.wall_ms / 1000:.1f} s (longest run {longest / 1000:.1f} s, ratio {ratio:.2f})"
     )
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
     console.print(f"verdict [bold]{result.verdict}[/]: {len(result.runs)} runs in {timing}")
     console.print(f"reports in {paths.directory}")
     return result

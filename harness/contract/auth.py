@@ -9,14 +9,22 @@ options or the environment and are never printed.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import httpx
 
 from harness.errors import ConfigError, UnreachableError
+from harness.flow.credentials import (
+    ApiKey,
+    Basic,
+    ClientCredentials,
+    TokenError,
+    credentials_of,
+    parse_token,
+)
 from harness.flow.expr import ExpressionError, substitute_text
 from harness.flow.model import FlowSet
 
@@ -76,31 +84,24 @@ def fetch_token(client: OAuthClient, *, timeout_s: float = 10.0) -> str:
             file="--oauth-client-secret-env",
             hint="export the secret and name it, or --set-env the flow's secret variable",
         )
-    data = {"grant_type": "client_credentials"}
-    if client.scopes:
-        data["scope"] = " ".join(client.scopes)
+    request = ClientCredentials(
+        token_endpoint=client.token_url,
+        client_id=client.client_id,
+        client_secret=secret,
+        scopes=client.scopes,
+    )
+    headers, form = request.token_request()
     try:
-        response = httpx.post(
-            client.token_url, data=data, auth=(client.client_id, secret), timeout=timeout_s
-        )
+        response = httpx.post(client.token_url, content=form, headers=headers, timeout=timeout_s)
     except httpx.HTTPError as exc:
         raise UnreachableError(f"cannot reach token endpoint {client.token_url}: {exc}") from None
-    token = _token_of(response)
-    if token is None:
+    try:
+        return parse_token(response.status_code, response.content, 0.0).access_token
+    except TokenError:
         raise UnreachableError(
             f"token endpoint {client.token_url} answered {response.status_code} without an "
             "access_token (check the client id, secret and scopes)"
-        )
-    return token
-
-
-def _token_of(response: httpx.Response) -> str | None:
-    try:
-        body: Any = response.json()
-    except ValueError:
-        return None
-    token = body.get("access_token") if isinstance(body, dict) else None
-    return token if isinstance(token, str) and response.is_success else None
+        ) from None
 
 
 def auth_from_flows(
@@ -122,7 +123,9 @@ def auth_from_flows(
     sources = _token_sources(flows, variables, routes)
     for client in sources:
         if urlsplit(client.token_url).hostname == host or _routed_host(client, routes) == host:
-            return ProviderAuth(basic=(client.client_id, client.secret or ""))
+            # RFC 6749 2.3.1: client credentials are form-urlencoded before Basic auth.
+            basic = (quote_plus(client.client_id), quote_plus(client.secret or ""))
+            return ProviderAuth(basic=basic)
     for flow in flows:
         for step in flow.http_steps():
             if urlsplit(str(step.config.get("url", ""))).hostname != host:
@@ -173,10 +176,14 @@ def _token_sources(
 
 
 def _text(auth: Mapping[str, Any], key: str, scope: Mapping[str, Any]) -> str:
+    return _render(auth.get(key, ""), scope)
+
+
+def _render(template: Any, scope: Mapping[str, Any]) -> str:
     try:
-        return substitute_text(str(auth.get(key, "")), scope)
+        return substitute_text(str(template), scope)
     except ExpressionError as exc:
-        raise ConfigError(f"authentication '{key}' does not render: {exc}") from None
+        raise ConfigError(f"authentication value {template!r} does not render: {exc}") from None
 
 
 def _reroute(url: str, routes: Mapping[str, str]) -> str:
@@ -188,24 +195,17 @@ def _reroute(url: str, routes: Mapping[str, str]) -> str:
 def _auth_of(
     auth: Mapping[str, Any], scope: Mapping[str, Any], routes: Mapping[str, str]
 ) -> ProviderAuth:
-    def text(key: str) -> str:
-        return _text(auth, key, scope)
-
-    kind = auth.get("type")
-    if kind == "oauth2":
-        scopes: Sequence[str] = auth.get("scopes") or []
+    credential = credentials_of(auth, lambda template: _render(template, scope))
+    if isinstance(credential, ClientCredentials):
         client = OAuthClient(
-            token_url=_reroute(text("tokenEndpoint"), routes),
-            client_id=text("clientId"),
-            secret=text("clientSecret") or None,
-            scopes=tuple(str(s) for s in scopes),
+            token_url=_reroute(credential.token_endpoint, routes),
+            client_id=credential.client_id,
+            secret=credential.client_secret or None,
+            scopes=credential.scopes,
         )
         return ProviderAuth(oauth=client)
-    if kind == "apiKey":
-        name, value = text("headerName"), text("headerValue")
-        if str(auth.get("in", "header")) == "query":
-            return ProviderAuth(query={name: value})
-        return ProviderAuth(headers={name: value})
-    if kind == "basic":
-        return ProviderAuth(basic=(text("username"), text("password")))
+    if isinstance(credential, ApiKey):
+        return ProviderAuth(headers=credential.headers)
+    if isinstance(credential, Basic):
+        return ProviderAuth(basic=(credential.username, credential.password))
     return ProviderAuth()

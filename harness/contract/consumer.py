@@ -11,8 +11,9 @@ For every ``HTTPRequest`` step::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,21 @@ from harness.contract.values import WITHHELD, Domains, infer_domains, shapes_of,
 from harness.errors import ConfigError
 from harness.flow.model import Flow, FlowSet, Step
 
-__all__ = ["ConsumerReport", "check_consumer", "load_named_specs"]
+__all__ = [
+    "ConsumerReport",
+    "check_consumer",
+    "internal_error",
+    "load_named_specs",
+    "matched_steps",
+]
 
-_SEVERITY: dict[str, Severity] = {"unsupported": "note", "header": "warning"}
+_SEVERITY: dict[str, Severity] = {
+    "unsupported": "note",
+    "header": "warning",
+    "unreached": "warning",
+}
+_CHECK = {"header": "injection", "unreached": "unsupported"}
+_TEMPLATED = ("url", "headers", "body")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +58,7 @@ class ConsumerReport:
     steps_checked: int
     specs: tuple[NamedSpec, ...] = ()
     passed_checks: tuple[str, ...] = field(default_factory=tuple)
+    internal_errors: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -54,6 +68,7 @@ class ConsumerReport:
         return {
             "steps_checked": self.steps_checked,
             "failed": self.failed,
+            "internal_errors": list(self.internal_errors),
             "specs": [
                 {
                     "name": s.name,
@@ -83,16 +98,13 @@ def load_named_specs(values: Sequence[str]) -> list[NamedSpec]:
 def check_consumer(
     flows: FlowSet, specs: Sequence[NamedSpec], *, max_examples: int = 150
 ) -> ConsumerReport:
-    """Run every consumer check over every HTTP step of ``flows``."""
-    steps = [(flow, step) for flow in flows for step in flow.http_steps()]
-    matches = {(f.id, s.id): _match(s, specs) for f, s in steps}
-    mapped: dict[str, list[Any]] = {}
-    for flow, step in steps:
-        m = matches[(flow.id, step.id)]
-        if m.operation is not None and m.spec is not None:
-            for name, values in example_values(step, m.operation, m.spec.spec).items():
-                mapped.setdefault(name, []).extend(values)
-    domains = infer_domains(flows, mapped)
+    """Run every consumer check over every HTTP step of ``flows``.
+
+    A step the checker itself fails on (a defect of ours, never of the flow) is one line
+    in ``internal_errors``, naming the step and its file; every other step is still
+    checked, and the caller reports the run as unable to finish (exit 2).
+    """
+    crashes: list[str] = []
     findings: list[ContractFinding] = [
         ContractFinding(
             check="unsupported",
@@ -104,10 +116,77 @@ def check_consumer(
         for s in specs
         for note in s.spec.unsupported
     ]
+    for flow, step, match, guarded in matched_steps(flows, specs, crashes):
+        with _step_crashes(flow, step, "checking it", crashes):
+            findings.extend(_check_step(flow, step, match, guarded, max_examples))
+    return ConsumerReport(
+        findings=tuple(findings),
+        steps_checked=sum(len(flow.http_steps()) for flow in flows),
+        specs=tuple(specs),
+        internal_errors=tuple(crashes),
+    )
+
+
+def matched_steps(
+    flows: FlowSet, specs: Sequence[NamedSpec], crashes: list[str]
+) -> Iterator[tuple[Flow, Step, Match, Domains]]:
+    """Every HTTP step with its operation and the plausible domains of what it reads
+    (narrowed by its guards), as the consumer check sees them; a step the checker
+    fails on is a line in ``crashes`` and left out."""
+    steps = [(flow, step) for flow in flows for step in flow.http_steps()]
+    matches, domains = _match_all(flows, steps, specs, crashes)
+    shared: dict[Any, Any] = {}
     for flow, step in steps:
-        guarded = dataclasses.replace(domains, guards=guards_for_step(flows, flow, step))
-        findings.extend(_check_step(flow, step, matches[(flow.id, step.id)], guarded, max_examples))
-    return ConsumerReport(findings=tuple(findings), steps_checked=len(steps), specs=tuple(specs))
+        if (flow.id, step.id) not in matches:
+            continue
+        with _step_crashes(flow, step, "reading its guards", crashes):
+            guarded = _guarded(flows, flow, step, domains, shared)
+            yield flow, step, matches[(flow.id, step.id)], guarded
+
+
+def _match_all(
+    flows: FlowSet,
+    steps: Sequence[tuple[Flow, Step]],
+    specs: Sequence[NamedSpec],
+    crashes: list[str],
+) -> tuple[dict[tuple[str, str], Match], Domains]:
+    matches: dict[tuple[str, str], Match] = {}
+    mapped: dict[str, list[Any]] = {}
+    for flow, step in steps:
+        with _step_crashes(flow, step, "matching it to the specs", crashes):
+            m = matches[(flow.id, step.id)] = _match(step, specs)
+            if m.operation is not None and m.spec is not None:
+                for name, values in example_values(step, m.operation, m.spec.spec).items():
+                    mapped.setdefault(name, []).extend(values)
+    return matches, infer_domains(flows, mapped)
+
+
+def _guarded(
+    flows: FlowSet, flow: Flow, step: Step, domains: Domains, shared: dict[Any, Any]
+) -> Domains:
+    read = shapes_of(strings_in({k: step.config.get(k) for k in _TEMPLATED}))
+    guards = guards_for_step(flows, flow, step, shared, only=read)
+    return dataclasses.replace(domains, guards=guards)
+
+
+@contextlib.contextmanager
+def _step_crashes(flow: Flow, step: Step, doing: str, crashes: list[str]) -> Iterator[None]:
+    """Turn a crash of the checker at one step into one line naming the step and file."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - ours, not the flow's: reported, never raised
+        crashes.append(internal_error(exc, f"{flow.id}/{step.id}", flow.path, step.pointer, doing))
+
+
+def internal_error(
+    exc: BaseException, where: str, file: Path | None, pointer: str, doing: str
+) -> str:
+    """One line for a defect of the checker: where, the input, the exception."""
+    text = str(exc).strip().splitlines()
+    detail = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    detail = detail if len(detail) <= 240 else detail[:237] + "..."
+    source = f" ({file}#{pointer})" if file is not None else ""
+    return f"internal error at {where}{source} while {doing}: {detail}"
 
 
 def _match(step: Step, specs: Sequence[NamedSpec]) -> Match:
@@ -140,7 +219,7 @@ def _check_step(
     url = split_url(str(step.config.get("url", "")))
     for problem in check_request(step, op, spec, url, domains, max_examples=max_examples):
         severity = _SEVERITY.get(problem.kind, "error")
-        check = "injection" if problem.kind == "header" else problem.kind
+        check = _CHECK.get(problem.kind, problem.kind)
         out.append(
             finding(
                 check,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -53,6 +54,7 @@ class GateOptions:
     report_dir: Path = Path("reports")
     dead_air_ms: int | None = None
     lint_config: Path | None = None
+    lint: Any = None  # a LintConfig already read (the CLI's: file, or the project's [lint])
     variables: Mapping[str, Any] = field(default_factory=dict)
     max_examples: int = 150
     provider_examples: int = 20
@@ -63,6 +65,8 @@ class GateOptions:
     seed: int | None = None  # the provider parts' Hypothesis seed
     against: str | None = None  # diff the flows' behaviour against this version
     today: datetime.date | None = None  # when suppressions expire; None: today (UTC)
+    # Told of each part as it finishes, so an interrupted gate can report what finished.
+    on_part: Callable[[Part], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +92,7 @@ class GateResult:
     parts: tuple[Part, ...]
     started_at: str
     duration_s: float
+    incomplete: str = ""  # why the gate stopped before every part ran; "" when it did not
 
     @property
     def lint_findings(self) -> list[Any]:
@@ -102,6 +107,8 @@ class GateResult:
     @property
     def verdict(self) -> Status:
         statuses = {p.status for p in self.parts}
+        if self.incomplete:
+            return "error"
         return "error" if "error" in statuses else "failed" if "failed" in statuses else "passed"
 
     @property
@@ -119,24 +126,27 @@ def run_gate(options: GateOptions) -> GateResult:
     run_id = check_run_id(options.run_id) if options.run_id else make_run_id()
     flows = load_flow_set(options.flows)
     specs = load_named_specs(options.specs)
-    config = LintConfig.load(options.lint_config) if options.lint_config else LintConfig()
+    config = options.lint or (
+        LintConfig.load(options.lint_config) if options.lint_config else LintConfig()
+    )
     budget_ms = options.dead_air_ms or config.dead_air_ms or DEFAULT_DEAD_AIR_MS
     rules = load_suppressions(options.baseline, config)
     old = _older(options) if options.against else None
     today = options.today or datetime.datetime.now(datetime.UTC).date()
     held: list[Suppressed] = []
+    timed = functools.partial(_timed, on_part=options.on_part)
     parts = [
-        _timed(
+        timed(
             "lint", lambda: _lint(flows, config.without_justified(), budget_ms, rules, today, held)
         ),
-        _timed("budget", lambda: _budget(flows, budget_ms)),
-        _timed(
+        timed("budget", lambda: _budget(flows, budget_ms)),
+        timed(
             "consumer", lambda: _consumer(flows, specs, options.max_examples, rules, today, held)
         ),
     ]
     for name, url in options.base_urls.items():
         parts.append(
-            _timed(
+            timed(
                 f"provider {name}",
                 lambda n=name, u=url: _provider(  # type: ignore[misc]
                     flows, specs, n, u, options
@@ -144,7 +154,7 @@ def run_gate(options: GateOptions) -> GateResult:
             )
         )
     if old is not None:
-        parts.append(_timed("diff", lambda: _diff(old, flows, budget_ms, options.against or "")))
+        parts.append(timed("diff", lambda: _diff(old, flows, budget_ms, options.against or "")))
     if rules:
         parts.append(_suppressions(rules, held, today))
     return GateResult(
@@ -155,13 +165,25 @@ def run_gate(options: GateOptions) -> GateResult:
     )
 
 
-def _timed(name: str, run: Callable[[], Part]) -> Part:
+def _timed(
+    name: str, run: Callable[[], Part], on_part: Callable[[Part], None] | None = None
+) -> Part:
+    """Run one part; a part that cannot run is an ``error`` part, the others still run;
+    ``on_part`` hears of each finished part (kept when a stop signal ends the gate)."""
     started = time.monotonic()
     try:
         part = run()
     except HarnessError as exc:
         part = Part(name=name, status="error", summary=str(exc), problems=(str(exc),))
-    return dataclasses.replace(part, duration_s=time.monotonic() - started)
+    except Exception as exc:  # noqa: BLE001 - a defect of ours: one line, never a traceback
+        lines = str(exc).strip().splitlines()
+        detail = f"{type(exc).__name__}: {lines[0][:240]}" if lines else type(exc).__name__
+        text = f"internal error in the {name} part: {detail}"
+        part = Part(name=name, status="error", summary=text, problems=(text,))
+    part = dataclasses.replace(part, duration_s=time.monotonic() - started)
+    if on_part is not None:
+        on_part(part)
+    return part
 
 
 def _older(options: GateOptions) -> FlowSet:
@@ -277,13 +299,16 @@ def _consumer(
         key=lambda f: order.index(f.check) if f.check in order else len(order),
     )
     notes = sum(f.severity != "error" for f in report.findings)
+    summary = f"{report.steps_checked} HTTP steps, {len(errors)} errors, {notes} notes/warnings"
+    if report.internal_errors:
+        summary += f", {len(report.internal_errors)} steps not checked (internal error)"
     return Part(
         name="consumer",
-        status="failed" if errors else "passed",
-        summary=f"{report.steps_checked} HTTP steps, {len(errors)} errors, {notes} notes/warnings",
+        status="error" if report.internal_errors else "failed" if errors else "passed",
+        summary=summary,
         raw=report,
         details=report.to_json(),
-        problems=tuple(f.line() for f in errors),
+        problems=(*report.internal_errors, *(f.line() for f in errors)),
     )
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from harness.contract.openapi import Operation, Spec
+from harness.flow.expr import mask_placeholders
 
 __all__ = ["Match", "NamedSpec", "StepUrl", "choose_specs", "match_operation", "split_url"]
 
-_PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 _MASK = "\x00"
 
 
@@ -47,7 +47,7 @@ class Match:
 
 def split_url(template: str) -> StepUrl:
     """Host and path segments of a URL template (a masked segment holds a placeholder)."""
-    masked = _PLACEHOLDER.sub(_MASK, template)
+    masked = mask_placeholders(template, _MASK)
     try:
         parts = urlsplit(masked)
         host = parts.hostname if parts.netloc and _MASK not in parts.netloc else None

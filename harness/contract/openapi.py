@@ -12,7 +12,6 @@ response without a schema -- becomes an entry of :attr:`Spec.unsupported` and is
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.contract.refs import resolve_ref
-from harness.errors import ConfigError
-from harness.inputs import parse_json, parse_yaml, read_text
+from harness.openapi_file import OpenApiFile, load_openapi, parse_openapi
 
 __all__ = [
     "METHODS",
@@ -36,7 +34,6 @@ __all__ = [
 ]
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-_MAX_NODES = 2_000_000  # YAML aliases can expand a small file into billions of nodes.
 
 
 def escape(token: str) -> str:
@@ -104,19 +101,17 @@ class Spec:
 
 def load_spec(path: Path) -> Spec:
     """Read and parse a spec file; unparseable input raises :class:`ConfigError`."""
-    return parse_spec(read_text(path, what="spec"), file=path)
+    return _spec(load_openapi(path))
 
 
 def parse_spec(text: str, *, file: Path | None = None) -> Spec:
     """Parse spec text (JSON or YAML) into a :class:`Spec`."""
-    document = _normalise(_decode(text, file), file)
-    if not isinstance(document, dict):
-        raise ConfigError(
-            "not an OpenAPI document (the top level is not an object)",
-            file=file,
-            hint="a spec starts with 'openapi: 3.x' or 'swagger: \"2.0\"'",
-        )
-    version = _version(document, file)
+    return _spec(parse_openapi(text, file=file))
+
+
+def _spec(checked: OpenApiFile) -> Spec:
+    # One reader with the stubs (harness.openapi_file): one verdict on one file.
+    file, version, document = checked.file, checked.version, checked.document
     notes: list[str] = []
     servers = _servers(document, version, notes)
     operations = _operations(document, version, notes)
@@ -130,64 +125,6 @@ def parse_spec(text: str, *, file: Path | None = None) -> Spec:
         servers=servers,
         operations=operations,
         unsupported=tuple(notes),
-    )
-
-
-def _decode(text: str, file: Path | None) -> Any:
-    if text.lstrip().startswith(("{", "[")):
-        return parse_json(text, file=file, hint="fix the syntax or export the spec again")
-    try:
-        return parse_yaml(text, file=file, hint="fix the syntax", max_nodes=_MAX_NODES)
-    except (ValueError, OverflowError) as exc:  # e.g. a timestamp past year 9999
-        raise ConfigError(f"cannot parse YAML: {type(exc).__name__}", file=file) from None
-
-
-def _normalise(node: Any, file: Path | None) -> Any:
-    """Plain JSON data: string keys, ISO dates; a recursive alias is rejected."""
-    budget = [_MAX_NODES]
-    try:
-        return _plain(node, budget, set(), file)
-    except RecursionError:
-        raise ConfigError("spec is nested too deeply", file=file) from None
-
-
-def _plain(node: Any, budget: list[int], active: set[int], file: Path | None) -> Any:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise ConfigError("spec expands to too many nodes (YAML alias bomb?)", file=file)
-    if isinstance(node, dict | list):
-        if id(node) in active:
-            raise ConfigError("spec contains a recursive YAML alias", file=file)
-        active.add(id(node))
-        try:
-            if isinstance(node, dict):
-                return {str(k): _plain(v, budget, active, file) for k, v in node.items()}
-            return [_plain(v, budget, active, file) for v in node]
-        finally:
-            active.discard(id(node))
-    if isinstance(node, datetime.date | datetime.datetime):
-        return node.isoformat()
-    if isinstance(node, bytes):
-        return node.decode("latin-1")
-    if isinstance(node, float) and node != node:  # NaN is not JSON; keep it out of schemas
-        return None
-    return node
-
-
-def _version(document: Mapping[str, Any], file: Path | None) -> str:
-    raw = document.get("openapi", document.get("swagger"))
-    text = str(raw) if raw is not None else ""
-    if text.startswith("2"):
-        return "2.0"
-    if text.startswith("3.0"):
-        return "3.0"
-    if text.startswith("3."):
-        return "3.1"
-    raise ConfigError(
-        f"unsupported or missing version {text!r}" if text else "not an OpenAPI document",
-        file=file,
-        pointer="/openapi",
-        hint="expected 'openapi: 3.0.x', 'openapi: 3.1.x' or 'swagger: \"2.0\"'",
     )
 
 

@@ -43,7 +43,7 @@ from harness.contract.openapi import escape, load_spec
 from harness.contract.security import require_credentials
 from harness.errors import ConfigError, UnreachableError, UnsafeTargetError
 from harness.events import Redactor
-from harness.executor.auth import basic_header
+from harness.flow.credentials import basic_header
 from harness.loopback import is_loopback
 
 __all__ = ["CHECKS", "OperationResult", "ProviderReport", "check_base_url", "run_provider"]

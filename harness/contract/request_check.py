@@ -32,7 +32,7 @@ from harness.contract.values import (
 from harness.flow.expr import ExpressionError, placeholders, render, substitute_text
 from harness.flow.model import Step
 
-__all__ = ["Problem", "check_request", "describe_example"]
+__all__ = ["Problem", "check_request", "describe_example", "plausible_example"]
 
 _URL_FORBIDDEN = set(' "<>\\^`{|}')
 _ONE_AT_A_TIME = ("injection", "header")
@@ -44,9 +44,10 @@ _PARAM_KEYWORDS = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Problem:
-    """One request problem: ``kind`` is 'injection', 'header', 'request-schema' or
-    'unsupported'. A bad header value is its own kind: HTTP clients refuse to send it, so
-    it fails the request rather than smuggling anything (a warning, not an error)."""
+    """One request problem: ``kind`` is 'injection', 'header', 'request-schema',
+    'unsupported' or 'unreached' (no value the checker can build gets past the step's
+    guards). A bad header value is its own kind: HTTP clients refuse to send it, so it
+    fails the request rather than smuggling anything (a warning, not an error)."""
 
     kind: str
     message: str
@@ -76,6 +77,10 @@ def check_request(
     """Injection problems for hostile values; schema problems for plausible ones."""
     cfg = step.config
     shapes = shapes_of(strings_in({k: cfg.get(k) for k in ("url", "headers", "body")}))
+    blocked = [why for name, shape in shapes.items() if (why := domains.blocked(name, shape))]
+    if blocked:
+        message = f"{'; '.join(blocked)}: the request is not checked with drawn values"
+        return [Problem(kind="unreached", message=message)]
     req = _Request(step=step, op=op, spec=spec, url=url, shapes=shapes, notes=[])
     plausible = _strategy(shapes, domains.plausible)
     checks: list[_Check] = []
@@ -101,6 +106,40 @@ def check_request(
             found.append(problem)
     notes = [Problem(kind="unsupported", message=n) for n in dict.fromkeys(req.notes)]
     return found + notes
+
+
+def plausible_example(
+    step: Step,
+    op: Operation,
+    spec: Spec,
+    url: StepUrl,
+    domains: Domains,
+    *,
+    max_examples: int = 150,
+) -> dict[str, Any] | None:
+    """The simplest plausible variable values whose rendered request passes the
+    operation's parameter and body schemas (what a Pact interaction shows); None when
+    the guards block the step or no such values turn up."""
+    shapes = shapes_of(strings_in({k: step.config.get(k) for k in ("url", "headers", "body")}))
+    if any(domains.blocked(name, shape) for name, shape in shapes.items()):
+        return None
+    req = _Request(step=step, op=op, spec=spec, url=url, shapes=shapes, notes=[])
+    config = settings(
+        max_examples=max_examples if shapes else 1,
+        database=None,
+        derandomize=True,
+        deadline=None,
+        phases=[Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
+    try:
+        return find(
+            _strategy(shapes, domains.plausible),
+            lambda v: not _params_problem(req, v) and not _body_problem(req, v),
+            settings=config,
+        )
+    except NoSuchExample:
+        return None
 
 
 def _strategy(

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.contract.openapi import Operation, Spec, resolve_ref
-from harness.contract.schemas import media_schema, parse_jsonpath, walk_jsonpath
+from harness.contract.schemas import (
+    Unsupported,
+    media_schema,
+    parse_jsonpath,
+    validate,
+    walk_jsonpath,
+)
 from harness.flow.expr import (
     ExpressionError,
     JsonPath,
@@ -34,6 +40,7 @@ __all__ = [
     "Routing",
     "check_mappings",
     "example_values",
+    "mapping_paths",
     "representatives",
     "route_statuses",
 ]
@@ -125,16 +132,44 @@ def _is_ref(node: Any) -> bool:
 
 
 def example_values(step: Step, op: Operation, spec: Spec) -> dict[str, list[Any]]:
-    """Each mapped variable's value over every documented 2xx example."""
+    """Each mapped variable's value over every documented 2xx example (where the example
+    has it), and over the example with its arrays emptied when the schema allows that: an
+    empty list of slots is a documented answer too, and what the mapping gives then
+    (null, usually) is what the flow must be ready for."""
     mapping = step.config.get("responseMapping") or {}
     values: dict[str, list[Any]] = {name: [] for name in mapping}
     for code, key in _codes(op).items():
         if not code.startswith("2"):
             continue
+        schema_at, _ = media_schema(spec, op.responses[key])
         for example in response_examples(spec, op.responses[key]):
+            emptied = _emptied(example)
+            empty_too = emptied != example and _valid(spec, schema_at, emptied)
             for name, path in mapping.items():
-                values[name].append(_mapped(str(path), example))
+                value = _mapped(str(path), example)
+                if value is not None:
+                    values[name].append(value)
+                if empty_too:
+                    values[name].append(_mapped(str(path), emptied))
     return values
+
+
+def _emptied(body: Any) -> Any:
+    """``body`` with every array in it empty."""
+    if isinstance(body, list):
+        return []
+    if isinstance(body, dict):
+        return {k: _emptied(v) for k, v in body.items()}
+    return body
+
+
+def _valid(spec: Spec, schema_at: str | None, body: Any) -> bool:
+    if schema_at is None:
+        return False
+    try:
+        return not validate(spec, schema_at, body)
+    except Unsupported:
+        return False
 
 
 def _mapped(path: str, document: Any) -> Any:
@@ -147,7 +182,7 @@ def _mapped(path: str, document: Any) -> Any:
 # --- mapping paths ----------------------------------------------------------------------
 
 
-def _paths(value: str) -> list[str] | None:
+def mapping_paths(value: str) -> list[str] | None:
     """The JSONPaths a mapping value reads (None when it does not parse)."""
     if is_pure_jsonpath(value):
         return [value.strip()]
@@ -186,7 +221,7 @@ def check_mappings(step: Step, op: Operation, spec: Spec, routing: Routing) -> l
 def _check_one(
     spec: Spec, key: str, schema_at: str | None, why: str, name: str, value: str, apart: bool
 ) -> Iterator[MappingProblem]:
-    paths = _paths(value)
+    paths = mapping_paths(value)
     if paths is None:
         yield MappingProblem(
             severity="note", mapping=name, message="does not parse", spec_pointer=""

@@ -21,6 +21,7 @@ import referencing.exceptions
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
 from harness.contract.openapi import Spec, escape, resolve_ref
+from harness.contract.refs import locate
 
 __all__ = [
     "PathWalk",
@@ -98,7 +99,10 @@ def validate(
     evaluated.
     """
     document = validation_document(spec)
-    root = {"$ref": f"{_URI}{pointer}"} if isinstance(pointer, str) else _rooted(pointer)
+    if isinstance(pointer, str):
+        root = {"$ref": f"{_URI}{locate(spec.document, pointer)}"}
+    else:
+        root = _rooted(pointer)
     draft = DRAFT202012 if spec.version == "3.1" else DRAFT4
     cls = jsonschema.Draft202012Validator if spec.version == "3.1" else jsonschema.Draft4Validator
     registry: referencing.Registry[Any] = referencing.Registry().with_resource(
@@ -110,11 +114,21 @@ def validate(
         errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
         return [_describe(e) for e in errors[:5]]
     except (referencing.exceptions.Unresolvable, jsonschema.exceptions.UnknownType) as exc:
-        raise Unsupported(f"cannot resolve or evaluate schema at {pointer}: {exc}") from None
+        raise Unsupported(
+            f"cannot resolve or evaluate schema at {pointer}: {_short(str(exc))}"
+        ) from None
     except (re.error, RecursionError, TypeError, ValueError, KeyError, AttributeError) as exc:
         # A malformed schema (bad regex, a string where an object belongs) fails deep
         # inside jsonschema; the spec is what is wrong, so this is reported, not raised.
         raise Unsupported(f"schema at {pointer} is malformed: {type(exc).__name__}") from None
+
+
+def _short(text: str) -> str:
+    """One line of an exception text (referencing prints the whole document)."""
+    line = text.splitlines()[0] if text else ""
+    cut = line.find(" does not exist within ")
+    line = line[: cut + len(" does not exist")] if cut >= 0 else line
+    return line if len(line) <= 200 else line[:197] + "..."
 
 
 def _rooted(schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -202,6 +216,8 @@ class PathWalk:
     segment: str = ""
     missing_at: str = ""
     open_at: str = ""
+    ends_at: tuple[str, ...] = ()
+    """The schemas the whole path reaches (when found through documented fields)."""
 
 
 def walk_jsonpath(spec: Spec, schema_pointer: str, segments: list[str | int]) -> PathWalk:
@@ -223,7 +239,7 @@ def walk_jsonpath(spec: Spec, schema_pointer: str, segments: list[str | int]) ->
         if not following:
             return PathWalk(found=False, segment=_show(segment), missing_at=current[0])
         current = following[:_MAX_ALTERNATIVES]
-    return PathWalk(found=True)
+    return PathWalk(found=True, ends_at=tuple(current))
 
 
 def _show(segment: str | int) -> str:

@@ -20,6 +20,7 @@ routers keep away from the step is never drawn for it.
 
 from __future__ import annotations
 
+import json
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from harness.contract.guards import Guard
-from harness.flow.expr import ExpressionError, parse, placeholders
+from harness.flow.expr import ExpressionError, parse, placeholders, validate_e164
 from harness.flow.model import FlowSet, Step
 
 __all__ = [
@@ -209,7 +210,7 @@ class Domains:
             return self._guarded(name, PLATFORM[name])
         if name in self.bounded:
             return self._guarded(name, self.bounded[name])
-        return self._guarded(name, shaped(shape, hostile_text()))
+        return self._guarded(name, shaped(shape, hostile_text()), hostile=True)
 
     def free_text(self, name: str) -> bool:
         """Whether ``name`` may hold any text at all (so the classic hostile strings apply)."""
@@ -220,55 +221,102 @@ class Domains:
         guard = self.guards.get(name)
         return guard is None or guard.admits(value)
 
-    def _guarded(self, name: str, base: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    def blocked(self, name: str, shape: Shape) -> str:
+        """Why no plausible value of ``name`` reaches the step ('' when some does)."""
         guard = self.guards.get(name)
-        return base if guard is None else guard.narrow(base, self.fits.get(name))
+        if guard is None or name in self.pinned:
+            return ""
+        base = PLATFORM.get(name, self.by_name.get(name))
+        if base is None:
+            base = shaped(shape, hostile_text())
+        if not guard.blocks(base, self.fits.get(name)):
+            return ""
+        source = self.sources.get(name, "any text")
+        return f"no value of {name} ({source}) gets past its guard ({guard.describe()})"
+
+    def _guarded(
+        self, name: str, base: st.SearchStrategy[Any], *, hostile: bool = False
+    ) -> st.SearchStrategy[Any]:
+        """``base`` narrowed by the step's guard; values built from the guard's literals
+        must fit the variable's own domain (anything fits a hostile one)."""
+        guard = self.guards.get(name)
+        if guard is None:
+            return base
+        return guard.narrow(base, None if hostile else self.fits.get(name))
 
 
 def infer_domains(flows: FlowSet, mapped: Mapping[str, list[Any]]) -> Domains:
     """Plausible domains from where variables are set; ``mapped`` holds the values each
-    ``responseMapping`` output takes over the spec's documented 2xx examples."""
+    ``responseMapping`` output takes over the spec's documented 2xx examples (null among
+    them when a documented empty answer leaves the variable null)."""
     strategies: dict[str, st.SearchStrategy[Any]] = {}
     sources: dict[str, str] = {}
     validated = _validated_e164(flows)
     aliases: dict[str, str] = {}
-    for flow in flows:
-        for step in flow.steps:
-            _from_step(step, validated, strategies, sources, aliases)
-        for name, default in flow.variables.items():
-            if default is not None and name not in strategies:
-                strategies[name], sources[name] = st.just(default), "flow default"
-    for name, values in mapped.items():
-        usable = [v for v in values if v is not None]
-        if usable and name not in strategies:
-            strategies[name] = st.sampled_from(usable)
-            sources[name] = "documented response examples"
-    for name, target in aliases.items():
-        if target in strategies and name not in strategies:
-            strategies[name], sources[name] = strategies[target], f"copy of {target}"
-    return Domains(
-        by_name=strategies, sources=sources, bounded=_keys_only(flows), fits=_fits(flows)
-    )
-
-
-def _fits(flows: FlowSet) -> dict[str, Callable[[Any], bool]]:
-    """What CollectDigits can leave in its variable: '' or min..max keys, no terminator."""
     fits: dict[str, Callable[[Any], bool]] = {}
     for flow in flows:
         for step in flow.steps:
-            cfg = step.config
-            if step.type == "CollectDigits" and isinstance(cfg.get("variable"), str):
-                fits[cfg["variable"]] = _dtmf_test(
-                    int(cfg.get("maxDigits", 20) or 20),
-                    int(cfg.get("minDigits", 0) or 0),
-                    str(cfg.get("terminator") or ""),
-                )
-    return fits
+            _from_step(step, validated, strategies, sources, aliases, fits)
+        for name, default in flow.variables.items():
+            if default is not None and name not in strategies:
+                strategies[name], sources[name] = st.just(default), "flow default"
+                fits[name] = _member([default])
+    for name, values in mapped.items():
+        usable = list({_key(v): v for v in values}.values())
+        if usable and name not in strategies:
+            strategies[name] = st.sampled_from(usable)
+            sources[name] = "documented response examples"
+            fits[name] = _member(usable)
+    for name, target in aliases.items():
+        if target in strategies and name not in strategies:
+            strategies[name], sources[name] = strategies[target], f"copy of {target}"
+            if target in fits:
+                fits[name] = fits[target]
+    return Domains(by_name=strategies, sources=sources, bounded=_keys_only(flows), fits=fits)
 
 
-def _dtmf_test(most: int, least: int, terminator: str) -> Callable[[Any], bool]:
-    keys = set(_DTMF) - set(terminator)
-    return lambda v: isinstance(v, str) and (v == "" or least <= len(v) <= most) and set(v) <= keys
+@dataclass(frozen=True, slots=True)
+class _Member:
+    """Membership in a finite domain (a guard's literal must not invent a value outside).
+    Each domain test is a value, so the witnesses found for it can be reused."""
+
+    keys: frozenset[str]
+
+    def __call__(self, value: Any) -> bool:
+        return _key(value) in self.keys
+
+
+def _member(values: list[Any]) -> Callable[[Any], bool]:
+    return _Member(frozenset(_key(v) for v in values))
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+@dataclass(frozen=True, slots=True)
+class _Keypad:
+    """What a CollectDigits can leave: '' or least..most keys, never the terminator."""
+
+    most: int
+    least: int
+    terminator: str
+
+    def __call__(self, value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
+        in_range = value == "" or self.least <= len(value) <= self.most
+        return in_range and set(value) <= set(_DTMF) - set(self.terminator)
+
+
+@dataclass(frozen=True, slots=True)
+class _E164:
+    """What formatPhoneNumber leaves: E.164, or '' unless a validateE164 guard stops it."""
+
+    validated: bool
+
+    def __call__(self, value: Any) -> bool:
+        return validate_e164(value) or (not self.validated and value == "")
 
 
 def _keys_only(flows: FlowSet) -> dict[str, st.SearchStrategy[Any]]:
@@ -299,15 +347,15 @@ def _from_step(
     strategies: dict[str, st.SearchStrategy[Any]],
     sources: dict[str, str],
     aliases: dict[str, str],
+    fits: dict[str, Callable[[Any], bool]],
 ) -> None:
     cfg = step.config
     if step.type == "CollectDigits" and isinstance(cfg.get("variable"), str):
-        strategies[cfg["variable"]] = dtmf(
-            int(cfg.get("maxDigits", 20) or 20),
-            min_digits=int(cfg.get("minDigits", 0) or 0),
-            terminator=str(cfg.get("terminator") or ""),
-        )
+        most, least = int(cfg.get("maxDigits", 20) or 20), int(cfg.get("minDigits", 0) or 0)
+        terminator = str(cfg.get("terminator") or "")
+        strategies[cfg["variable"]] = dtmf(most, min_digits=least, terminator=terminator)
         sources[cfg["variable"]] = "caller DTMF"
+        fits[cfg["variable"]] = _Keypad(most, least, terminator)
         return
     if step.type != "DataAPI" or cfg.get("operation") != "evaluate":
         return
@@ -318,10 +366,12 @@ def _from_step(
         safe = target in validated
         strategies[target] = e164() if safe else st.one_of(e164(), st.just(""))
         sources[target] = "formatPhoneNumber" + (" + validateE164 guard" if safe else "")
+        fits[target] = _E164(safe)
     elif expression.isidentifier():
         aliases[target] = expression
     elif len(expression) >= 2 and expression[0] == expression[-1] == "'":
         strategies[target], sources[target] = st.just(expression[1:-1]), "literal"
+        fits[target] = _member([expression[1:-1]])
 
 
 def _validated_e164(flows: FlowSet) -> set[str]:

@@ -10,52 +10,29 @@ guide's trap: token latency inside the caller's dead air.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from harness.clock import Clock
 from harness.events import Redactor
 from harness.executor.deadline import DeadlineExceeded
 from harness.executor.wire import WireError, WireResponse
+from harness.flow.credentials import (
+    ApiKey,
+    Basic,
+    ClientCredentials,
+    Token,
+    TokenError,
+    TokenKey,
+    credentials_of,
+    parse_token,
+)
 from harness.flow.expr import render, to_text
 
-__all__ = [
-    "Authorizer",
-    "Credentials",
-    "Token",
-    "TokenCache",
-    "TokenError",
-    "TokenKey",
-    "basic_header",
-    "parse_token",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class TokenKey:
-    endpoint: str
-    client_id: str
-    scopes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Token:
-    access_token: str
-    expires_at: float  # on the run clock, seconds
-
-
-class TokenError(Exception):
-    """The token endpoint did not hand out a token."""
-
-    def __init__(self, code: str, status: int = 0) -> None:
-        self.code = code
-        self.status = status
-        super().__init__(f"token fetch failed: {code} (status {status})")
+__all__ = ["Authorizer", "Credentials", "TokenCache"]
 
 
 Fetch = Callable[[], Awaitable[Token]]
@@ -121,24 +98,6 @@ class TokenCache:
                 await task
 
 
-def parse_token(status: int, body: bytes, now: float) -> Token:
-    """A token from a token endpoint's response, or :class:`TokenError`."""
-    if status != 200:
-        raise TokenError(f"token_endpoint_http_{status}", status)
-    try:
-        data = json.loads(body)
-        access = str(data["access_token"])
-        expires_in = float(data.get("expires_in", 3600))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise TokenError("token_response_malformed", status) from exc
-    return Token(access_token=access, expires_at=now + expires_in)
-
-
-def basic_header(user: str, password: str) -> str:
-    raw = f"{user}:{password}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
 class Send(Protocol):
     """One exchange under the step's deadline: method, URL, headers, body."""
 
@@ -185,45 +144,33 @@ class Authorizer:
         step_id: str,
     ) -> Credentials:
         """Credentials for one attempt; :class:`TokenError` when no token can be had."""
-        if not auth or auth.get("type") in (None, "none"):
-            return Credentials()
-        kind = auth["type"]
-        if kind == "apiKey":
-            value = self._text(auth["headerValue"], variables)
-            self.redactor.add(value)
-            return Credentials(headers={self._text(auth["headerName"], variables): value})
-        if kind == "basic":
-            user = self._text(auth["username"], variables)
-            password = self._text(auth["password"], variables)
-            header = basic_header(user, password)
-            self.redactor.add_basic(user, password)
-            self.redactor.add(header)
-            return Credentials(headers={"Authorization": header})
-        return await self._oauth(auth, variables, send, call_id, step_id)
+        credential = credentials_of(auth, lambda template: self._text(template, variables))
+        if isinstance(credential, ApiKey):
+            self.redactor.add(credential.value)
+            return Credentials(headers=credential.headers)
+        if isinstance(credential, Basic):
+            headers = credential.headers
+            self.redactor.add_basic(credential.username, credential.password)
+            self.redactor.add(headers["Authorization"])
+            return Credentials(headers=headers)
+        if isinstance(credential, ClientCredentials):
+            return await self._oauth(credential, send, call_id, step_id)
+        return Credentials()
 
     def _text(self, template: Any, variables: Mapping[str, Any]) -> str:
         return to_text(render(template, variables, now_ms=self.clock.wall_ms))
 
     async def _oauth(
-        self,
-        auth: Mapping[str, Any],
-        variables: Mapping[str, Any],
-        send: Send,
-        call_id: str,
-        step_id: str,
+        self, client: ClientCredentials, send: Send, call_id: str, step_id: str
     ) -> Credentials:
-        client_id = self._text(auth["clientId"], variables)
-        secret = self._text(auth["clientSecret"], variables)
-        endpoint = self._text(auth["tokenEndpoint"], variables)
-        scopes = tuple(self._text(s, variables) for s in auth.get("scopes", []))
-        self.redactor.add(secret)
-        key = TokenKey(endpoint, client_id, scopes)
+        self.redactor.add(client.client_secret)
+        key = client.key
         # The caller waits on the token endpoint whenever no valid token is cached,
         # whether that fetch then succeeds or not.
         inline = self.tokens.peek(key) is None
 
         def fetch() -> Awaitable[Token]:
-            return self._fetch(key, secret, send, call_id, step_id)
+            return self._fetch(client, send, call_id, step_id)
 
         token, _ = await self.tokens.get(key, fetch)
         return Credentials(
@@ -234,19 +181,18 @@ class Authorizer:
         )
 
     async def _fetch(
-        self, key: TokenKey, secret: str, send: Send, call_id: str, step_id: str
+        self, client: ClientCredentials, send: Send, call_id: str, step_id: str
     ) -> Token:
         started = self.clock.monotonic()
+        key = client.key
         inline = self.tokens.peek(key) is None
-        form = {"grant_type": "client_credentials", "scope": " ".join(key.scopes)}
-        headers = {
-            "Authorization": basic_header(key.client_id, secret),
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
-        self.redactor.add_basic(key.client_id, secret)
+        headers, form = client.token_request()
+        # RFC 6749 2.3.1: the secret travels form-urlencoded inside the Basic credentials.
+        self.redactor.add(client.client_secret)
+        self.redactor.add_basic(quote_plus(client.client_id), quote_plus(client.client_secret))
         status, code = 0, ""
         try:
-            response = await send("POST", key.endpoint, headers, urlencode(form).encode())
+            response = await send("POST", key.endpoint, headers, form)
             status = response.status
             token = parse_token(response.status, response.body, self.clock.monotonic())
             self.redactor.add(token.access_token)

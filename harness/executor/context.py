@@ -38,6 +38,9 @@ class ExecutorContext:
     slots: asyncio.Semaphore
     t0: float = 0.0
     owns_wire: bool = False
+    # Mark each request with its call, step and attempt (TRACE_HEADER) for the stand-in
+    # backends of a scenario run; never for calls against real endpoints.
+    trace: bool = False
 
     @classmethod
     def create(
@@ -52,6 +55,7 @@ class ExecutorContext:
         seed: int = 0,
         allow_non_loopback: bool = False,
         storage: DataStorage | None = None,
+        trace: bool = False,
     ) -> ExecutorContext:
         clock = clock or RealClock()
         return cls(
@@ -67,6 +71,7 @@ class ExecutorContext:
             slots=asyncio.Semaphore(profile.max_concurrent_requests),
             t0=clock.monotonic(),
             owns_wire=True,
+            trace=trace,
         )
 
     def now_ms(self) -> float:

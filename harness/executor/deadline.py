@@ -36,6 +36,12 @@ async def within(clock: Clock, seconds: float, work: Awaitable[T]) -> T:
     timer = asyncio.ensure_future(clock.sleep(seconds))
     try:
         await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        # The caller is cancelled (a stop signal): the attempt must end with it, not run
+        # on unowned against a connector that is being closed.
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise
     finally:
         timer.cancel()
     if task.done():

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.events import looks_secret
-from harness.executor.auth import Authorizer, Token, TokenError, TokenKey
+from harness.executor.auth import Authorizer
 from harness.executor.breaker import CircuitBreaker, State, Transition, counts_as_failure
 from harness.executor.context import ExecutorContext
 from harness.executor.deadline import DeadlineExceeded, within
@@ -26,12 +26,14 @@ from harness.executor.outcome import (
     parse_json,
     retry_after_ms,
 )
-from harness.executor.wire import WireError, WireResponse, exchange
+from harness.executor.wire import TRACE_HEADER, WireError, WireResponse, exchange
+from harness.flow.credentials import Token, TokenError, TokenKey
 from harness.flow.expr import (
     ExpressionError,
     Scope,
     evaluate_mapping,
     render,
+    render_noting_blanks,
     substitute_text,
     to_text,
 )
@@ -52,6 +54,7 @@ class _Call:
     step: Step
     cfg: HttpStepConfig
     call_id: str
+    ref: str  # FLOW/STEP: the step's lane and the trace a stand-in backend journals
     method: str
     url: str
     headers: dict[str, str]
@@ -65,6 +68,7 @@ class _Call:
     auth_retried: bool = False
     permit_settled: bool = True
     gave_up: str = ""
+    blanks: tuple[str, ...] = ()
 
 
 class HttpStepExecutor:
@@ -86,7 +90,7 @@ class HttpStepExecutor:
     ) -> StepResult:
         ctx = self.ctx
         cfg = parse_http_config(step, ctx.profile, flow)
-        call = self._prepare(step, cfg, variables, call_id)
+        call = self._prepare(step, cfg, variables, call_id, flow)
         start = ctx.clock.monotonic()
         ctx.emit("step_start", call_id=call_id, step_id=step.id, method=call.method, url=call.url)
         last = await self._run(call)
@@ -108,18 +112,29 @@ class HttpStepExecutor:
     # -- preparation -----------------------------------------------------------------------
 
     def _prepare(
-        self, step: Step, cfg: HttpStepConfig, variables: Mapping[str, Any], call_id: str
+        self,
+        step: Step,
+        cfg: HttpStepConfig,
+        variables: Mapping[str, Any],
+        call_id: str,
+        flow: Flow | None,
     ) -> _Call:
         now = self.ctx.clock.wall_ms
-        url = to_text(render(cfg.url, variables, now_ms=now))
-        headers = {k: to_text(render(v, variables, now_ms=now)) for k, v in cfg.headers.items()}
+        rendered, blanks = render_noting_blanks(
+            {"url": cfg.url, "headers": dict(cfg.headers)}, variables, now_ms=now
+        )
+        url = to_text(rendered["url"])
+        headers = {k: to_text(v) for k, v in rendered["headers"].items()}
         content: bytes | None = None
         if cfg.body is not MISSING:
             if isinstance(cfg.body, str):
                 # Textual substitution, as the platform does: the injection risk is real.
                 content = substitute_text(cfg.body, variables, now_ms=now).encode()
+                blanks += render_noting_blanks(cfg.body, variables, now_ms=now)[1]
             else:
-                content = json.dumps(render(cfg.body, variables, now_ms=now)).encode()
+                body, body_blanks = render_noting_blanks(cfg.body, variables, now_ms=now)
+                content = json.dumps(body).encode()
+                blanks += body_blanks
             headers.setdefault("Content-Type", "application/json")
         self._register_secrets(cfg, variables)
         for name, value in headers.items():
@@ -137,12 +152,14 @@ class HttpStepExecutor:
             step=step,
             cfg=cfg,
             call_id=call_id,
+            ref=f"{flow.id}/{step.id}" if flow is not None else step.id,
             method=cfg.method,
             url=url,
             headers=headers,
             content=content,
             breaker=breaker,
             variables=variables,
+            blanks=tuple(blanks),
         )
 
     def _register_secrets(self, cfg: HttpStepConfig, variables: Mapping[str, Any]) -> None:
@@ -174,12 +191,12 @@ class HttpStepExecutor:
 
     def _should_retry(self, call: _Call, attempt: Attempt) -> bool:
         policy = call.cfg.retry
+        if attempt.code in ("insufficient_scope", _INVALID_URL) or attempt.number == 0:
+            return False
         if attempt.outcome == "timeout":
             return policy.retry_on_timeout
         if attempt.outcome in ("connection_error", "dns_error"):
             return True
-        if attempt.code in ("insufficient_scope", _INVALID_URL) or attempt.number == 0:
-            return False
         return attempt.status in policy.retry_on_status
 
     def _stop(self, call: _Call, last: Attempt, tries: int) -> bool:
@@ -235,7 +252,7 @@ class HttpStepExecutor:
         def send(
             method: str, url: str, headers: Mapping[str, str], content: bytes | None
         ) -> Awaitable[WireResponse]:
-            return self._send(call, method, url, headers, content)
+            return self._send(call, method, url, headers, content, attempt=0)
 
         credentials = await self.auth.authorize(
             call.cfg.auth, call.variables, send=send, call_id=call.call_id, step_id=call.step.id
@@ -308,7 +325,9 @@ class HttpStepExecutor:
         ctx = self.ctx
         begin_ms = (started - ctx.t0) * 1000
         try:
-            response = await self._send(call, call.method, call.url, headers, call.content)
+            response = await self._send(
+                call, call.method, call.url, headers, call.content, attempt=number
+            )
         except DeadlineExceeded:
             return self._failed(number, "timeout", "ETIMEDOUT", started, begin_ms)
         except WireError as exc:
@@ -316,10 +335,21 @@ class HttpStepExecutor:
         return self._completed(call, response, number, started, begin_ms)
 
     async def _send(
-        self, call: _Call, method: str, url: str, headers: Mapping[str, str], content: bytes | None
+        self,
+        call: _Call,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        content: bytes | None,
+        *,
+        attempt: int,
     ) -> WireResponse:
-        """One exchange under the step's per-attempt deadline (DNS to the last byte)."""
+        """One exchange under the step's per-attempt deadline (DNS to the last byte);
+        `attempt` 0 is a token fetch on the step's behalf."""
         ctx = self.ctx
+        if ctx.trace:
+            trace = f"call={call.call_id};step={call.ref};attempt={attempt}"
+            headers = {**headers, TRACE_HEADER: trace}
         return await within(
             ctx.clock,
             call.cfg.timeout_ms / 1000,
@@ -332,6 +362,8 @@ class HttpStepExecutor:
                 headers=headers,
                 content=content,
                 cap_bytes=ctx.profile.response_cap_bytes,
+                lane=call.ref,
+                max_url_chars=ctx.profile.max_url_chars,
             ),
         )
 
@@ -390,6 +422,7 @@ class HttpStepExecutor:
             error_code=final.code or call.gave_up,
             inline_token_fetch=call.inline_fetch,
             variables={**mapped, **outcome_vars},
+            blanks=call.blanks,
         )
 
     def _protect_tokens(self, document: Any) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.executor.wire import WireResponse
 from harness.flow.expr import MISSING
+from harness.inputs import nested_deeper
 
 __all__ = [
     "Attempt",
@@ -55,14 +56,27 @@ class StepResult:
     error_code: str = ""
     inline_token_fetch: bool = False
     variables: Mapping[str, Any] = field(default_factory=dict)
+    # Placeholders that left a blank in the request sent (`patient_id=null`).
+    blanks: tuple[str, ...] = ()
+
+
+# Deeper than any real payload; every later consumer (JSONPath, expressions, reports)
+# walks a document recursively, and a 32 KB body can nest 16,000 deep.
+_MAX_DEPTH = 64
 
 
 def parse_json(body: bytes) -> Any:
+    """The JSON document of a body, or MISSING: empty, not JSON, or nested past 64 levels
+    (the platform's defaultResponse stands in for what it cannot read)."""
     if not body.strip():
+        return MISSING
+    if body.count(b"[") + body.count(b"{") > _MAX_DEPTH and nested_deeper(
+        body.decode("utf-8", "replace"), _MAX_DEPTH
+    ):
         return MISSING
     try:
         return json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
-    except ValueError:
+    except (ValueError, RecursionError):
         return MISSING
 
 

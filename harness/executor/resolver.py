@@ -30,11 +30,12 @@ class DnsFailure(Exception):
 
 
 class Resolver(Protocol):
-    async def resolve(self, host: str) -> str:
-        """An address to connect to for `host`; raises :class:`DnsFailure`."""
+    async def resolve(self, host: str, lane: str = "") -> str:
+        """An address to connect to for `host`, looked up by step `lane` (FLOW/STEP, or "");
+        raises :class:`DnsFailure`."""
         ...
 
-    async def routed(self, host: str) -> None:
+    async def routed(self, host: str, lane: str = "") -> None:
         """`host` is routed to a stand-in base URL: apply its faults, skip the real lookup."""
         ...
 
@@ -42,7 +43,7 @@ class Resolver(Protocol):
 class SystemResolver:
     """The operating system's resolver; IP literals and localhost never touch it."""
 
-    async def resolve(self, host: str) -> str:
+    async def resolve(self, host: str, lane: str = "") -> str:
         if _is_ip_literal(host):
             return host
         if host == "localhost":
@@ -56,7 +57,7 @@ class SystemResolver:
             raise DnsFailure(host, code) from exc
         return str(infos[0][4][0])
 
-    async def routed(self, host: str) -> None:
+    async def routed(self, host: str, lane: str = "") -> None:
         return None
 
 
@@ -78,7 +79,10 @@ class DnsFault:
 
 
 class FaultyResolver:
-    """Wraps a resolver with per-host faults; hosts map to addresses for the loopback stand-ins."""
+    """Wraps a resolver with per-host faults; hosts map to addresses for the loopback stand-ins.
+
+    A fault set with `step` (FLOW/STEP, or a bare step id) hits only that step's lookups.
+    """
 
     def __init__(
         self,
@@ -90,26 +94,35 @@ class FaultyResolver:
         self._clock = clock
         self._inner = inner or SystemResolver()
         self._hosts = dict(hosts or {})
-        self._faults: dict[str, DnsFault] = {}
+        self._faults: dict[tuple[str, str], DnsFault] = {}
 
-    def set_fault(self, host: str, fault: DnsFault | None) -> None:
+    def set_fault(self, host: str, fault: DnsFault | None, *, step: str = "") -> None:
+        key = (host.lower(), step)
         if fault is None:
-            self._faults.pop(host.lower(), None)
+            self._faults.pop(key, None)
         else:
-            self._faults[host.lower()] = fault
+            self._faults[key] = fault
 
     def clear(self) -> None:
         self._faults.clear()
 
-    async def routed(self, host: str) -> None:
-        fault = self._faults.get(host.lower())
+    def _fault(self, host: str, lane: str) -> DnsFault | None:
+        host = host.lower()
+        if lane:
+            for key in (lane, lane.rpartition("/")[2]):
+                if (host, key) in self._faults:
+                    return self._faults[(host, key)]
+        return self._faults.get((host, ""))
+
+    async def routed(self, host: str, lane: str = "") -> None:
+        fault = self._fault(host, lane) if self._faults else None
         if fault is not None:
             if fault.stall_ms:
                 await self._clock.sleep(fault.stall_ms / 1000)
             if fault.kind != "stall":
                 raise DnsFailure(host, fault.kind.upper())
 
-    async def resolve(self, host: str) -> str:
-        await self.routed(host)
+    async def resolve(self, host: str, lane: str = "") -> str:
+        await self.routed(host, lane)
         mapped = self._hosts.get(host.lower())
         return mapped if mapped is not None else await self._inner.resolve(host)

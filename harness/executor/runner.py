@@ -18,7 +18,15 @@ from harness.executor.context import ExecutorContext
 from harness.executor.deadline import DeadlineExceeded, within
 from harness.executor.http_step import HttpStepExecutor
 from harness.executor.timeline import Caller, CallResult, Segment, dead_air
-from harness.flow.expr import ExpressionError, Scope, evaluate_condition, render, to_text, truthy
+from harness.flow.expr import (
+    ExpressionError,
+    Scope,
+    evaluate_condition,
+    render,
+    render_noting_blanks,
+    to_text,
+    truthy,
+)
 from harness.flow.model import Flow, FlowSet, Step
 from harness.flow.outcomes import SUCCESSFUL
 
@@ -220,6 +228,15 @@ class FlowRunner:
     def _scope(self, scope: Mapping[str, Any]) -> Scope:
         return Scope(variables=scope, now_ms=self.ctx.clock.wall_ms)
 
+    def _noted(self, template: Any, scope: Mapping[str, Any]) -> tuple[str, list[str]]:
+        """What the caller hears (or where the call goes), and the placeholders that left
+        a blank in it (see `render_noting_blanks`)."""
+        try:
+            value, blanks = render_noting_blanks(template, scope, now_ms=self.ctx.clock.wall_ms)
+        except ExpressionError as exc:
+            raise StepFailure(str(exc)) from exc
+        return to_text(value), blanks
+
     def _text(self, template: Any, scope: Mapping[str, Any]) -> str:
         return to_text(render(template, scope, now_ms=self.ctx.clock.wall_ms))
 
@@ -243,6 +260,8 @@ class FlowRunner:
             "error_code": result.error_code,
             "next": nxt,
         }
+        if result.blanks:
+            detail["blanks"] = list(result.blanks)
         return _Step(next_id=nxt, detail=detail)
 
     async def _do_Condition(  # noqa: N802
@@ -328,7 +347,7 @@ class FlowRunner:
         self, flow: Flow, step: Step, scope: dict[str, Any], state: _CallState
     ) -> _Step:
         duration = int(step.config.get("durationMs", self.default_prompt_ms))
-        prompt = self._text(step.config["prompt"], scope)
+        prompt, blanks = self._noted(step.config["prompt"], scope)
         self.ctx.emit(
             "audio",
             call_id=state.caller.call_id,
@@ -337,9 +356,10 @@ class FlowRunner:
             duration_ms=duration,
         )
         await self.ctx.clock.sleep(duration * self.audio_scale / 1000)
-        return _Step(
-            next_id=step.next_step_id, audio=True, detail={"prompt": prompt, "nominal_ms": duration}
-        )
+        detail: dict[str, Any] = {"prompt": prompt, "nominal_ms": duration}
+        if blanks:
+            detail["blanks"] = blanks
+        return _Step(next_id=step.next_step_id, audio=True, detail=detail)
 
     async def _do_CollectDigits(  # noqa: N802
         self, flow: Flow, step: Step, scope: dict[str, Any], state: _CallState
@@ -414,15 +434,17 @@ class FlowRunner:
         finally:
             unsubscribe()
 
-    async def _terminal(self, step: Step, outcome: str) -> _Step:
-        return _Step(
-            end=_End(kind="terminal", step_id=step.id, outcome=outcome), detail={"outcome": outcome}
-        )
+    async def _terminal(self, step: Step, outcome: str, blanks: list[str] | None = None) -> _Step:
+        detail: dict[str, Any] = {"outcome": outcome}
+        if blanks:
+            detail["blanks"] = blanks
+        return _Step(end=_End(kind="terminal", step_id=step.id, outcome=outcome), detail=detail)
 
     async def _do_Transfer(  # noqa: N802
         self, flow: Flow, step: Step, scope: dict[str, Any], state: _CallState
     ) -> _Step:
-        return await self._terminal(step, f"transfer:{self._text(step.config['queue'], scope)}")
+        queue, blanks = self._noted(step.config["queue"], scope)
+        return await self._terminal(step, f"transfer:{queue}", blanks)
 
     async def _do_Voicemail(  # noqa: N802
         self, flow: Flow, step: Step, scope: dict[str, Any], state: _CallState

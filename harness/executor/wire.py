@@ -18,6 +18,7 @@ responses with (`tests/fixtures/inprocess.py`).
 from __future__ import annotations
 
 import errno
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -28,9 +29,30 @@ import yarl
 
 from harness.errors import UnsafeTargetError
 from harness.executor.resolver import DnsFailure, Resolver
+from harness.flow.profile import CXONE
 from harness.loopback import is_loopback
 
-__all__ = ["AiohttpWire", "Router", "Wire", "WireError", "WireRequest", "WireResponse", "exchange"]
+__all__ = [
+    "TRACE_HEADER",
+    "AiohttpWire",
+    "Router",
+    "Wire",
+    "WireError",
+    "WireRequest",
+    "WireResponse",
+    "exchange",
+    "lane_key",
+]
+
+# Which call, step and attempt sent a request, for the stand-in backends' journal and
+# step-scoped faults (`call=...;step=FLOW/STEP;attempt=N`). Sent only inside scenario
+# runs; the upstream proxy in front of a team's real backend removes it.
+TRACE_HEADER = "X-IVR-Harness-Trace"
+
+
+def lane_key(host: str, step: str) -> str:
+    """The key of a step's own route to `host` (`step` is `FLOW/STEP`)."""
+    return f"{host.lower()} {step}"
 
 
 class WireError(Exception):
@@ -63,21 +85,34 @@ class WireResponse:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Router:
-    """Rewrites flow hosts (api.crm-provider.com) to base URLs (http://127.0.0.1:5555)."""
+    """Rewrites flow hosts (api.crm-provider.com) to base URLs (http://127.0.0.1:5555).
+
+    `lanes` route one step's requests to a host elsewhere (`lane_key(host, "FLOW/STEP")`):
+    a fault aimed at one step rides its own proxy, and the host's other steps never see it.
+    """
 
     routes: Mapping[str, str] = field(default_factory=dict)
     allow_non_loopback: bool = False
+    lanes: Mapping[str, str] = field(default_factory=dict)
 
-    def target(self, url: str) -> tuple[str, str]:
-        """(logical host, URL to connect to) for a flow URL."""
+    def target(self, url: str, lane: str = "") -> tuple[str, str]:
+        """(logical host, URL to connect to) for a flow URL sent by step `lane` (FLOW/STEP)."""
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
-        base = self.routes.get(host) or self.routes.get(parts.netloc.lower())
+        base = self._lane(host, lane) if lane and self.lanes else None
+        base = base or self.routes.get(host) or self.routes.get(parts.netloc.lower())
         if base is None:
             return host, url
         b = urlsplit(base)
         path = (b.path.rstrip("/") + parts.path) if b.path not in ("", "/") else parts.path
         return host, urlunsplit((b.scheme, b.netloc, path, parts.query, ""))
+
+
+    def _lane(self, host: str, lane: str) -> str | None:
+        # A lane is named by FLOW/STEP or by the bare step id.
+        return self.lanes.get(lane_key(host, lane)) or self.lanes.get(
+            lane_key(host, lane.rpartition("/")[2])
+        )
 
 
 class Wire(Protocol):
@@ -101,10 +136,17 @@ async def exchange(
     headers: Mapping[str, str],
     content: bytes | None,
     cap_bytes: int,
+    lane: str = "",
+    max_url_chars: int = CXONE.max_url_chars,
 ) -> WireResponse:
-    """Route and resolve the flow's URL, then send one request on `wire`."""
+    """Route and resolve the flow's URL, then send one request on `wire`; `lane` names
+    the step sending it (FLOW/STEP), for its own route and DNS faults.
+
+    A URL the platform could not send ends the exchange first, as `EINVALIDURL`.
+    """
+    _refuse_unsendable(url, max_url_chars)
     try:
-        logical_host, target = router.target(url)
+        logical_host, target = router.target(url, lane)
         parts = urlsplit(target)
         port = parts.port
     except ValueError as exc:
@@ -112,10 +154,10 @@ async def exchange(
     connect_host = parts.hostname or ""
     try:
         if target != url:
-            await resolver.routed(logical_host)
+            await resolver.routed(logical_host, lane)
             address = await resolver.resolve(connect_host)
         else:
-            address = await resolver.resolve(logical_host)
+            address = await resolver.resolve(logical_host, lane)
     except DnsFailure as exc:
         raise WireError("dns_error", exc.code, exc.host) from exc
     if not router.allow_non_loopback and not is_loopback(address):
@@ -141,6 +183,31 @@ async def exchange(
         server_hostname=server_hostname,
     )
     return await wire.send(request, cap_bytes)
+
+
+# Raw C0 controls and DEL: RFC 3986 allows them in no part of a URI, and a client either
+# refuses them (httpx, Python's http.client) or rewrites the URL the flow built (aiohttp,
+# browsers). Neither sends what the flow asked for, so the harness fails closed.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _refuse_unsendable(url: str, max_chars: int) -> None:
+    """Raise `EINVALIDURL` for a flow URL the platform cannot send, before any I/O.
+
+    The length is the URL's as it goes on the wire (percent-encoded, no fragment), the
+    flow's own URL, not the loopback address it is routed to.
+    """
+    found = _CONTROL.search(url)
+    if found:
+        at = found.start()
+        raise WireError("connection_error", "EINVALIDURL", f"control character at {at}")
+    try:
+        wire_form = str(yarl.URL(url).with_fragment(None))
+    except (ValueError, TypeError) as exc:
+        raise WireError("connection_error", "EINVALIDURL", str(exc)) from exc
+    if len(wire_form) > max_chars:
+        detail = f"{len(wire_form)} characters, over the platform's {max_chars}"
+        raise WireError("connection_error", "EINVALIDURL", detail)
 
 
 class AiohttpWire:

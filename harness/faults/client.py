@@ -14,12 +14,21 @@ Quirks of toxiproxy-python 0.1.1 this module absorbs:
   a 500 comes back as a response. Both become :class:`ToxiproxyError`.
 * Connection failures surface as ``requests`` exceptions; they become
   :class:`~harness.errors.UnreachableError` naming the URL.
+* A request in a thread cannot be cancelled: when a run is interrupted while a proxy
+  is being created, the POST still lands. Every request therefore runs on one thread per
+  process, in order, and :meth:`ToxiproxyControl.cleanup` refuses new proxies, then
+  lists and deletes as one job queued behind them, which no cancellation cuts short:
+  a proxy created in the last moment is removed too.
+* Names go into URL paths: each is percent-encoded, and a name with ``/`` (which no
+  Toxiproxy server can route to, so it could never be deleted) is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
 import json
 import os
 import re
@@ -29,7 +38,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from toxiproxy.api import APIConsumer
@@ -38,12 +47,14 @@ from toxiproxy.proxy import Proxy
 from toxiproxy.toxic import Toxic
 
 from harness.errors import ConfigError, HarnessError, UnreachableError
+from harness.flow.bounds import name_problem
 
 __all__ = [
     "ProxyHandle",
     "ToxicHandle",
     "ToxiproxyControl",
     "ToxiproxyError",
+    "check_proxy_name",
     "cleanup_on_signals",
     "owner_of",
     "owner_suffix",
@@ -51,6 +62,16 @@ __all__ = [
 ]
 
 _API_LOCK = threading.Lock()
+_EXECUTORS: dict[int, concurrent.futures.ThreadPoolExecutor] = {}
+
+
+def _executor() -> concurrent.futures.ThreadPoolExecutor:
+    """This process's request thread (requests are serialised by _API_LOCK anyway, so they
+    run in order). One per process id: a forked child cannot use its parent's threads."""
+    pid = os.getpid()
+    if pid not in _EXECUTORS:
+        _EXECUTORS[pid] = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="toxiproxy")
+    return _EXECUTORS[pid]
 
 
 class ToxiproxyError(HarnessError):
@@ -122,6 +143,28 @@ def owner_of(name: str) -> tuple[str, int] | None:
     return (match.group(1), int(match.group(2))) if match else None
 
 
+def check_proxy_name(name: str) -> str:
+    """``name`` if a Toxiproxy server can route to it, else a ConfigError.
+
+    A proxy name is a path segment of every later request (``/proxies/NAME``): with a
+    ``/`` in it, neither Toxiproxy nor the embedded server can ever address (or delete)
+    it again. Control characters cannot travel in a URL either.
+    """
+    problem = name_problem(name) if name else "it is empty"
+    if problem:
+        raise ConfigError(
+            f"{name!r} cannot be a Toxiproxy proxy name: {problem}",
+            file="proxy name",
+            hint="flow ids, step ids and scenario names become proxy names; use letters, "
+            "digits, '.', '_' and '-'",
+        )
+    return name
+
+
+def _path(*segments: str) -> str:
+    return "/proxies/" + "/".join(quote(s, safe="") for s in segments)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -157,25 +200,35 @@ class ToxiproxyControl:
         self._host = parts.hostname
         self._port = port or 8474
         self._created: dict[str, ProxyHandle] = {}
+        self._closing = False
 
     def full_name(self, name: str) -> str:
-        """The server-side name of this run's proxy ``name``."""
+        """The server-side name of this run's proxy ``name`` (a ConfigError when no server
+        could route to it: see :func:`check_proxy_name`)."""
         if name.startswith(f"{self.run_id}-") and owner_of(name) is not None:
-            return name
-        return f"{self.run_id}-{name}{owner_suffix()}"
+            return check_proxy_name(name)
+        return check_proxy_name(f"{self.run_id}-{name}{owner_suffix()}")
 
-    async def prune_dead(self) -> list[str]:
-        """Delete the proxies of runs on this host whose process is gone; never a live run's."""
+    async def prune_dead(self) -> tuple[list[str], list[str]]:
+        """Delete the proxies of runs on this host whose process is gone; never a live run's.
+
+        Returns the names removed and the names that could not be (with the reason).
+        """
         response = await self._call(lambda: APIConsumer.get("/proxies", timeout=self.timeout))
         host = owner_suffix()[1:].rpartition(":")[0]
-        dead = []
+        dead: list[str] = []
+        failed: list[str] = []
         for name in sorted(response.json()):
             owner = owner_of(name)
             if owner is not None and owner[0] == host and not _alive(owner[1]):
-                with contextlib.suppress(ToxiproxyError):
-                    await self._delete(f"/proxies/{name}")
+                try:
+                    if "/" in name:
+                        raise ToxiproxyError("a name with '/' cannot be addressed", 0)
+                    await self._delete(_path(name))
                     dead.append(name)
-        return dead
+                except ToxiproxyError as exc:
+                    failed.append(f"{name}: {exc}")
+        return dead, failed
 
     async def version(self) -> str:
         response = await self._call(lambda: APIConsumer.get("/version", timeout=self.timeout))
@@ -186,9 +239,11 @@ class ToxiproxyControl:
     ) -> ProxyHandle:
         """Create (or, if this run's proxy of that name exists, replace) a proxy."""
         full = self.full_name(name)
+        if self._closing:
+            raise ToxiproxyError(f"not creating {full}: the run is cleaning up", 0)
         body = {"name": full, "upstream": upstream, "listen": listen, "enabled": True}
         with contextlib.suppress(ToxiproxyError):
-            await self._delete(f"/proxies/{full}")
+            await self._delete(_path(full))
         response = await self._call(
             lambda: APIConsumer.post("/proxies", json=body, timeout=self.timeout)
         )
@@ -225,7 +280,7 @@ class ToxiproxyControl:
             "toxicity": toxicity,
             "attributes": attrs,
         }
-        url = f"/proxies/{proxy_name}/toxics"
+        url = _path(proxy_name, "toxics")
         response = await self._call(lambda: APIConsumer.post(url, json=body, timeout=self.timeout))
         return _toxic_handle(proxy_name, response.json())
 
@@ -242,34 +297,55 @@ class ToxiproxyControl:
         body: dict[str, Any] = {"attributes": dict(attributes or {})}
         if toxicity is not None:
             body["toxicity"] = toxicity
-        url = f"/proxies/{proxy_name}/toxics/{name}"
+        url = _path(proxy_name, "toxics", name)
         response = await self._call(lambda: APIConsumer.post(url, json=body, timeout=self.timeout))
         return _toxic_handle(proxy_name, response.json())
 
     async def remove_toxic(self, proxy: ProxyHandle | str, name: str) -> None:
-        await self._delete(f"/proxies/{self._proxy_name(proxy)}/toxics/{name}")
+        await self._delete(_path(self._proxy_name(proxy), "toxics", name))
 
     async def toxics(self, proxy: ProxyHandle | str) -> list[ToxicHandle]:
         proxy_name = self._proxy_name(proxy)
-        url = f"/proxies/{proxy_name}/toxics"
+        url = _path(proxy_name, "toxics")
         response = await self._call(lambda: APIConsumer.get(url, timeout=self.timeout))
         return [_toxic_handle(proxy_name, t) for t in response.json()]
 
     async def set_enabled(self, proxy: ProxyHandle | str, enabled: bool) -> None:
         """Disable (refuse and drop connections) or re-enable a proxy; its port is kept."""
-        url = f"/proxies/{self._proxy_name(proxy)}"
+        url = _path(self._proxy_name(proxy))
         body = {"enabled": enabled}
         await self._call(lambda: APIConsumer.post(url, json=body, timeout=self.timeout))
 
     async def cleanup(self) -> None:
-        """Delete every proxy of this run (their toxics go with them); other runs are untouched."""
-        response = await self._call(lambda: APIConsumer.get("/proxies", timeout=self.timeout))
+        """Delete every proxy of this run (their toxics go with them); other runs are untouched.
+
+        New proxies are refused from here on. The listing and the deletes run as one job
+        on the request thread, behind every request this run already sent: a proxy still
+        being created when the run was interrupted is created first, then found and
+        deleted. Cancelling the caller (a second stop, or asyncio.run's last sweep of its
+        tasks) cannot cut the job short: it is waited for, then the cancellation goes on.
+        """
+        self._closing = True
+        future = _executor().submit(self._cleanup_sync)
+        cancelled = False
+        while not future.done():
+            try:
+                await asyncio.shield(asyncio.wrap_future(future))
+            except asyncio.CancelledError:
+                cancelled = True
+        self._created.clear()
+        if cancelled:
+            raise asyncio.CancelledError
+        future.result()  # an unreachable server is still an error to report
+
+    def _cleanup_sync(self) -> None:
+        response = self._call_sync(lambda: APIConsumer.get("/proxies", timeout=self.timeout))
         prefix = f"{self.run_id}-"
         names = {n for n in response.json() if n.startswith(prefix)} | set(self._created)
         for full in sorted(names):
+            url = _path(full)
             with contextlib.suppress(ToxiproxyError):
-                await self._delete(f"/proxies/{full}")
-        self._created.clear()
+                self._call_sync(functools.partial(APIConsumer.delete, url, timeout=self.timeout))
 
     def _proxy_name(self, proxy: ProxyHandle | str) -> str:
         return proxy.name if isinstance(proxy, ProxyHandle) else self.full_name(proxy)
@@ -278,7 +354,9 @@ class ToxiproxyControl:
         await self._call(lambda: APIConsumer.delete(url, timeout=self.timeout))
 
     async def _call(self, request: Callable[[], Any]) -> Any:
-        return await asyncio.to_thread(self._call_sync, request)
+        # On the one request thread, in order: cleanup() relies on it (see there). A
+        # request cancelled before it starts never runs; one under way finishes.
+        return await asyncio.wrap_future(_executor().submit(self._call_sync, request))
 
     def _call_sync(self, request: Callable[[], Any]) -> Any:
         with _API_LOCK:

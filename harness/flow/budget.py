@@ -23,8 +23,10 @@ plays it); ``Wait`` is ``maxWaitMs``, audio when it plays progress prompts, else
 ``CollectDigits`` is its prompt (audio) and caller input, which ends a silence;
 ``SubFlow`` is the worst path through the child; everything else takes no time.
 A path runs from a flow's entry to a terminal, a ``Return``, a dead end, or a step it
-already visited (cycles are cut there); sub-flows are inlined, so a silence that starts
-in the parent continues through the child.
+already visited; a cycle is followed once more around before it is cut, so a silence the
+loop repeats counts twice (as ``diff`` counts it: a silent self-loop is not "within
+budget" on one pass); sub-flows are inlined, so a silence that starts in the parent
+continues through the child.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ __all__ = [
     "flow_budget",
     "format_budget_text",
     "step_budget",
+    "terminal_name",
 ]
 
 DEFAULT_PROMPT_MS = 1500
@@ -113,6 +116,9 @@ class PathBudget:
     longest_silence_ms: int
     longest_silence: tuple[PathItem, ...]
     budget_ms: int
+    # Where the path ends, as a scenario's `outcome` names it: transfer:QUEUE, hangup,
+    # voicemail; else return, "dead end at STEP" or "cycle back to STEP".
+    terminal: str = ""
 
     @property
     def total_ms(self) -> int:
@@ -126,6 +132,7 @@ class PathBudget:
         return {
             "steps": [i.label for i in self.items],
             "end": self.end,
+            "terminal": self.terminal,
             "total_ms": self.total_ms,
             "audio_ms": self.audio_ms,
             "silent_ms": self.silent_ms,
@@ -211,7 +218,7 @@ def _child_worst(
     if child is None:
         return 0, 0
     paths, _ = _enumerate(flows, child, profile)
-    totals = [(_sum(items, "audio_ms"), _sum(items, "silent_ms")) for items, _ in paths]
+    totals = [(_sum(items, "audio_ms"), _sum(items, "silent_ms")) for items, _, _ in paths]
     return max(totals, key=sum, default=(0, 0))
 
 
@@ -256,7 +263,7 @@ def flow_budget(
         raise KeyError(flow_id)
     steps = tuple(step_budget(s, flow, profile, flows) for s in flow.steps)
     raw, truncated = _enumerate(flows, flow, profile)
-    paths = tuple(_path_budget(items, end, dead_air_budget_ms) for items, end in raw)
+    paths = tuple(_path_budget(items, end, dead_air_budget_ms, at) for items, end, at in raw)
     return BudgetReport(
         flow_id=flow_id,
         budget_ms=dead_air_budget_ms,
@@ -266,7 +273,7 @@ def flow_budget(
     )
 
 
-def _path_budget(items: tuple[PathItem, ...], end: str, budget: int) -> PathBudget:
+def _path_budget(items: tuple[PathItem, ...], end: str, budget: int, terminal: str) -> PathBudget:
     longest: tuple[PathItem, ...] = ()
     run: list[PathItem] = []
     for item in items:
@@ -285,10 +292,11 @@ def _path_budget(items: tuple[PathItem, ...], end: str, budget: int) -> PathBudg
         longest_silence_ms=sum(i.silent_ms for i in longest),
         longest_silence=longest,
         budget_ms=budget,
+        terminal=terminal,
     )
 
 
-_Raw = tuple[tuple[PathItem, ...], str]
+_Raw = tuple[tuple[PathItem, ...], str, str]  # items, end kind, terminal name
 
 
 def _enumerate(flows: FlowSet, flow: Flow, profile: PlatformProfile) -> tuple[list[_Raw], bool]:
@@ -311,10 +319,12 @@ def _walk(
 ) -> Iterator[_Raw]:
     step = flow.step(step_id)
     if step is None:
-        yield prefix, "dead_end"
+        last = prefix[-1].label if prefix else flow.id
+        yield prefix, "dead_end", f"dead end after {last}"
         return
     if step.id in seen:
-        yield prefix, "cycle"
+        again = _once_more(prefix, flow.id, step.id)
+        yield prefix + again, "cycle", f"cycle back to {flow.id}/{step.id}"
         return
     seen = seen | {step.id}
     if step.type == "SubFlow":
@@ -323,12 +333,20 @@ def _walk(
     sb = step_budget(step, flow, profile)
     here = prefix + (_item(sb),)
     if step.type in _CALL_ENDS:
-        yield here, "terminal"
+        yield here, "terminal", terminal_name(step)
     elif step.type == "Return":
-        yield here, "return"
+        yield here, "return", f"return from {flow.id}"
     else:
         for target in _successors(step):
             yield from _walk(flows, flow, target, here, seen, profile, depth)
+
+
+def _once_more(prefix: tuple[PathItem, ...], flow_id: str, step_id: str) -> tuple[PathItem, ...]:
+    """The loop's steps again: from where ``step_id`` was first visited to the end."""
+    for index, item in enumerate(prefix):
+        if (item.flow_id, item.step_id) == (flow_id, step_id):
+            return prefix[index:]
+    return ()
 
 
 def _walk_subflow(
@@ -345,13 +363,21 @@ def _walk_subflow(
     if child is None or depth > 8:
         yield from _walk(flows, flow, step.next_step_id, prefix + (marker,), seen, profile, depth)
         return
-    for items, end in _walk(
+    for items, end, at in _walk(
         flows, child, child.entry_step_id, prefix + (marker,), frozenset(), profile, depth + 1
     ):
         if end == "terminal":
-            yield items, end
+            yield items, end, at
         else:  # a Return, or a child error that comes back as subflow_error
             yield from _walk(flows, flow, step.next_step_id, items, seen, profile, depth)
+
+
+def terminal_name(step: Step) -> str:
+    """A call-ending step as the runner names the call's outcome: ``transfer:QUEUE``
+    (the queue as written, a template included), ``voicemail`` or ``hangup``."""
+    if step.type == "Transfer":
+        return f"transfer:{step.config.get('queue', '')}"
+    return step.type.lower()
 
 
 def _item(sb: StepBudget) -> PathItem:
@@ -395,8 +421,9 @@ def format_budget_text(reports: list[BudgetReport]) -> str:
         for index, path in enumerate(report.paths, 1):
             mark = "OVER" if path.over_budget else "ok"
             lines.append(
-                f"  path {index:>3} {path.end:<9} total {path.total_ms:>7} ms, silent "
-                f"{path.silent_ms:>7} ms, longest silence {path.longest_silence_ms:>7} ms  {mark}"
+                f"  path {index:>3} total {path.total_ms:>7} ms, silent {path.silent_ms:>7} ms, "
+                f"longest silence {path.longest_silence_ms:>7} ms  {mark:<4}  -> {path.terminal}"
+                + (f" ({path.items[-1].label})" if path.end == "terminal" and path.items else "")
             )
         verdict = "OVER BUDGET" if report.over_budget else "within budget"
         lines.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +10,12 @@ import jsonschema
 
 from harness.bundled import bundled_schema
 from harness.errors import ConfigError, did_you_mean
+from harness.flow.bounds import check_bounds
 from harness.flow.model import Flow, FlowSet, Step
 from harness.inputs import parse_json, read_text
 
 __all__ = [
+    "assemble_flow_set",
     "flow_schema",
     "load_flow",
     "load_flow_set",
@@ -44,6 +46,7 @@ def load_flow(path: Path) -> Flow:
 def parse_flow(document: Any, *, path: Path | None = None, source: str = "") -> Flow:
     """Validate a decoded flow document against the schema and build a :class:`Flow`."""
     validate_against(flow_schema(), document, file=path)
+    check_bounds(document, path)
     steps = tuple(_step(raw, i) for i, raw in enumerate(document["steps"]))
     _check_unique_steps(steps, path)
     entry = document.get("entryStepId", steps[0].id)
@@ -143,26 +146,42 @@ def _hint(error: jsonschema.ValidationError) -> str:
     return ""
 
 
-def load_flow_set(path: Path) -> FlowSet:
-    """Load every `*.json` flow in a folder (or one file) and check SubFlow references."""
+def load_flow_set(path: Path, *, resolve_subflows: bool = True) -> FlowSet:
+    """Load every `*.json` flow in a folder (or one file) and check SubFlow references.
+
+    ``resolve_subflows=False`` leaves them unchecked: a release may call flows that are
+    only deployed (`ivr-harness deploy` checks them against the tenant).
+    """
     files = sorted(path.glob("*.json")) if path.is_dir() else [path]
     if not path.exists():
         raise ConfigError("no such file or folder", file=path, hint="pass a folder of flow files")
     if not files:
         raise ConfigError("folder holds no *.json flow files", file=path)
-    flows: dict[str, Flow] = {}
-    for file in files:
-        flow = load_flow(file)
-        if flow.id in flows:
+    return assemble_flow_set(
+        [load_flow(file) for file in files],
+        path if path.is_dir() else path.parent,
+        resolve_subflows=resolve_subflows,
+    )
+
+
+def assemble_flow_set(
+    flows: Iterable[Flow], root: Path | None, *, resolve_subflows: bool = True
+) -> FlowSet:
+    """A flow set of flows already loaded, checked as `load_flow_set` checks a folder:
+    unique flow ids, every SubFlow's target present (unless `resolve_subflows` is off)."""
+    by_id: dict[str, Flow] = {}
+    for flow in flows:
+        if flow.id in by_id:
             raise ConfigError(
-                f"flow id '{flow.id}' is also defined in {flows[flow.id].path}",
-                file=file,
+                f"flow id '{flow.id}' is also defined in {by_id[flow.id].path}",
+                file=flow.path,
                 pointer="/id",
                 hint="flow ids must be unique within a flow set",
             )
-        flows[flow.id] = flow
-    flow_set = FlowSet(flows=flows, root=path if path.is_dir() else path.parent)
-    _check_subflows(flow_set)
+        by_id[flow.id] = flow
+    flow_set = FlowSet(flows=by_id, root=root)
+    if resolve_subflows:
+        _check_subflows(flow_set)
     return flow_set
 
 

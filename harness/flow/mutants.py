@@ -18,7 +18,7 @@ from typing import Any
 from harness.flow.lint.router import evaluate_router, router_of
 from harness.flow.model import Flow, FlowSet, Step
 
-__all__ = ["TRAPS", "Mutant", "mutants"]
+__all__ = ["TRAPS", "Mutant", "changed_steps", "mutants", "sample"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -276,3 +276,36 @@ def _router_edits(
         document = _document(flow)
         before = _cfg(document["steps"][at]).pop("defaultStepId")
         yield "router-default-removed", "defaultStepId", before, _ABSENT, document
+
+
+def changed_steps(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> frozenset[tuple[str, str]] | None:
+    """The (flow id, step id) pairs whose step documents differ between two versions of a
+    flow set's documents (file name -> flow document), or None when anything else differs
+    (a flow added, removed or renamed, a step added, removed or moved, a flow-level field
+    such as its variables or schedule): then no step alone says what the change can reach.
+    """
+    if set(before) != set(after):
+        return None
+    changed: set[tuple[str, str]] = set()
+    for name, old in before.items():
+        new = after[name]
+        if old == new:
+            continue
+        if not isinstance(old, dict) or not isinstance(new, dict):
+            return None
+        rest_old = {k: v for k, v in old.items() if k != "steps"}
+        rest_new = {k: v for k, v in new.items() if k != "steps"}
+        old_steps, new_steps = old.get("steps"), new.get("steps")
+        if rest_old != rest_new or not isinstance(old_steps, list):
+            return None
+        if not isinstance(new_steps, list) or len(old_steps) != len(new_steps):
+            return None
+        for a, b in zip(old_steps, new_steps, strict=True):
+            if a == b:
+                continue
+            if not isinstance(a, dict) or not isinstance(b, dict) or a.get("id") != b.get("id"):
+                return None
+            changed.add((str(old.get("id")), str(a.get("id"))))
+    return frozenset(changed)

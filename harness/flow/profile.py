@@ -15,6 +15,10 @@ class PlatformProfile:
     default_timeout_ms: int = 30_000
     max_timeout_ms: int = 90_000
     response_cap_bytes: int = 32 * 1024
+    # The longest URL the platform sends, in characters as they go on the wire (percent-
+    # encoded). CXone documents none for the REST API action; this is the HTTP client's:
+    # .NET's System.Uri refuses a longer one (docs/flows.md says why this one).
+    max_url_chars: int = 65_519
     max_concurrent_requests: int = 100
     default_initial_delay_ms: int = 200
     default_max_delay_ms: int = 2_000

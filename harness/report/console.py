@@ -51,7 +51,7 @@ def print_call(result: CallResult, console: Console | None = None) -> None:
     console = console or make_console()
     table = Table(title=esc(f"call {result.call_id} through {result.flow_id}"), expand=False)
     for column in ("t (ms)", "flow / step", "type", "ms", "caller hears", "detail"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # never cut a name into ambiguity
     for seg in result.segments:
         hears = "audio" if seg.audio else ("keys" if seg.caller_input else "[red]silence[/]")
         if seg.duration_ms == 0 and not seg.audio:
@@ -89,7 +89,7 @@ def print_suite(suite: SuiteResult, console: Console | None = None) -> None:
     console = console or make_console()
     table = Table(title=f"run {suite.run_id}", expand=False)
     for column in ("scenario", "flows", "verdict", "checks", "calls", "wall (ms)"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # never cut a name into ambiguity
     for run in sorted(suite.runs, key=lambda r: (r.flow_set, r.scenario.name)):
         failed = len(run.failures())
         table.add_row(
@@ -132,7 +132,7 @@ def print_calls(run: RunResult, console: Console | None = None) -> None:
     console = console or make_console()
     table = Table(title=esc(f"{run.id}: {run.verdict}"), expand=False)
     for column in ("call", "outcome", "integration steps", "breaker", "branches", "dead air"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # never cut a name into ambiguity
     for call in run.calls:
         events = [e for e in run.events if e.call_id == call.call_id]
         table.add_row(

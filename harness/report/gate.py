@@ -47,6 +47,8 @@ def results_json(result: GateResult) -> dict[str, Any]:
             }
             for p in result.parts
         ],
+        "complete": not result.incomplete,
+        "incomplete_reason": result.incomplete,
     }
 
 

@@ -62,6 +62,10 @@ def consumer_suite(report: ConsumerReport) -> Suite:
                 continue
             found = grouped.get((f"{flow_id}/{step_id}", check), [])
             cases.append(_consumer_case(f"{flow_id}/{step_id}", check, found))
+    cases += [
+        Case(name=line.split(" while ", 1)[0], classname="consumer.internal", error=line)
+        for line in report.internal_errors
+    ]
     spec_notes = [f for f in report.findings if not f.step_id]
     if spec_notes:
         cases.append(
@@ -110,7 +114,7 @@ def provider_suite(name: str, report: ProviderReport) -> Suite:
 
 
 def _part_suite(part: Part) -> Suite:
-    if part.status == "error" or part.raw is None:
+    if part.raw is None or (part.status == "error" and part.name != "consumer"):
         error = part.summary if part.status == "error" else None
         case = Case(name=part.name, classname=f"gate.{part.name}", error=error)
         return Suite(name=part.name, cases=[case], time_s=part.duration_s)
@@ -150,4 +154,7 @@ def _generic_suite(part: Part) -> Suite:
 def gate_junit(result: GateResult) -> str:
     """junit.xml text for a gate run."""
     suites = [_part_suite(p) for p in result.parts]
+    if result.incomplete:  # an interrupted gate is an error, with what finished beside it
+        case = Case(name="gate", classname="gate.interrupted", error=result.incomplete)
+        suites.append(Suite(name="interrupted", cases=[case]))
     return render_junit(suites, name=f"ivr-harness gate {result.run_id}", time_s=result.duration_s)

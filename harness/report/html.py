@@ -297,7 +297,12 @@ def _faults(run: RunResult) -> str:
         return ""
     items = "".join(
         f"<li>{esc(str(f.get('kind', '')).replace('_', ' '))} "
-        f"<b>{esc(str(f.get('label', '')))}</b> at {float(f.get('t_ms', 0)):,.0f} ms</li>"
+        f"<b>{esc(str(f.get('label', '')))}</b> "
+        + (
+            f"by {int(f.get('attempts', 0))} attempts of {esc(str(f.get('step', '')))}</li>"
+            if f.get("kind") == "fault_felt"
+            else f"at {float(f.get('t_ms', 0)):,.0f} ms</li>"
+        )
         for f in run.faults
     )
     return f"<h3>Faults</h3><ul>{items}</ul>"

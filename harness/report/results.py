@@ -5,29 +5,89 @@ describes it field by field. Fields are only ever added within v1; a rename or a
 removal bumps the version, so dashboards and CI scripts can rely on the shape.
 Every report renders facts the scenario layer decided when the run ended (verdicts,
 breaker moves, error windows), so every report tells the same story.
+
+A `suite` run also records which suite it ran and which share of it (`shard`: K of N,
+the suite's fingerprint and how many runs the whole suite has), so `report merge` can
+refuse a missing shard or shards of two different suites instead of passing them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import exit_code
 from harness.flow.profile import CXONE, PlatformProfile
 from harness.scenario.runner import RunResult, SuiteResult
 
+if TYPE_CHECKING:
+    from harness.scenario.model import Scenario
+    from harness.scenario.runner import FlowSetRef
+
 __all__ = [
     "SCHEMA_ID",
     "VERDICTS",
+    "Shard",
     "run_json",
+    "suite_fingerprint",
     "suite_json",
     "to_results",
 ]
 
 SCHEMA_ID = "ivr-harness/results/v1"
 VERDICTS = ("pass", "fail", "expected_failure", "unexpected_pass", "inconclusive", "error")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shard:
+    """Which share of which suite a `suite` run ran: shard ``index`` of ``count``.
+
+    ``suite`` is the fingerprint of the whole suite (:func:`suite_fingerprint`) and
+    ``suite_runs`` how many runs it has across every shard; an unsharded suite is 1 of 1.
+    """
+
+    index: int
+    count: int
+    suite: str
+    suite_runs: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "count": self.count,
+            "suite": self.suite,
+            "suite_runs": self.suite_runs,
+        }
+
+
+def suite_fingerprint(pairs: Sequence[tuple[Scenario, FlowSetRef]]) -> str:
+    """``sha256:...`` of what a suite runs: its run ids, each scenario file and flow's text.
+
+    Every shard of one suite computes the same value on any machine (no paths, no time);
+    a shard run on another commit, with other scenarios or other flows, does not.
+    """
+    scenarios = {s.name: _digest(_text_of(s.path)) for s, _ in pairs}
+    flows = {
+        ref.name: {flow.id: _digest(flow.source) for flow in ref.flows} for _, ref in pairs
+    }
+    runs = sorted(f"{s.name}[{ref.name}]" for s, ref in pairs)
+    document = {"runs": runs, "scenarios": scenarios, "flows": flows}
+    return "sha256:" + _digest(json.dumps(document, sort_keys=True))
+
+
+def _text_of(path: Path | None) -> str:
+    try:
+        return path.read_text(encoding="utf-8") if path is not None else ""
+    except (OSError, UnicodeDecodeError):  # it loaded a moment ago; its name still counts
+        return ""
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _counts(runs: Sequence[RunResult]) -> dict[str, int]:
@@ -90,7 +150,9 @@ def run_json(run: RunResult) -> dict[str, Any]:
     }
 
 
-def suite_json(suite: SuiteResult, profile: PlatformProfile = CXONE) -> dict[str, Any]:
+def suite_json(
+    suite: SuiteResult, profile: PlatformProfile = CXONE, shard: Shard | None = None
+) -> dict[str, Any]:
     """The whole suite as the results.json document (schema `ivr-harness/results/v1`)."""
     return {
         "schema": SCHEMA_ID,
@@ -109,9 +171,13 @@ def suite_json(suite: SuiteResult, profile: PlatformProfile = CXONE) -> dict[str
         "runs": [run_json(r) for r in suite.runs],
         "complete": not suite.incomplete,
         "incomplete_reason": suite.incomplete,
+        "notes": list(suite.notes),
+        "shard": shard.to_json() if shard is not None else None,
     }
 
 
-def to_results(suite: SuiteResult, profile: PlatformProfile = CXONE) -> str:
+def to_results(
+    suite: SuiteResult, profile: PlatformProfile = CXONE, shard: Shard | None = None
+) -> str:
     """results.json text: indented, in a fixed field order, so two runs diff cleanly."""
-    return json.dumps(suite_json(suite, profile), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(suite_json(suite, profile, shard), indent=2, ensure_ascii=False) + "\n"

@@ -179,9 +179,15 @@ def _attempt(e: Event, begin: float, end: float, span: float, y: float) -> str:
     tip += f" ({float(e.data.get('elapsed_ms', end - begin)):,.0f} ms)"
     x1, x2 = _x(begin, span), _x(end, span)
     parts = [_rect(x1, y, x2 - x1, 10, f"att att-{_cls(outcome)}", tip, 2.0)]
-    if x2 - x1 > 44:
-        parts.append(_text(x1 + 3, y + 8.5, str(status or outcome), "att-lbl"))
+    # The bar names its step whenever it fits: two steps on one host look alike otherwise.
+    for label in (f"{e.step_id} {status or outcome}", str(status or outcome)):
+        if x2 - x1 >= _LABEL_PX * len(label) + 6:
+            parts.append(_text(x1 + 3, y + 8.5, label, "att-lbl"))
+            break
     return "".join(parts)
+
+
+_LABEL_PX = 5.2  # width of a character of the attempt labels' small font
 
 
 def _token(e: Event, t: float, span: float, y: float) -> str:
@@ -249,7 +255,7 @@ def _fault_bands(
         t = float(f.get("t_ms", 0))
         if f.get("kind") == "fault_applied":
             applied[f.get("fault")] = t
-        elif f.get("fault") in applied:
+        elif f.get("kind") == "fault_removed" and f.get("fault") in applied:
             start = applied.pop(f.get("fault"))
             x1, x2 = _x(start, span), _x(t, span)
             label = str(f.get("label", "fault"))

@@ -17,7 +17,7 @@ from harness.report.files import append_step_summary, atomic_write
 from harness.report.html import render_html
 from harness.report.junit import suite_junit
 from harness.report.markdown import render_markdown
-from harness.report.results import to_results
+from harness.report.results import Shard, to_results
 from harness.scenario.runner import RunResult, SuiteResult
 
 __all__ = ["ReportPaths", "render_events", "render_run_events", "write_reports"]
@@ -50,9 +50,15 @@ def render_events(suite: SuiteResult) -> str:
 
 
 def write_reports(
-    suite: SuiteResult, report_dir: Path, profile: PlatformProfile = CXONE
+    suite: SuiteResult,
+    report_dir: Path,
+    profile: PlatformProfile = CXONE,
+    shard: Shard | None = None,
 ) -> ReportPaths:
-    """Write events.jsonl, results.json, junit.xml and report.html under report_dir/<run-id>/."""
+    """Write events.jsonl, results.json, junit.xml and report.html under report_dir/<run-id>/.
+
+    ``shard`` says which share of which suite this was (results.json's ``shard``).
+    """
     directory = report_dir / suite.run_id
     paths = ReportPaths(
         directory=directory,
@@ -63,7 +69,7 @@ def write_reports(
     )
     documents = {
         paths.events: render_events(suite),
-        paths.results: to_results(suite, profile),
+        paths.results: to_results(suite, profile, shard),
         paths.junit: suite_junit(suite),
         paths.html: render_html(suite, profile),
     }

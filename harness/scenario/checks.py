@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.backends.faults import RecordedRequest
 from harness.events import Event
 from harness.executor.timeline import CallResult
 from harness.flow.model import FlowSet
@@ -65,7 +66,7 @@ class RunFacts:
     events: Sequence[Event]
     flows: FlowSet
     profile: PlatformProfile
-    requests: Mapping[str, Sequence[str]]  # backend -> request paths, in order
+    requests: Mapping[str, Sequence[RecordedRequest]]  # backend or host -> its journal
     dead_air_budget_ms: int = 8000
     lag: RunLag = NO_LAG  # the harness's own scheduling lag during the run
     # Titles of this flow set's known defects: a starved timeout never excuses their failure.

@@ -9,6 +9,7 @@ routes send each flow host to its proxy.
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from harness.asgi_server import LoopbackServer
-from harness.backends.faults import FaultSet
+from harness.backends.faults import FaultSet, RecordedRequest
 from harness.backends.own import OwnBackends
 from harness.backends.server import GUIDE_HOSTS, ReferenceBackends
 from harness.clock import Clock
@@ -30,7 +31,7 @@ from harness.events import EventLog
 from harness.executor.context import ExecutorContext
 from harness.executor.resolver import FaultyResolver
 from harness.executor.storage import DataStorage
-from harness.executor.wire import Router
+from harness.executor.wire import Router, lane_key
 from harness.faults.client import ProxyHandle, ToxiproxyControl
 from harness.loopback import is_loopback
 from harness.scenario.model import Scenario
@@ -81,19 +82,62 @@ class Environment:
         by_host = {host: name for name, host in GUIDE_HOSTS.items()}
         return self.backends.faults(by_host.get(target, target))
 
+    def journal(self) -> dict[str, list[RecordedRequest]]:
+        """What every backend of the run received, by reference name, by the host a flow
+        calls, and by project host."""
+        out: dict[str, list[RecordedRequest]] = {}
+        for name, host in GUIDE_HOSTS.items():
+            out[name] = out[host] = self.backends.requests(name)
+        if self.own is not None:
+            for host in self.own.urls:
+                out[host] = self.own.requests(host)
+        return out
+
     def host_of(self, target: str) -> str:
         """The flow host a target names (`crm` -> `api.crm-provider.com`)."""
         return GUIDE_HOSTS.get(target, target)
     routes: dict[str, str] = field(default_factory=dict)  # live: flow host -> base URL
     refused: RefusedPort | None = None
     owners: dict[str, str] = field(default_factory=dict)  # flow host -> proxy name
+    # Step-scoped faults: (target, step) -> the step's own proxy to the target's backend,
+    # and the live lane routes the executor's router reads (wire.lane_key -> base URL).
+    lane_proxies: dict[tuple[str, str], ProxyHandle] = field(default_factory=dict)
+    lanes: dict[str, str] = field(default_factory=dict)
 
-    def reroute(self, name: str, base_url: str | None) -> None:
-        """Send the flow hosts of proxy `name` to `base_url` (None: back to the proxy)."""
+    def reroute(self, name: str, base_url: str | None, *, step: str = "") -> None:
+        """Send the flow hosts of proxy `name` to `base_url` (None: back to the proxy);
+        with `step`, only that step's lane."""
+        if step:
+            proxy = self.lane_proxies[(name, step)]
+            for key in self._lane_keys(name, step):
+                self.lanes[key] = base_url or f"http://{proxy.listen}"
+            return
         proxy = self.proxies[name]  # `name` may be the proxy's name or a flow host
         for host, owner in self.owners.items():
             if self.proxies[owner] is proxy:
                 self.routes[host] = base_url or f"http://{proxy.listen}"
+
+    def proxy_for(self, target: str, step: str = "") -> ProxyHandle:
+        """The proxy a network fault on `target` acts on: the step's lane, or the host's."""
+        return self.lane_proxies[(target, step)] if step else self.proxies[target]
+
+    def _lane_keys(self, target: str, step: str) -> list[str]:
+        proxy = self.proxies[target]
+        hosts = [host for host, owner in self.owners.items() if self.proxies[owner] is proxy]
+        return [lane_key(host, step) for host in hosts]
+
+    async def open_lane(self, target: str, step: str) -> None:
+        """A proxy of its own for `step`'s requests to `target`, so that a network fault on
+        it never touches the host's other steps."""
+        if (target, step) in self.lane_proxies:
+            return
+        host_proxy = self.proxies[target]
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", step)[:80]
+        lane = await self.control.create_proxy(
+            f"{host_proxy.short_name}--{slug}", host_proxy.upstream
+        )
+        self.lane_proxies[(target, step)] = lane
+        self.reroute(target, None, step=step)
 
     @property
     def resolver(self) -> FaultyResolver:
@@ -181,11 +225,13 @@ async def environment(
             events=events,
             storage=storage,
             allow_non_loopback=allow_non_loopback,
+            trace=True,
         )
         stack.push_async_callback(ctx.aclose)
-        # The router reads this dict live, so a disable fault can re-route a backend.
-        ctx.router = Router(routes=routes, allow_non_loopback=allow_non_loopback)
-        yield Environment(
+        # The router reads these dicts live, so a disable fault can re-route a backend.
+        lanes: dict[str, str] = {}
+        ctx.router = Router(routes=routes, allow_non_loopback=allow_non_loopback, lanes=lanes)
+        env = Environment(
             backends=backends,
             control=control,
             proxies=proxies,
@@ -197,7 +243,12 @@ async def environment(
             routes=routes,
             refused=refused,
             owners={host: name for host, (name, _) in upstreams.items()},
+            lanes=lanes,
         )
+        for fault in scenario.faults:
+            if fault.step and fault.kind in ("toxic", "disable"):
+                await env.open_lane(fault.target, fault.step)
+        yield env
 
 
 def _upstreams(

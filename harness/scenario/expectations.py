@@ -189,6 +189,13 @@ def _call_test(raw: Mapping[str, Any], facts: RunFacts) -> CallTest:
             want,
             lambda c: "" if c.outcome == want else f"ended in {c.outcome} at {c.terminal_step}",
         )
+    if "outcome_not" in raw:
+        banned = list(raw["outcome_not"])
+        return (
+            "no call ends in " + " or ".join(banned),
+            "ends in none of " + ", ".join(banned),
+            lambda c: f"ended in {c.outcome} at {c.terminal_step}" if c.outcome in banned else "",
+        )
     if "visits" in raw:
         step = raw["visits"]
         return (
@@ -209,6 +216,14 @@ def _call_test(raw: Mapping[str, Any], facts: RunFacts) -> CallTest:
         return _step_test(raw["step"], facts)
     if "dead_air_max_ms" in raw:
         return _dead_air_test(raw["dead_air_max_ms"], facts)
+    if "clean_output" in raw:
+        return (
+            "no null or JSON fragment reaches a prompt, a request or a transfer target",
+            "nothing blank in what the caller hears or a backend receives",
+            _blanks,
+        )
+    if "lands" in raw:
+        return _lands_test(raw["lands"])
     if "call_max_ms" in raw:
         limit = float(raw["call_max_ms"])
         return (
@@ -226,6 +241,52 @@ def _call_test(raw: Mapping[str, Any], facts: RunFacts) -> CallTest:
             ),
         )
     raise AssertionError(f"unhandled expectation {sorted(raw)}")  # the schema forbids it
+
+
+def _blanks(call: CallResult) -> str:
+    found = [
+        f"{seg.step_id} ({_BLANK_WHERE.get(seg.step_type, seg.step_type)}) got "
+        + ", ".join(seg.detail["blanks"])
+        for seg in call.segments
+        if seg.detail.get("blanks")
+    ]
+    return "; ".join(found)
+
+
+_BLANK_WHERE = {"Play": "prompt", "HTTPRequest": "request", "Transfer": "transfer target"}
+
+
+def landings(call: CallResult, step_id: str) -> list[str]:
+    """Where the call went after each run of `step_id`: the first later step that is not a
+    Condition (the router's choice), or "(end)" when the call ended there."""
+    out = []
+    segments = call.segments
+    for index, seg in enumerate(segments):
+        if seg.step_id != step_id:
+            continue
+        after = (s.step_id for s in segments[index + 1 :] if s.step_type != "Condition")
+        out.append(next(after, "(end)"))
+    return out
+
+
+def _lands_test(spec: Mapping[str, Any]) -> CallTest:
+    after = str(spec["after"]).rpartition("/")[2]
+    allowed, banned = spec.get("in"), set(spec.get("not_in", ()))
+    wants = []
+    if allowed is not None:
+        wants.append("goes on to " + " or ".join(allowed))
+    if banned:
+        wants.append("never goes on to " + " or ".join(sorted(banned)))
+
+    def test(call: CallResult) -> str:
+        went = landings(call, after)
+        if not went:
+            return f"{after} did not run"
+        wrong = [w for w in went if w in banned or (allowed is not None and w not in allowed)]
+        return f"went on to {wrong[0]}" if wrong else ""
+
+    expected = "; ".join(wants) or "runs"
+    return f"after {after}: {expected}", expected, test
 
 
 def _variable_test(spec: Mapping[str, Any]) -> CallTest:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from harness.backends.faults import ActiveFault
 from harness.clock import Clock
 from harness.errors import HarnessError
+from harness.events import Event
 from harness.executor.resolver import DnsFault
+from harness.executor.timeline import CallResult
 from harness.scenario.environment import Environment
 from harness.scenario.model import Fault, Scenario
 
@@ -67,6 +69,7 @@ class FaultDriver:
         self._undo: dict[int, Callable[[], Awaitable[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.log: list[dict[str, Any]] = []
+        self.hits: dict[int, ActiveFault] = {}  # HTTP faults: how often each fired
 
     async def start(self, counter: CallCounter) -> None:
         """Apply the immediate faults now; schedule the rest on the clock or the call count."""
@@ -132,7 +135,7 @@ class FaultDriver:
         self.emit(kind, fault=index, label=label, type=fault.kind, target=fault.target)
 
     async def _apply_toxic(self, index: int, fault: Fault) -> Callable[[], Awaitable[None]]:
-        proxy = self.env.proxies[fault.target]
+        proxy = self.env.proxy_for(fault.target, fault.step)
         spec = fault.spec
         stream = spec.get("stream", "downstream")
         name = f"f{index}_{spec['type']}_{stream}"
@@ -162,9 +165,16 @@ class FaultDriver:
     async def _apply_http(self, index: int, fault: Fault) -> Callable[[], Awaitable[None]]:
         spec = dict(fault.spec)
         if spec.get("kind") == "accepted":
-            spec.setdefault("callbackUrl", f"{self.env.receiver_url}/webhooks/{_CALLBACK_PREFIX}")
+            # No URL, or a path: the run's own webhook receiver (`/webhooks/PREFIX` stores
+            # the callback under `PREFIX:<correlationId>` in Data Storage).
+            spec.setdefault("callbackUrl", f"/webhooks/{_CALLBACK_PREFIX}")
+            if str(spec["callbackUrl"]).startswith("/"):
+                spec["callbackUrl"] = self.env.receiver_url + str(spec["callbackUrl"])
+        if fault.step:
+            spec["step"] = fault.step
         faults = self.env.fault_set(fault.target)
         active: ActiveFault = faults.add(spec)
+        self.hits[index] = active
 
         async def undo() -> None:
             if spec.get("kind") == "rotate_scopes":
@@ -177,10 +187,10 @@ class FaultDriver:
     async def _apply_dns(self, index: int, fault: Fault) -> Callable[[], Awaitable[None]]:
         host = fault.spec.get("host") or self.env.host_of(fault.target)
         dns = DnsFault(kind=fault.spec["kind"], stall_ms=int(fault.spec.get("stall_ms", 0)))
-        self.env.resolver.set_fault(host, dns)
+        self.env.resolver.set_fault(host, dns, step=fault.step)
 
         async def undo() -> None:
-            self.env.resolver.set_fault(host, None)
+            self.env.resolver.set_fault(host, None, step=fault.step)
 
         return undo
 
@@ -189,18 +199,75 @@ class FaultDriver:
         # can take (calls would then reach its server, and re-enabling fails with
         # "address already in use"). New connections go to the run's refused port
         # instead; a reset_peer toxic drops the live ones, as a disabled proxy does.
-        proxy = self.env.proxies[fault.target]
+        proxy = self.env.proxy_for(fault.target, fault.step)
         refused = self.env.refused
         if refused is None:
             raise HarnessError("this environment has no refused port to disable a backend with")
         name = f"f{index}_disabled"
-        self.env.reroute(fault.target, f"http://{refused.address}")
+        self.env.reroute(fault.target, f"http://{refused.address}", step=fault.step)
         await self.env.control.add_toxic(
             proxy, "reset_peer", stream="downstream", name=name, attributes={"timeout": 0}
         )
 
         async def undo() -> None:
-            self.env.reroute(fault.target, None)
+            self.env.reroute(fault.target, None, step=fault.step)
             await self.env.control.remove_toxic(proxy, name)
 
         return undo
+
+    def unexercised(self, events: Sequence[Event], calls: Sequence[CallResult]) -> list[str]:
+        """Why each step-scoped fault was never felt by its step, one line each: its step
+        never started an attempt while the fault was in force (an HTTP fault: never
+        fired). A run like that tested nothing, so it is an error, never a pass. What
+        each one was felt by goes into the fault log (`fault_felt`, for the reports)."""
+        out = []
+        for index, fault in enumerate(self.scenario.faults):
+            if not fault.step:
+                continue
+            windows = self._windows(index)
+            step = fault.step.rpartition("/")[2]
+            tried = sum(
+                1
+                for e in events
+                if e.kind == "attempt_start" and e.step_id == step and _inside(e.t_ms, windows)
+            )
+            active = self.hits.get(index)
+            fired = tried if active is None else min(tried, active.hits)
+            label = fault.title or f"{fault.kind} on {fault.target or fault.spec.get('host', '')}"
+            self.log.append({"kind": "fault_felt", "fault": index, "label": label,
+                             "t_ms": self.env.ctx.now_ms(), "step": fault.step,
+                             "attempts": fired})  # fmt: skip
+            if fired:
+                continue
+            why = _where_calls_went(calls) if not tried else "it ran, but no request matched"
+            out.append(f"step {fault.step} never ran under fault {index} ({label}): {why}")
+        return out
+
+    def _windows(self, index: int) -> list[tuple[float, float]]:
+        windows: list[tuple[float, float]] = []
+        start: float | None = None
+        for entry in self.log:
+            if entry["fault"] != index:
+                continue
+            if entry["kind"] == "fault_applied":
+                start = entry["t_ms"]
+            elif start is not None:
+                windows.append((start, entry["t_ms"]))
+                start = None
+        if start is not None:
+            windows.append((start, float("inf")))
+        return windows
+
+
+def _inside(t_ms: float, windows: Sequence[tuple[float, float]]) -> bool:
+    return any(lo <= t_ms <= hi for lo, hi in windows)
+
+
+def _where_calls_went(calls: Sequence[CallResult]) -> str:
+    if not calls:
+        return "no call ran"
+    call = calls[0]
+    steps = [s.step_id for s in call.segments]
+    tail = " -> ".join(steps[-4:]) or "(no step)"
+    more = f" (and {len(calls) - 1} more calls)" if len(calls) > 1 else ""
+    return f"the call went {tail} and ended in {call.outcome}{more}"

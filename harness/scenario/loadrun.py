@@ -121,12 +121,14 @@ async def run_load(
     keep_calls: bool = True,
     profile: PlatformProfile = CXONE,
     on_progress: Callable[[LoadProgress], None] | None = None,
+    out: LoadRun | None = None,
 ) -> LoadRun:
     """Run the plan's arrivals (this shard's share) and measure them.
 
     With `keep_calls` the calls are kept and the scenario's expectations
     evaluated (`checks`); a shard of a distributed run keeps only its numbers.
-    `on_progress` is called once a second while callers arrive and finish.
+    `on_progress` is called once a second while callers arrive and finish. Pass `out`
+    to keep the numbers of the calls that ended when the run is cancelled.
     """
     index, total = shard
     scenario = shard_scenario(scenario, total)
@@ -139,7 +141,7 @@ async def run_load(
     callers = build_callers(spec)[index::total]
     clock: Clock = ScaledClock(scenario.time_scale) if scenario.time_scale != 1 else RealClock()
     events = EventLog() if keep_calls else _CountingLog()
-    out = LoadRun(shard=shard)
+    out = out if out is not None else LoadRun(shard=shard)
     async with _toxiproxy(toxiproxy_url) as url:
         async with environment(
             scenario,
@@ -161,10 +163,7 @@ async def run_load(
                     events=list(events),
                     flows=flow_set.flows,
                     profile=profile,
-                    requests={
-                        name: [r.path for r in env.backends.requests(name)]
-                        for name in ("crm", "tickets", "oauth")
-                    },
+                    requests=env.journal(),
                 )
                 out.checks = evaluate(scenario.expect, facts)
     return out

@@ -42,6 +42,7 @@ class Fault:
     kind: str
     spec: Mapping[str, Any]
     target: str = ""
+    step: str = ""  # aimed at this HTTP step's requests only (a step id, or FLOW/STEP)
     title: str = ""
     after_calls: int | None = None
     at_ms: int | None = None
@@ -132,6 +133,7 @@ def _fault(raw: Mapping[str, Any], index: int) -> Fault:
         kind=kind,
         spec=raw[kind] if kind != "disable" else {"enabled": not raw["disable"]},
         target=raw.get("target", ""),
+        step=raw.get("step", ""),
         title=raw.get("title", ""),
         after_calls=when.get("after_calls"),
         at_ms=when.get("at_ms"),

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.backends.faultspec import KINDS, parse_fault
 from harness.backends.server import GUIDE_HOSTS
 from harness.backends.state import BACKENDS, fault_kinds
 from harness.errors import ConfigError, did_you_mean
 from harness.flow.model import FlowSet
+
+if TYPE_CHECKING:
+    from harness.scenario.model import Fault
 
 __all__ = ["check_references", "check_steps"]
 
@@ -42,7 +45,11 @@ def check_references(
     for index, raw in enumerate(doc.get("faults", ())):
         _check_fault(raw, f"/faults/{index}", proxied, set(hosts), path)
     checks = set(schema["$defs"]["expectation"]["properties"]) - _MODIFIERS
+    backends = [*BACKENDS, *GUIDE_HOSTS.values(), *sorted(hosts)]
     for index, raw in enumerate(doc.get("expect", ())):
+        if "requests" in raw:
+            _known(raw["requests"]["backend"], backends, f"/expect/{index}/requests/backend",
+                   path, "a backend of this run", noun="backend")  # fmt: skip
         if not checks & set(raw):
             raise ConfigError(
                 "this expectation checks nothing",
@@ -86,11 +93,19 @@ def _check_fault(
         _known(target, known, f"{pointer}/target", path, "a backend with a known host")
 
 
-def _known(target: Any, known: list[str], pointer: str, path: Path | None, what: str) -> None:
+def _known(
+    target: Any,
+    known: list[str],
+    pointer: str,
+    path: Path | None,
+    what: str,
+    *,
+    noun: str = "fault target",
+) -> None:
     if target in known:
         return
     hint = did_you_mean(str(target), known) or "known: " + ", ".join(known)
-    message = f"fault target '{target}' is not {what}"
+    message = f"{noun} '{target}' is not {what}"
     raise ConfigError(message, file=path, pointer=pointer, hint=hint)
 
 
@@ -99,6 +114,8 @@ def _check_http(
 ) -> None:
     if spec.get("kind") == "accepted":
         spec = {"callbackUrl": _PLACEHOLDER_CALLBACK, **spec}
+        if str(spec["callbackUrl"]).startswith("/"):  # a path on the run's own receiver
+            spec["callbackUrl"] = "http://127.0.0.1" + str(spec["callbackUrl"])
     try:
         parse_fault(dict(spec), allowed_kinds=kinds)
     except ConfigError as exc:
@@ -108,22 +125,49 @@ def _check_http(
 
 
 def check_steps(
-    expect: Sequence[Mapping[str, Any]], flow_sets: Sequence[FlowSet], file: Path | None
+    expect: Sequence[Mapping[str, Any]],
+    flow_sets: Sequence[FlowSet],
+    file: Path | None,
+    faults: Sequence[Fault] = (),
 ) -> None:
-    """Every step an expectation names (`visits`, `never_visits`, `step.id`) is a step of
-    one of the suite's flow sets: a typo would otherwise make `never_visits` pass for
+    """Every step an expectation names (`visits`, `never_visits`, `step.id`, ...) is a step
+    of one of the suite's flow sets: a typo would otherwise make `never_visits` pass for
     ever. (A step only the fixed flows have is fine: that the defective ones lack it is
-    what the expectation finds.)"""
+    what the expectation finds.) A fault's `step` is an HTTP Request step."""
     known = sorted({s.id for flows in flow_sets for flow in flows for s in flow.steps})
+    http = sorted(
+        {ref for flows in flow_sets for flow in flows for s in flow.http_steps()
+         for ref in (s.id, f"{flow.id}/{s.id}")}
+    )  # fmt: skip
     for index, raw in enumerate(expect):
-        named = [(key, raw[key]) for key in ("visits", "never_visits") if key in raw]
-        if isinstance(raw.get("step"), Mapping) and "id" in raw["step"]:
-            named.append(("step/id", raw["step"]["id"]))
-        for key, step_id in named:
-            if str(step_id) not in known:
-                raise ConfigError(
-                    f"step '{step_id}' is in no flow of the suite's flow sets",
-                    file=file,
-                    pointer=f"/expect/{index}/{key}",
-                    hint=did_you_mean(str(step_id), known) or "name a step id of the flows",
-                )
+        for key, step_id in _named_steps(raw):
+            _known_step(str(step_id).rpartition("/")[2], known, file, f"/expect/{index}/{key}")
+    for fault in faults:
+        if fault.step and fault.step not in http:
+            raise ConfigError(
+                f"step '{fault.step}' is no HTTP Request step of the suite's flow sets",
+                file=file,
+                pointer=f"{fault.pointer}/step",
+                hint=did_you_mean(fault.step, http) or "name the HTTP step whose requests to hit",
+            )
+
+
+def _named_steps(raw: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    named = [(key, raw[key]) for key in ("visits", "never_visits") if key in raw]
+    for key, field in (("step", "id"), ("requests", "step"), ("lands", "after")):
+        if isinstance(raw.get(key), Mapping) and field in raw[key]:
+            named.append((f"{key}/{field}", raw[key][field]))
+    if isinstance(raw.get("lands"), Mapping):
+        for field in ("in", "not_in"):
+            named += [(f"lands/{field}/{i}", s) for i, s in enumerate(raw["lands"].get(field, ()))]
+    return named
+
+
+def _known_step(step_id: str, known: list[str], file: Path | None, pointer: str) -> None:
+    if step_id not in known:
+        raise ConfigError(
+            f"step '{step_id}' is in no flow of the suite's flow sets",
+            file=file,
+            pointer=pointer,
+            hint=did_you_mean(step_id, known) or "name a step id of the flows",
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from harness.backends.faults import RecordedRequest
 from harness.events import Event
 from harness.flow.profile import PlatformProfile
 from harness.scenario.checks import Check, RunFacts
@@ -91,16 +92,58 @@ def _event(raw: Mapping[str, Any], facts: RunFacts) -> Check:
 
 def _requests(raw: Mapping[str, Any], facts: RunFacts) -> Check:
     spec = raw["requests"]
-    paths = facts.requests.get(spec["backend"], ())
-    count = sum(1 for p in paths if "path" not in spec or p == spec["path"])
+    chosen = [r for r in facts.requests.get(spec["backend"], ()) if _counted(spec, r)]
     low, high = spec.get("min", 0), spec.get("max")
-    label = f"{spec['backend']} {spec.get('path', '')}".strip()
+    label = " ".join(
+        str(v) for v in (spec.get("method"), spec["backend"], spec.get("path")) if v
+    ) + (f" from {spec['step']}" if spec.get("step") else "")
+    span = f"{low}..{'' if high is None else high}"
+    counted = low > 0 or high is not None or not ({"header", "same_header"} & set(spec))
+    wants = [f"{span} requests" + (" per call" if spec.get("per_call") else "")] if counted else []
+    groups = _by_call(chosen) if spec.get("per_call") else {"": chosen}
+    problems = [
+        f"{len(group)} requests" + (f" in {call}" if call else "")
+        for call, group in groups.items()
+        if len(group) < low or (high is not None and len(group) > high)
+    ]
+    if spec.get("per_call") and low > 0 and not groups:
+        problems.append("no call sent one")
+    if "header" in spec:
+        wants.append(f"each with {spec['header']}")
+        missing = [r for r in chosen if r.header(spec["header"]) in (None, "")]
+        if missing:
+            problems.append(f"{len(missing)} of {len(chosen)} without {spec['header']}")
+    if "same_header" in spec:
+        name = spec["same_header"]
+        wants.append(f"one {name} per call")
+        for call, group in _by_call(chosen).items():
+            values = {r.header(name) for r in group}
+            if len(group) > 1 and (len(values) > 1 or values & {None, ""}):
+                shown = ", ".join(sorted(str(v or "none") for v in values))
+                problems.append(f"{len(group)} requests in {call} with {name}: {shown}")
+    actual = "; ".join(problems[:3]) or f"{len(chosen)} requests"
     return Check(
-        title=raw.get("title", f"{label} gets {low}..{'' if high is None else high} requests"),
-        passed=count >= low and (high is None or count <= high),
-        expected=f"{low}..{'' if high is None else high} requests",
-        actual=f"{count} requests",
+        title=raw.get("title", f"{label} gets " + ", ".join(wants)),
+        passed=not problems,
+        expected=", ".join(wants),
+        actual=actual,
     )
+
+
+def _counted(spec: Mapping[str, Any], request: RecordedRequest) -> bool:
+    if "path" in spec and request.path != spec["path"]:
+        return False
+    if "method" in spec and request.method != str(spec["method"]).upper():
+        return False
+    step = spec.get("step")
+    return not step or request.step == step or request.step.rpartition("/")[2] == step
+
+
+def _by_call(requests: Sequence[RecordedRequest]) -> dict[str, list[RecordedRequest]]:
+    groups: dict[str, list[RecordedRequest]] = {}
+    for request in requests:
+        groups.setdefault(request.call_id or "(untraced)", []).append(request)
+    return groups
 
 
 def error_windows(events: Sequence[Event], window_ms: int) -> list[dict[str, Any]]:

@@ -35,7 +35,7 @@ from harness.flow.profile import CXONE, PlatformProfile
 from harness.scenario.arrivals import Arrivals, parse_waves
 from harness.scenario.callers import build_callers
 from harness.scenario.environment import Environment, environment
-from harness.scenario.expectations import Check, RunFacts, evaluate
+from harness.scenario.expectations import Check, RunFacts, evaluate, starved_timeouts
 from harness.scenario.facts import BreakerMove, alert_windows, breaker_history
 from harness.scenario.faults import CallCounter, FaultDriver
 from harness.scenario.lag import LagMonitor, RunLag
@@ -83,6 +83,8 @@ class RunResult:
     lag_ms: float = 0.0  # the harness's own measured scheduling stall over the run (flow ms)
     lag_max_ms: float = 0.0  # its longest single stall (flow ms)
     reruns: list[dict[str, Any]] = field(default_factory=list)  # earlier inconclusive attempts
+    # Step-scoped faults whose step never ran under them (FaultDriver.unexercised).
+    unexercised: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -123,6 +125,7 @@ class SuiteResult:
     wall_ms: float
     toxiproxy: str
     incomplete: str = ""  # why the suite stopped before every run finished; "" when it did
+    notes: list[str] = field(default_factory=list)  # what the suite could not test, and why
 
     @property
     def verdict(self) -> str:
@@ -207,10 +210,7 @@ async def run_scenario(
                 events=result.events,
                 flows=flow_set.flows,
                 profile=profile,
-                requests={
-                    name: [r.path for r in env.backends.requests(name)]
-                    for name in ("crm", "tickets", "oauth")
-                },
+                requests=env.journal(),
                 lag=lag,
                 known_defects=frozenset(scenario.known_defects.get(flow_set.name, ())),
             )
@@ -218,6 +218,8 @@ async def run_scenario(
             result.verdict, result.checks = run_verdict(
                 scenario.known_defects, flow_set.name, checks
             )
+            if result.unexercised:
+                _unexercised(result, facts)
             result.error_windows = alert_windows(result.events, profile)
             result.alert = any(w["over_threshold"] for w in result.error_windows)
             result.breakers = breaker_history(result.events)
@@ -226,6 +228,28 @@ async def run_scenario(
         result.events = list(events)
     result.wall_ms = (time.monotonic() - started) * 1000
     return result
+
+
+def _unexercised(result: RunResult, facts: RunFacts) -> None:
+    """A fault its step never felt tested nothing: neither a pass nor a finding. It is an
+    error of the scenario, unless the harness starved an attempt on the way (a healthy
+    step before it timed out while the loop stalled): then it is inconclusive, and rerun."""
+    why = "; ".join(result.unexercised)
+    stalled = starved_timeouts(facts, None)
+    if not stalled:
+        result.verdict, result.error = "error", why
+        return
+    result.checks.append(
+        Check(
+            title="every fault aimed at a step ran under it",
+            passed=False,
+            expected="each aimed fault met its step",
+            actual=f"inconclusive: the machine was overloaded (lag {stalled:.0f} ms): {why}",
+            inconclusive=True,
+            lag_ms=stalled,
+        )
+    )
+    result.verdict = "inconclusive"
 
 
 async def _drive(
@@ -284,6 +308,8 @@ async def _drive(
             for flow in flow_set.flows.scheduled()
         ]
         await asyncio.gather(*(one(i, c) for i, c in enumerate(callers)))
+        ordered = [results[c.call_id] for c in callers if c.call_id in results]
+        result.unexercised = driver.unexercised(list(env.ctx.events), ordered)
     finally:
         await arrivals.aclose()
         for job in jobs:
@@ -345,7 +371,7 @@ def check_step_references(scenarios: Sequence[Scenario], flow_sets: Sequence[Flo
     sees the whole suite (the CLI, the pytest plugin at collection), since a run or a
     shard sees only some flow sets."""
     for scenario in scenarios:
-        check_steps(scenario.expect, [f.flows for f in flow_sets], scenario.path)
+        check_steps(scenario.expect, [f.flows for f in flow_sets], scenario.path, scenario.faults)
 
 
 async def run_suite(

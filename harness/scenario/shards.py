@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import HarnessError
+from harness.errors import ConfigError, HarnessError
 from harness.scenario.expectations import Check
 from harness.scenario.histograms import LoadHistograms
 from harness.scenario.load import LoadCounts, LoadStats, stats_from
@@ -150,28 +151,18 @@ def run_processes(
 
     started = time.monotonic()
     context = multiprocessing.get_context("spawn")  # no copy of a parent's loop or sockets
-    results: list[ShardResult] = []
-    lost: dict[int, str] = {}
     pool = concurrent.futures.ProcessPoolExecutor(processes, mp_context=context)
     try:
-        futures = {
-            k: pool.submit(run_shard, scenario, flow_set, plan, run_id, k, processes)
-            for k in range(processes)
-        }
-        index = {f: k for k, f in futures.items()}
-        with contextlib.suppress(TimeoutError):
-            for done in concurrent.futures.as_completed(futures.values(), timeout=timeout_s):
-                _tell(on_shard, index[done], processes, done.exception() is None, started)
-        for k, future in sorted(futures.items()):
-            if future.done() and future.exception() is None:
-                results.append(_shard_from(future.result(), f"process {k}"))
-            elif future.done():
-                exc = future.exception()
-                lost[k] = f"process {k}: {type(exc).__name__}: {exc}"
-            else:
-                lost[k] = f"process {k}: no answer within {timeout_s:.0f} s"
-    finally:
-        pool.shutdown(wait=not lost, cancel_futures=True)
+        shard = functools.partial(run_shard, scenario, flow_set, plan, run_id)
+        results, lost = _gather(pool, shard, processes, timeout_s, on_shard)
+    except BaseException:
+        # Interrupted (a stop signal in this process): the shards stop too, at once,
+        # rather than running out their plan behind a parent that is gone.
+        for child in context.active_children():
+            child.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=not lost, cancel_futures=True)
     wall_s = time.monotonic() - started
     return LoadReport(
         stats=merge(results, wall_s),
@@ -182,11 +173,43 @@ def run_processes(
     )
 
 
+def _gather(
+    pool: Any,
+    shard: Callable[[int, int], dict[str, Any]],
+    processes: int,
+    timeout_s: float,
+    on_shard: Callable[[str], None] | None,
+) -> tuple[list[ShardResult], dict[int, str]]:
+    import concurrent.futures
+
+    started = time.monotonic()
+    results: list[ShardResult] = []
+    lost: dict[int, str] = {}
+    futures = {
+        k: pool.submit(shard, k, processes)
+        for k in range(processes)
+    }
+    index = {f: k for k, f in futures.items()}
+    with contextlib.suppress(TimeoutError):
+        for done in concurrent.futures.as_completed(futures.values(), timeout=timeout_s):
+            _tell(on_shard, index[done], processes, done.exception() is None, started)
+    for k, future in sorted(futures.items()):
+        if future.done() and future.exception() is None:
+            results.append(_shard_from(future.result(), f"process {k}"))
+        elif future.done():
+            exc = future.exception()
+            lost[k] = f"process {k}: {type(exc).__name__}: {exc}"
+        else:
+            lost[k] = f"process {k}: no answer within {timeout_s:.0f} s"
+    return results, lost
+
+
 def _client(scheduler: str) -> Any:
     try:
         from distributed import Client
     except ImportError:
         raise HarnessError(f"--scheduler needs Dask: pip install '{DISTRIBUTED_EXTRA}'") from None
+    _check_scheduler(scheduler)
     try:
         return Client(scheduler, timeout=_CONNECT_TIMEOUT_S, set_as_default=False)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError, ValueError) as exc:
@@ -194,6 +217,24 @@ def _client(scheduler: str) -> Any:
             f"Dask scheduler {scheduler} did not answer within {_CONNECT_TIMEOUT_S:.0f} s: "
             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
         ) from None
+
+
+def _check_scheduler(scheduler: str) -> None:
+    """Refuse a malformed address before a Client exists: a Client that fails half-built
+    times out again when collected, and prints a traceback after the one-line error."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(scheduler)
+        host, port = parse_host_port(location, 8786)
+    except ValueError as exc:
+        raise ConfigError(f"not a scheduler address: {exc}", file="--scheduler") from None
+    if scheme not in ("tcp", "tls") or not host or not 0 < int(port) <= 65535:
+        raise ConfigError(
+            f"not a scheduler address: {scheduler!r}",
+            file="--scheduler",
+            hint="e.g. tcp://127.0.0.1:8786",
+        )
 
 
 def run_distributed(

@@ -115,7 +115,7 @@ def test_tickets_stateful_links(live: Live) -> None:
     Machine.run(settings=settings(FAST, max_examples=15, stateful_step_count=4))
 
 
-@pytest.mark.parametrize("name", ["crm", "tickets", "oauth"])
+@pytest.mark.parametrize("name", ["crm", "tickets", "oauth", "flowapi"])
 def test_contract_examples_match_their_schemas(name: str) -> None:
     document = yaml.safe_load((CONTRACTS / f"{name}.yaml").read_text())
     checked = 0

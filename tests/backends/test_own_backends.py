@@ -67,7 +67,11 @@ async def test_stub_serves_the_operation_and_enforces_the_api_key(stub: OwnBacke
         ({"kind": "rate_limit", "retry_after": 1}, 429, lambda r: r.headers["retry-after"] == "1"),
         ({"kind": "malformed"}, 200, lambda r: r.text.endswith("{")),
         ({"kind": "oversized", "bytes": 40_000}, 200, lambda r: len(r.content) > 40_000),
-        ({"kind": "rename_field", "from": "status", "to": "state"}, 200, lambda r: "state" in r.json()),  # noqa: E501
+        (
+            {"kind": "rename_field", "from": "status", "to": "state"},
+            200,
+            lambda r: "state" in r.json(),
+        ),  # noqa: E501
     ],
 )
 async def test_every_fault_kind_applies_to_a_stub(
@@ -125,3 +129,83 @@ async def test_a_remote_ref_names_the_file_and_pointer(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_operations(path)
     assert info.value.pointer == "/paths/~1a/get/responses/200/$ref"
+
+
+TRACE = "X-IVR-Harness-Trace"
+
+
+async def test_the_journal_records_who_sent_what_and_never_a_credential(stub: OwnBackends) -> None:
+    headers = {
+        **KEY,
+        TRACE: "call=call-7;step=order-status/http-get-order;attempt=2",
+        "Idempotency-Key": "idem-1",
+        "X-Custom-Token": "not-for-the-log",
+        "X-Empty-Token": "",
+    }
+    async with httpx.AsyncClient(base_url=stub.urls[HOST]) as client:
+        await client.post("/v1/orders/1?key=s3cret&page=2", headers=headers, content=b"{}")
+        listed = (await client.get("/__requests")).json()["requests"]
+    [entry] = stub.requests(HOST)
+    assert (entry.call_id, entry.step, entry.attempt) == (
+        "call-7",
+        "order-status/http-get-order",
+        2,
+    )
+    assert entry.idempotency_key == "idem-1"
+    assert entry.body_sha256 == "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+    assert entry.header("x-api-key") == entry.header("x-custom-token") == "[redacted]"
+    assert entry.header("x-empty-token") == ""  # nothing was sent, and the journal says so
+    assert entry.header(TRACE.lower()) is None  # ours, not what the backend was sent
+    assert entry.query == "key=[redacted]&page=2"
+    assert "s3cret" not in str(listed) and "k-1" not in str(listed)
+
+
+async def test_a_fault_aimed_at_a_step_hits_only_that_steps_requests(stub: OwnBackends) -> None:
+    stub.faults(HOST).add({"kind": "status", "status": 503, "step": "http-book"})
+    async with httpx.AsyncClient(base_url=stub.urls[HOST], headers=KEY) as client:
+        other = await client.get(
+            "/v1/orders/1", headers={TRACE: "call=c;step=f/http-get;attempt=1"}
+        )
+        aimed = await client.get(
+            "/v1/orders/1", headers={TRACE: "call=c;step=f/http-book;attempt=1"}
+        )
+        untraced = await client.get("/v1/orders/1")
+    assert [other.status_code, aimed.status_code, untraced.status_code] == [200, 503, 200]
+
+
+async def test_the_proxy_never_forwards_the_trace_header(
+    upstream_seen: tuple[str, list[dict[str, str]]],
+) -> None:
+    url, seen = upstream_seen
+    async with OwnBackends({HOST: BackendEntry(host=HOST, base_url=url)}, clock=RealClock()) as own:
+        async with httpx.AsyncClient(base_url=own.urls[HOST]) as client:
+            await client.get("/v1/orders/7", headers={TRACE: "call=c;step=f/s;attempt=1"})
+    assert seen and all(TRACE.lower() not in headers for headers in seen)
+    assert own.requests(HOST)[0].call_id == "c"
+
+
+@pytest.fixture
+async def upstream_seen() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
+    seen: list[dict[str, str]] = []
+
+    async def order(request: Request) -> JSONResponse:
+        seen.append(dict(request.headers))
+        return JSONResponse({"id": request.path_params["id"], "status": "pending"})
+
+    server = LoopbackServer(Starlette(routes=[Route("/v1/orders/{id}", order)]), name="up")
+    url = await server.start()
+    try:
+        yield url, seen
+    finally:
+        await server.stop()
+
+
+async def test_an_upstream_that_dies_mid_run_is_a_gateway_answer() -> None:
+    server = LoopbackServer(Starlette(routes=[]), name="up")
+    entries = {HOST: BackendEntry(host=HOST, base_url=await server.start())}
+    async with OwnBackends(entries, clock=RealClock()) as own:  # the probe passes
+        await server.stop()
+        async with httpx.AsyncClient(base_url=own.urls[HOST]) as client:
+            answer = await client.get("/v1/orders/1")
+    assert answer.status_code == 502
+    assert answer.json() == {"error": "bad_gateway", "message": "ConnectError"}

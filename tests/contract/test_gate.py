@@ -108,3 +108,27 @@ def test_unreadable_input_is_exit_2_without_reports(tmp_path: Path) -> None:
     assert code == 2
     assert out.startswith("error: ") and out.count("\n") == 1
     assert not folder.exists()
+
+
+def test_a_part_that_crashes_is_an_error_part_in_one_line() -> None:
+    from harness.contract.gate import Part, _timed
+
+    def crashes() -> Part:
+        return {}["missing"]  # type: ignore[no-any-return]
+
+    part = _timed("budget", crashes)
+    assert part.status == "error"
+    assert part.problems == ("internal error in the budget part: KeyError: 'missing'",)
+
+
+def test_a_crash_of_ours_in_a_command_is_one_harness_error_line() -> None:
+    import pytest
+
+    from harness.cli.gate import no_traceback
+    from harness.errors import HarnessError
+
+    with pytest.raises(HarnessError) as caught, no_traceback("checking flows"):
+        raise RuntimeError("first line\nsecond line")
+    assert str(caught.value) == "internal error while checking flows: RuntimeError: first line"
+    with pytest.raises(HarnessError, match="^flows: bad$"), no_traceback("checking flows"):
+        raise HarnessError("flows: bad")  # ours already: passed through unchanged

@@ -133,7 +133,7 @@ async def test_hardened_refreshes_a_rejected_token_once_behind_a_prompt(envs) ->
 async def test_token_outage_does_not_touch_callers_with_a_cached_token(envs) -> None:
     routes = crm(Reply(200, {"status": "ok", "data": [ACCOUNT]}))
     call, env = await run(envs, HARDENED, routes)
-    env.script.routes["/oauth/token"] = [Reply(503)]
+    env.script.reply("/oauth/token", [Reply(503)])
     runner = FlowRunner(load_flow_set(HARDENED), env.ctx)
     second = await runner.run_call(
         "customer-lookup-ivr", Caller(dtmf=("4155552671#",), call_id="c2"), SECRETS

@@ -11,15 +11,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
+import respx
 
 from harness.clock import VirtualClock
 from harness.executor.context import ExecutorContext
 from harness.executor.http_step import HttpStepExecutor
 from harness.executor.resolver import FaultyResolver
+from harness.flow.profile import CXONE
 from tests.fixtures.flows import http_step
-from tests.fixtures.inprocess import TEST_HOSTS, ScriptedWire
+from tests.fixtures.inprocess import TEST_HOSTS, ScriptedWire, routed_by
 from tests.fixtures.servers import ScriptedServer, WireReply, routed
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -70,16 +71,12 @@ async def test_the_wire_sends_the_query_the_in_process_layer_promises(
     step = http_step(url="http://api.test/customers?phone={{p}}&src=ivr")
     await routed(wire, api_test=scripted.url).execute(step, {"p": value})
 
-    sent: list[httpx.URL] = []
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request.url)
-        return httpx.Response(200, json={"data": []})
-
+    router = respx.MockRouter()
+    customers = router.route(path="/customers").respond(200, json={"data": []})
     clock = VirtualClock()
     ctx = ExecutorContext.create(
         clock=clock,
-        wire=ScriptedWire(httpx.MockTransport(handler)),
+        wire=ScriptedWire(routed_by(router)),
         resolver=FaultyResolver(clock, hosts=TEST_HOSTS),
     )
     try:
@@ -87,7 +84,7 @@ async def test_the_wire_sends_the_query_the_in_process_layer_promises(
     finally:
         await ctx.aclose()
     over_the_wire = parse_qs(scripted.seen[0].query, keep_blank_values=True)
-    in_process = parse_qs(sent[0].query.decode(), keep_blank_values=True)
+    in_process = parse_qs(customers.calls.last.request.url.query.decode(), keep_blank_values=True)
     assert over_the_wire == in_process
     # an unencoded '#' starts a fragment on both: the rest of the URL is never sent
     assert over_the_wire.get("src") == (None if "#" in value else ["ivr"])
@@ -128,3 +125,64 @@ async def test_a_cancelled_attempt_leaves_the_connection_pool_usable(
     after = await executor.execute(http_step(responseMapping={"ok": "$.ok"}), {})
     assert {r.outcome for r in timed_out} == {"timeout"}
     assert after.outcome == "success" and after.variables["ok"] == 1
+
+
+# Retries configured on purpose: an unsendable URL is the caller's data, not the
+# backend's failure, so it is never retried (and never counted by a breaker).
+RETRY = {"maxRetries": 2, "backoff": "none", "retryOnStatusCodes": [503]}
+LOOKUP = "http://api.test/customers?phone={{p}}"
+UNSENDABLE = ["\x00", "\x1f", "\x7f", "+1415\x005552671", "4155552671\r\nX-Injected: 1"]
+
+
+async def _lookup(
+    wire: ExecutorContext, server: ScriptedServer, value: str
+) -> tuple[str, str, int]:
+    server.script("/customers", WireReply(200, {"data": []}))
+    step = http_step(url=LOOKUP, retryPolicy=RETRY)
+    result = await routed(wire, api_test=server.url).execute(step, {"p": value})
+    return result.outcome, result.error_code, result.variables["http_attempts"]
+
+
+@pytest.mark.parametrize("value", UNSENDABLE)
+async def test_a_control_character_in_the_url_is_refused_unsent_as_einvalidurl(
+    wire: ExecutorContext, scripted: ScriptedServer, value: str
+) -> None:
+    # aiohttp would percent-encode these and send them; the platform's client refuses.
+    assert await _lookup(wire, scripted, value) == ("connection_error", "EINVALIDURL", 1)
+    assert scripted.seen == []
+
+
+async def test_a_url_at_the_platforms_length_limit_is_sent_and_one_past_it_is_not(
+    wire: ExecutorContext, scripted: ScriptedServer
+) -> None:
+    room = CXONE.max_url_chars - len(LOOKUP.replace("{{p}}", ""))
+    assert await _lookup(wire, scripted, "a" * room) == ("success", "", 1)
+    assert len(scripted.seen[0].query) == len("phone=") + room  # it arrived whole
+    assert await _lookup(wire, scripted, "a" * (room + 1)) == (
+        "connection_error", "EINVALIDURL", 1,
+    )  # fmt: skip
+    assert len(scripted.seen) == 1
+
+
+async def test_the_length_limit_counts_the_url_as_it_goes_on_the_wire(
+    wire: ExecutorContext, scripted: ScriptedServer
+) -> None:
+    # "é" travels as %C3%A9: six characters on the wire for one in the flow's text.
+    room = CXONE.max_url_chars - len(LOOKUP.replace("{{p}}", ""))
+    assert await _lookup(wire, scripted, "\u00e9" * (room // 6)) == ("success", "", 1)
+    assert await _lookup(wire, scripted, "\u00e9" * 11_000) == (
+        "connection_error", "EINVALIDURL", 1,
+    )  # fmt: skip
+    assert len(scripted.seen) == 1
+
+
+async def test_a_redirect_is_the_flows_to_read_not_followed(
+    wire: ExecutorContext, scripted: ScriptedServer
+) -> None:
+    # The platform hands the flow a 3xx and its Location (the 202 pattern reads it too).
+    scripted.script("/x", WireReply(302, {}, headers={"Location": "/elsewhere"}))
+    scripted.script("/elsewhere", WireReply(200, {"ok": 1}))
+    result = await routed(wire, api_test=scripted.url).execute(http_step(), {})
+    assert (result.outcome, result.variables["http_status_code"]) == ("http_error", 302)
+    assert result.variables["http_location"] == "/elsewhere"
+    assert [s.path for s in scripted.seen] == ["/x"]

@@ -89,7 +89,7 @@ async def cli_server() -> AsyncIterator[str]:
     process, url = await start_serve()
     yield url
     process.send_signal(signal.SIGTERM)
-    assert await asyncio.wait_for(process.wait(), 10) == 0
+    assert await asyncio.wait_for(process.wait(), 10) == 128 + signal.SIGTERM
 
 
 RUN = textwrap.dedent(
@@ -159,4 +159,4 @@ async def test_cli_config_creates_proxies(tmp_path: Path, echo: Echo) -> None:
     async with httpx.AsyncClient(base_url=url) as client:
         assert list((await client.get("/proxies")).json()) == ["a"]
     process.send_signal(signal.SIGINT)
-    assert await asyncio.wait_for(process.wait(), 10) == 0
+    assert await asyncio.wait_for(process.wait(), 10) == 128 + signal.SIGINT

@@ -108,7 +108,6 @@ def test_missing_config_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("entry", "pointer"),
     [
-        ({"name": "b", "upstream": "192.0.2.1:80"}, "/1/upstream"),
         ({"name": "b", "upstream": "127.0.0.1:1", "listen": "0.0.0.0:0"}, "/1/listen"),
         ({"name": "b", "upstream": "127.0.0.1:1", "listen": "nowhere"}, "/1/listen"),
     ],
@@ -129,7 +128,10 @@ async def test_serve_refuses_a_non_loopback_host() -> None:
         await serve_forever("0.0.0.0", 0, None)
 
 
-async def test_sigterm_with_clients_mid_request_prints_no_traceback() -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
+async def test_a_stop_signal_with_clients_mid_request_prints_no_traceback(
+    signum: signal.Signals,
+) -> None:
     process, url = await start_serve(stderr=True)
     host, _, port = url.removeprefix("http://").rpartition(":")
     clients = []
@@ -142,10 +144,20 @@ async def test_sigterm_with_clients_mid_request_prints_no_traceback() -> None:
         writer.write(request)
         clients.append((reader, writer))
     await asyncio.sleep(0.2)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     for _, writer in clients:
         writer.close()
-    assert process.returncode == 0
+    # A clean stop by signal N is exit 128 + N (it was 0, and -1 for SIGHUP: killed).
+    assert process.returncode == 128 + signum
     assert b"Exception in ASGI application" not in stderr
     assert b"Traceback" not in stderr, stderr.decode()
+
+
+async def test_a_non_loopback_listen_in_the_config_names_the_real_flag(tmp_path: Path) -> None:
+    entry = {"name": "a", "upstream": "redis:6379", "listen": "[::]:0"}
+    path = _config(tmp_path, json.dumps([entry]))
+    with pytest.raises(ConfigError) as info:
+        await asyncio.wait_for(serve_forever("127.0.0.1", 0, path), 10)
+    assert info.value.pointer == "/0/listen"
+    assert "--allow-non-loopback" in str(info.value) and "allow_non_loopback" not in str(info.value)

@@ -108,3 +108,76 @@ def test_seed_versus_hardened_customer_lookup() -> None:
     text = format_budget_text([seed, hardened])
     assert "OVER BUDGET" in text and "http" not in text.split("\n")[2]
     assert seed.to_json()["paths"][0]["steps"][0] == "customer-lookup-ivr/welcome"
+
+
+def _router_flow(*ends: dict[str, Any]) -> FlowSet:
+    """A router with one branch per terminal step, and a default that goes nowhere."""
+    conditions = [{"expression": f"x == {i}", "nextStepId": e["id"]} for i, e in enumerate(ends)]
+    router = {
+        "id": "r",
+        "type": "Condition",
+        "configuration": {"conditions": conditions, "defaultStepId": "missing"},
+    }
+    return _flow([router, *ends])
+
+
+def test_each_path_names_the_terminal_it_ends_at() -> None:
+    flows = _router_flow(
+        {"id": "desk", "type": "Transfer", "configuration": {"queue": "front-desk"}},
+        {"id": "vm", "type": "Voicemail", "configuration": {}},
+        {"id": "bye", "type": "Hangup", "configuration": {}},
+    )
+    report = flow_budget(flows, "f")
+    assert [p.terminal for p in report.paths] == [
+        "transfer:front-desk",
+        "voicemail",
+        "hangup",
+        "dead end after f/r",
+    ]
+    assert report.to_json()["paths"][0]["terminal"] == "transfer:front-desk"
+    text = format_budget_text([report])
+    assert "-> transfer:front-desk (f/desk)" in text
+    assert "-> dead end after f/r" in text
+
+
+def test_a_cycle_and_a_sub_flow_return_are_named_too() -> None:
+    cond = {
+        "id": "c",
+        "type": "Condition",
+        "configuration": {
+            "conditions": [{"expression": "x", "nextStepId": "h"}],
+            "defaultStepId": "ret",
+        },
+    }
+    ret = {"id": "ret", "type": "Return", "configuration": {}}
+    flows = _flow([{**_http(timeout=100), "nextStepId": "c"}, cond, ret])
+    assert sorted(p.terminal for p in flow_budget(flows, "f").paths) == [
+        "cycle back to f/h",
+        "return from f",
+    ]
+
+
+def test_the_terminal_reached_through_a_sub_flow_is_the_childs() -> None:
+    hardened = flow_budget(load_flow_set(FLOWS / "hardened"), "customer-lookup-ivr")
+    assert {p.terminal for p in hardened.paths} == {"transfer:agent-queue"}
+
+
+def test_budget_over_the_cli_names_terminals_and_refuses_duplicate_flow_ids(
+    tmp_path: Path,
+) -> None:
+    from tests.fixtures.cli_run import assert_one_line_error, run_cli
+
+    clinic = Path(__file__).resolve().parents[1] / "contract" / "data" / "clinic" / "flows"
+    text = (clinic / "clinic-booking.json").read_text()
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "clinic.json").write_text(text)
+    done = run_cli("budget", "flows", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "-> transfer:front-desk (clinic-booking/to-front-desk)" in done.stdout
+    assert "-> hangup (clinic-booking/bye)" in done.stdout
+    (tmp_path / "flows" / "clinic-copy.json").write_text(text)
+    spec = f"api.clinic.example.com={clinic.parent / 'openapi' / 'clinic.yaml'}"
+    for command in (["budget"], ["lint"], ["gate", "--spec", spec], ["contract", "--spec", spec]):
+        done = run_cli(*command, "flows", cwd=tmp_path)
+        line = assert_one_line_error(done, "flow id 'clinic-booking'")
+        assert "flows/clinic-copy.json" in line and "flows/clinic.json" in line, line

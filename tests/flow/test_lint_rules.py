@@ -39,7 +39,7 @@ def _rules(flows: FlowSet) -> set[str]:
 
 
 def test_registry_ids_are_stable_and_documented() -> None:
-    assert list(RULES) == [f"IVR{n:03d}" for n in range(1, 20)]
+    assert list(RULES) == [f"IVR{n:03d}" for n in range(1, 21)]
     docs = (ROOT / "docs" / "lint-rules.md").read_text(encoding="utf-8")
     for rule in RULES.values():
         assert f"## {rule.id} {rule.name}" in docs
@@ -219,3 +219,41 @@ def test_cli_budget() -> None:
     assert worst == 8000
     result = runner.invoke(main, ["budget", flows, "--dead-air-ms", "7999"])
     assert result.exit_code == 1 and "OVER BUDGET" in result.output
+
+
+def _slot_router(expression: str) -> list[dict[str, Any]]:
+    mapping = {"slot_id": "$.slots[0].id"}
+    router = {
+        "id": "r",
+        "type": "Condition",
+        "configuration": {
+            "conditions": [{"expression": expression, "nextStepId": "say"}],
+            "defaultStepId": "end",
+        },
+    }
+    say = {
+        "id": "say",
+        "type": "Play",
+        "configuration": {"prompt": "Slot {{slot_id}}."},
+        "nextStepId": "end",
+    }
+    return [_http("r", responseMapping=mapping), router, say, END]
+
+
+@pytest.mark.parametrize(
+    "guard",
+    [
+        "http_outcome == 'success' && slot_id != null",
+        "slot_id !== null",
+        "http_outcome == 'success' && slot_id",
+        "null == slot_id || http_status_code >= 400",
+    ],
+)
+def test_an_index_mapping_the_router_checks_for_null_is_guarded(guard: str) -> None:
+    # `$.slots[0].id` of an empty list maps to null; a router testing that null guards it.
+    assert "IVR006" not in _rules(_set(_slot_router(guard)))
+
+
+@pytest.mark.parametrize("guard", ["http_outcome == 'success'", "other != null"])
+def test_an_index_mapping_nobody_checks_is_unguarded(guard: str) -> None:
+    assert "IVR006" in _rules(_set(_slot_router(guard)))

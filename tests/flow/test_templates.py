@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.flow.expr import ExpressionError
+from harness.flow.expr import ExpressionError, render_noting_blanks
 from harness.flow.expr.templates import (
     Placeholder,
     placeholders,
@@ -240,3 +240,20 @@ def test_placeholder_is_immutable() -> None:
     found = placeholders("{{a}}")[0]
     with pytest.raises(AttributeError):
         found.expr = "b"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("template", "variables", "blanks"),
+    [
+        ("Your slot is {{slot}}.", {"slot": None}, ["slot=null"]),
+        ("Your slot is {{slot}}.", {}, ["slot=null"]),  # undefined reads as null
+        ("Hello {{p}}", {"p": {"name": "Ann"}}, ["p=JSON"]),  # an object pasted into text
+        ({"a": "{{x}}", "b": ["{{y.z}}"]}, {"x": None, "y": {"z": 1}}, ["x=null"]),
+        ({"whole": "{{p}}"}, {"p": {"name": "Ann"}}, []),  # a typed value, not text
+        ("{{coalesce(slot, 'soon')}} and {{n}}", {"slot": None, "n": 0}, []),
+    ],
+)
+def test_render_noting_blanks_names_every_hole(template: Any, variables: Any, blanks: Any) -> None:
+    rendered, found = render_noting_blanks(template, variables)
+    assert found == blanks
+    assert rendered == render(template, variables)

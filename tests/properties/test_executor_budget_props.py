@@ -173,7 +173,7 @@ async def _execute(plan: Plan, flow: Flow, seed: int) -> tuple[StepResult, Scrip
     if plan.dns_stall_ms:
         resolver.set_fault("api.test", DnsFault(kind="stall", stall_ms=plan.dns_stall_ms))
     ctx = ExecutorContext.create(
-        clock=clock, wire=ScriptedWire(httpx.MockTransport(script)), resolver=resolver, seed=seed
+        clock=clock, wire=ScriptedWire(script.transport()), resolver=resolver, seed=seed
     )
     try:
         result = await HttpStepExecutor(ctx).execute(flow.steps[0], {}, flow=flow)

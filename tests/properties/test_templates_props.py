@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import jsonschema
+import respx
 from hypothesis import find, given
 from hypothesis import strategies as st
 
@@ -28,7 +29,7 @@ from harness.flow.lint import lint_flow_set
 from harness.flow.loader import load_flow_set
 from harness.flow.model import Flow, FlowSet, Step
 from tests.fixtures.flows import HARDENED, SEED
-from tests.fixtures.inprocess import ScriptedWire
+from tests.fixtures.inprocess import ScriptedWire, routed_by
 from tests.properties.strategies import (
     contract_bodies,
     flow_variables,
@@ -57,17 +58,14 @@ def _step(flows: FlowSet, flow_id: str, step_id: str) -> tuple[Flow, Step]:
 
 def sent_request(step: Step, variables: Mapping[str, Any], flow: Flow) -> httpx.Request:
     """The request the reference executor puts on the wire for ``step``."""
-    seen: list[httpx.Request] = []
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(201, json={})
+    router = respx.MockRouter()
+    backend = router.route().respond(201, json={})
 
     async def run() -> None:
         clock = VirtualClock()
         ctx = ExecutorContext.create(
             clock=clock,
-            wire=ScriptedWire(httpx.MockTransport(handler)),
+            wire=ScriptedWire(routed_by(router)),
             resolver=FaultyResolver(clock, hosts=HOSTS),
         )
         try:
@@ -76,8 +74,8 @@ def sent_request(step: Step, variables: Mapping[str, Any], flow: Flow) -> httpx.
             await ctx.aclose()
 
     asyncio.run(run())
-    assert len(seen) == 1
-    return seen[0]
+    assert backend.call_count == 1
+    return backend.calls.last.request
 
 
 def _reject_constant(name: str) -> Any:
@@ -186,16 +184,14 @@ def _relay_crm_id_into_ticket_body(crm_id: bytes) -> None:
 
 
 async def _lookup(step: Step, flow: Flow, body: bytes) -> Mapping[str, Any]:
-    async def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/oauth/token":
-            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
-        return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
-
+    router = respx.MockRouter()
+    router.route(path="/oauth/token").respond(200, json={"access_token": "t", "expires_in": 3600})
+    router.route().respond(200, content=body, headers={"Content-Type": "application/json"})
     clock = VirtualClock()
     hosts = {**HOSTS, "auth.crm-provider.com": "127.0.0.1"}
     ctx = ExecutorContext.create(
         clock=clock,
-        wire=ScriptedWire(httpx.MockTransport(handler)),
+        wire=ScriptedWire(routed_by(router)),
         resolver=FaultyResolver(clock, hosts=hosts),
     )
     try:

@@ -4,7 +4,8 @@ The hardened lookup wraps the caller's number in ``encodeUriComponent``: whateve
 variable holds, the URL the executor sends parses, carries exactly one ``phone``
 parameter, and that parameter decodes back to the value. The seed pastes the number in
 raw, and a plain E.164 number already comes back changed: its ``+`` decodes as a space.
-URLs are captured from the reference executor itself, on a virtual clock.
+URLs are captured from the reference executor itself, on a virtual clock; what the
+platform cannot send is shown over the real wire, to a server on loopback.
 """
 
 from __future__ import annotations
@@ -14,21 +15,25 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import respx
 from hypothesis import assume, find, given
 from hypothesis import strategies as st
 
-from harness.clock import VirtualClock
+from harness.clock import RealClock, VirtualClock
 from harness.executor.context import ExecutorContext
 from harness.executor.http_step import HttpStepExecutor
 from harness.executor.outcome import StepResult
 from harness.executor.resolver import FaultyResolver
+from harness.executor.wire import Router
 from harness.flow.expr.functions import encode_uri_component
 from harness.flow.expr.templates import to_text
 from harness.flow.lint import lint_flow_set
 from harness.flow.loader import load_flow_set
 from harness.flow.model import Flow, FlowSet, Step
+from harness.flow.profile import CXONE
 from tests.fixtures.flows import HARDENED, SEED
-from tests.fixtures.inprocess import ScriptedWire
+from tests.fixtures.inprocess import ScriptedWire, routed_by
+from tests.fixtures.servers import ScriptedServer, Seen, WireReply
 from tests.properties.strategies import (
     contract_query,
     dtmf_strings,
@@ -39,7 +44,8 @@ from tests.properties.strategies import (
 
 HOSTS = {"api.crm-provider.com": "127.0.0.1", "auth.crm-provider.com": "127.0.0.1"}
 LOOKUP = ("customer-integration", "http-customer-lookup")
-MAX_QUERY_VALUE = 65_000  # httpx.URL refuses more than 65536 characters in all
+# The platform sends no URL longer than this (the lookup's URL is 47 characters before it).
+MAX_QUERY_VALUE = CXONE.max_url_chars - 100
 HARDENED_FLOWS = load_flow_set(HARDENED)
 SEED_FLOWS = load_flow_set(SEED)
 
@@ -53,19 +59,15 @@ def _lookup(flows: FlowSet) -> tuple[Flow, Step]:
 
 def execute_lookup(flow: Flow, step: Step, phone: Any) -> tuple[StepResult, list[httpx.URL]]:
     """Run the lookup step in-process; return its result and the URLs it sent."""
-    seen: list[httpx.URL] = []
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/oauth/token":
-            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
-        seen.append(request.url)
-        return httpx.Response(200, json={"status": "ok", "data": []})
+    router = respx.MockRouter()
+    router.route(path="/oauth/token").respond(200, json={"access_token": "t", "expires_in": 3600})
+    lookup = router.route().respond(200, json={"status": "ok", "data": []})
 
     async def run() -> StepResult:
         clock = VirtualClock()
         ctx = ExecutorContext.create(
             clock=clock,
-            wire=ScriptedWire(httpx.MockTransport(handler)),
+            wire=ScriptedWire(routed_by(router)),
             resolver=FaultyResolver(clock, hosts=HOSTS),
         )
         variables: Mapping[str, Any] = {"phone_number": phone, "oauth_client_secret": "s"}
@@ -74,7 +76,8 @@ def execute_lookup(flow: Flow, step: Step, phone: Any) -> tuple[StepResult, list
         finally:
             await ctx.aclose()
 
-    return asyncio.run(run()), seen
+    result = asyncio.run(run())
+    return result, [call.request.url for call in lookup.calls]
 
 
 def sent_url(flow: Flow, step: Step, phone: Any) -> httpx.URL:
@@ -152,14 +155,45 @@ def test_seed_raw_url_changes_every_value_with_a_query_metacharacter(
     assert phone_params(sent_url(*SEED_LOOKUP, value)) != [value]
 
 
+def execute_lookup_on_the_wire(flow: Flow, step: Step, phone: Any) -> tuple[StepResult, list[Seen]]:
+    """Run the lookup step on the real wire against a server on loopback; what it received."""
+
+    async def run() -> tuple[StepResult, list[Seen]]:
+        server = ScriptedServer()
+        await server.start()
+        server.script("/oauth/token", WireReply(200, {"access_token": "t", "expires_in": 3600}))
+        server.script("/v2/accounts", WireReply(200, {"status": "ok", "data": []}))
+        clock = RealClock()
+        ctx = ExecutorContext.create(clock=clock, resolver=FaultyResolver(clock))
+        ctx.router = Router(routes={host: server.url for host in HOSTS})
+        variables = {"phone_number": phone, "oauth_client_secret": "s"}
+        try:
+            result = await HttpStepExecutor(ctx).execute(step, variables, flow=flow)
+        finally:
+            await ctx.aclose()
+            await server.stop()
+        return result, [s for s in server.seen if s.path == "/v2/accounts"]
+
+    return asyncio.run(run())
+
+
 @given(st.sampled_from(["\x00", "\x1f", "\x7f", "+1415\x005552671"]))
-def test_an_unsendable_url_is_an_outcome_not_an_httpx_exception(value: str) -> None:
-    # Found by this suite: httpx.InvalidURL used to escape HttpStepExecutor.execute.
-    result, seen = execute_lookup(*SEED_LOOKUP, value)
-    assert result.outcome not in ("success", "accepted") and not seen
+def test_an_unsendable_url_is_an_outcome_on_the_real_wire(value: str) -> None:
+    # The seed pastes the number in raw. aiohttp would percent-encode the control
+    # character and send it; the platform's client refuses the URL, so the step ends
+    # in an outcome class, once, with nothing sent.
+    result, seen = execute_lookup_on_the_wire(*SEED_LOOKUP, value)
+    assert (result.outcome, result.error_code) == ("connection_error", "EINVALIDURL")
+    assert result.variables["http_attempts"] == 1 and seen == []
 
 
-def test_a_url_past_the_http_clients_limit_is_an_outcome() -> None:
-    # httpx refuses URLs over 65536 characters; the step ends, nothing is sent.
-    result, seen = execute_lookup(*HARDENED_LOOKUP, "\u00e9" * 11_000)
-    assert result.outcome not in ("success", "accepted") and not seen
+def test_a_url_past_the_platforms_length_limit_is_an_outcome_on_the_real_wire() -> None:
+    # Encoded, 11,000 x "é" is 66,000 characters: past the platform's 65,519.
+    result, seen = execute_lookup_on_the_wire(*HARDENED_LOOKUP, "\u00e9" * 11_000)
+    assert (result.outcome, result.error_code) == ("connection_error", "EINVALIDURL")
+    assert result.variables["http_attempts"] == 1 and seen == []
+    # and one just inside the limit is sent whole
+    fits = "\u00e9" * ((CXONE.max_url_chars - 47) // 6)
+    result, seen = execute_lookup_on_the_wire(*HARDENED_LOOKUP, fits)
+    assert result.outcome == "success" and len(seen) == 1
+    assert seen[0].query == "phone=" + encode_uri_component(fits)

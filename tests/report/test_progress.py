@@ -49,3 +49,31 @@ def test_no_color(fake_suite: SuiteResult, monkeypatch: pytest.MonkeyPatch) -> N
     console.file = out
     _drive(Progress(len(fake_suite.runs), console=console, live=False), fake_suite)
     assert "fail" in out.getvalue() and "\x1b[" not in out.getvalue()
+
+
+def test_console_tables_never_cut_a_name_into_ambiguity(fake_suite: SuiteResult) -> None:
+    import dataclasses
+    import io
+
+    from rich.console import Console
+
+    from harness.report.console import print_suite
+
+    long = "battery-clinic-booking-http-book-202-callback-with-a-long-tail"
+    runs = [
+        dataclasses.replace(r, scenario=dataclasses.replace(r.scenario, name=f"{long}-{i}"))
+        for i, r in enumerate(fake_suite.runs)
+    ]
+    out = io.StringIO()
+    print_suite(dataclasses.replace(fake_suite, runs=runs), Console(file=out, width=60))
+    text = out.getvalue()
+    assert "…" not in text  # folded onto more lines, never ellipsised
+    names: list[str] = []
+    for line in text.splitlines():
+        cells = line.split("│")
+        if len(cells) < 3:
+            continue
+        if cells[4].strip():  # a row's first line: its short cells are filled
+            names.append("")
+        names[-1] += cells[1].strip()
+    assert sorted(names) == sorted(r.scenario.name for r in runs)

@@ -17,24 +17,26 @@ def _titles(scenario: object) -> list[str]:
     return [e["title"] for e in scenario.expect]  # type: ignore[attr-defined]
 
 
-def test_one_scenario_per_outcome_class_and_per_mapped_field(tmp_path: Path) -> None:
+async def test_one_scenario_per_outcome_class_and_per_mapped_field(tmp_path: Path) -> None:
     root = write_project(tmp_path)
     entry = BackendEntry(host=HOST, spec=root / "openapi" / "orders.yaml")
     options = BatteryOptions(hosts={HOST: entry})
-    names = [s.name.removeprefix(f"battery-order-status-{STEP}-")
-             for s in battery("flows", load_flow_set(root / "flows"), options)]  # fmt: skip
+    found = await battery("flows", load_flow_set(root / "flows"), options)
+    names = [s.name.removeprefix(f"battery-order-status-{STEP}-") for s in found.scenarios]
+    # No 202: the spec does not document one and the flow does not route one.
     assert names == [
-        "baseline", "timeout", "connection", "5xx", "429", "400", "401", "403", "202",
+        "baseline", "timeout", "connection", "dns", "5xx", "429", "400", "401", "403", "404",
         "malformed", "too_large", "drift-status",
     ]  # fmt: skip
+    assert found.notes == []
 
 
-def test_expectations_come_from_the_flow_configuration() -> None:
+async def test_expectations_come_from_the_flow_configuration() -> None:
     hardened = load_flow_set(example_flow_dirs()[0])
     options = BatteryOptions(
         hosts={CRM: BackendEntry(host=CRM, spec=example_specs()[CRM])}, dead_air_ms=5000
     )
-    by_class = {s.tags[1]: s for s in battery("hardened", hardened, options)}
+    by_class = {s.tags[1]: s for s in (await battery("hardened", hardened, options)).scenarios}
     # The step has a breaker (threshold 3): the storm needs a 4th caller, who is refused.
     storm = by_class["5xx"]
     assert storm.callers.count == 4
@@ -47,12 +49,27 @@ def test_expectations_come_from_the_flow_configuration() -> None:
     assert "http-customer-lookup: 403 must not reach the success branch (process-success)" in (
         _titles(by_class["403"])
     )
+    assert {"lands": {"after": "http-customer-lookup", "not_in": ["process-success"]},
+            "title": "http-customer-lookup: 403 must not reach the success branch "
+                     "(process-success)"} in by_class["403"].expect  # fmt: skip
     assert {"dead_air_max_ms": 5000, "title": "http-customer-lookup: 403 keeps dead air under"
             " 5000 ms"} in by_class["403"].expect  # fmt: skip
-    # The token job is scheduled, never on a caller's path: no battery for its host.
+    # Retries are counted where they are spent (the backend's journal), and no failure
+    # class may leave the caller at a dead end.
+    assert {"requests": {"backend": CRM, "step": "customer-integration/http-customer-lookup",
+                         "per_call": True, "max": 2},
+            "title": "http-customer-lookup: a 5xx storm gets at most 2 requests per call"
+            } in storm.expect  # fmt: skip
+    assert all(any("outcome_not" in e for e in s.expect) for s in by_class.values())
+    # The token job is scheduled, never on a caller's path: no battery for its host. Every
+    # fault is aimed at the step, not at the whole host.
     assert all(s.faults[0].target == CRM for s in by_class.values() if s.faults)
+    assert {s.faults[0].step for s in by_class.values() if s.faults} == {
+        "customer-integration/http-customer-lookup"
+    }
 
 
-def test_hosts_without_a_backend_get_no_battery() -> None:
+async def test_hosts_without_a_backend_get_no_battery() -> None:
     hardened = load_flow_set(example_flow_dirs()[0])
-    assert battery("hardened", hardened, BatteryOptions(hosts={})) == []
+    found = await battery("hardened", hardened, BatteryOptions(hosts={}))
+    assert found.scenarios == [] and found.notes == []

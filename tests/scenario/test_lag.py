@@ -159,3 +159,27 @@ def test_a_timeout_with_the_harness_mostly_running_is_evidence() -> None:
 def test_a_known_defect_failing_outright_is_detected_however_starved() -> None:
     # The seed's defects are structural: a starved timeout cannot give a flow a breaker.
     assert _outcome_check(1.5, frozenset({"the error tone"})) == (False, False)
+
+
+def test_a_fault_its_step_never_met_is_an_error_unless_the_harness_starved_the_way() -> None:
+    from harness.scenario.model import Scenario
+    from harness.scenario.runner import RunResult, _unexercised
+
+    why = ["step http-book never ran under fault 0 (http on api.x): the call went ..."]
+    starved = Event(kind="attempt_end", t_ms=2000.0, call_id="call-1", step_id="http-slots",
+                    data={"outcome": "timeout", "elapsed_ms": 200.0})  # fmt: skip
+
+    def judged(events: tuple[Event, ...], lag: RunLag) -> RunResult:
+        result = RunResult(scenario=Scenario(name="s", path=None), flow_set="f", verdict="pass")
+        result.unexercised = list(why)
+        facts = RunFacts(calls=[_call(0)], events=events, flows=FLOWS, profile=CXONE,
+                         requests={}, lag=lag)  # fmt: skip
+        _unexercised(result, facts)
+        return result
+
+    plain = judged((), _lag(0.0, 2000))
+    assert (plain.verdict, plain.error) == ("error", why[0])
+    # The GET before it timed out while the loop stalled for all of its 200 ms.
+    loaded = judged((starved,), _lag(0.2, 2000))
+    assert loaded.verdict == "inconclusive" and loaded.checks[-1].inconclusive
+    assert why[0] in loaded.checks[-1].actual

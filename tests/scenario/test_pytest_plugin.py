@@ -128,9 +128,16 @@ def test_a_projects_configuration_names_its_scenarios_flows_and_backends(
         "  - outcome: transfer:orders-desk\n"
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--timeout", "60", "-v")
-    # the project's flow set ("flows"), its stub backend for the host, its API key
-    result.stdout.fnmatch_lines(["*orders-503-twice[[]flows[]] PASSED*"])
-    result.assert_outcomes(passed=1)
+    # the project's flow set ("flows"), its stub backend for the host, its API key; and,
+    # as for `ivr-harness suite`, the battery derived from the flow, one item per run
+    result.stdout.fnmatch_lines([
+        "*orders-503-twice[[]flows[]] PASSED*",
+        "scenarios::battery::battery-order-status-http-get-order-baseline[[]flows[]] PASSED*",
+        "scenarios::battery::battery-order-status-http-get-order-timeout[[]flows[]] PASSED*",
+    ])  # fmt: skip
+    result.assert_outcomes(passed=14)  # the hand scenario and 13 battery runs
+    one = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "get-order-timeout")
+    one.assert_outcomes(passed=1)
 
 
 def test_a_project_whose_secret_is_unset_is_one_usage_error(

@@ -61,6 +61,11 @@ OK_EXPECT = "expect: [{outcome: hangup}]\n"
             "#/expect/1",
             ["this expectation checks nothing", "add one of: alert, breaker"],
         ),
+        (
+            "expect: [{requests: {backend: tikets, max: 1}}]\n",
+            "#/expect/0/requests/backend",
+            ["backend 'tikets' is not a backend of this run", "did you mean 'tickets'?"],
+        ),
     ],
     ids=[
         "toxic-target",
@@ -71,6 +76,7 @@ OK_EXPECT = "expect: [{outcome: hangup}]\n"
         "dns-no-host",
         "dns-target",
         "title-only",
+        "requests-backend",
     ],
 )
 def test_bad_reference_is_a_config_error_at_load_time(
@@ -136,3 +142,20 @@ def test_a_misspelt_project_host_gets_a_did_you_mean(tmp_path: Path) -> None:
         load_scenario(path, hosts=["api.orders.example.com"])
     assert info.value.pointer == "/faults/0/target"
     assert "did you mean 'api.orders.example.com'?" in str(info.value)
+
+
+def test_a_fault_aimed_at_a_step_that_is_no_http_step_is_refused(tmp_path: Path) -> None:
+    from harness.scenario.runner import check_step_references, load_flow_sets
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        HEAD + "faults: [{target: crm, step: http-customer-lookp, http: {kind: empty}}]\n"
+        + OK_EXPECT
+    )
+    scenario = load_scenario(path)
+    with pytest.raises(ConfigError) as info:
+        check_step_references([scenario], load_flow_sets([HARDENED]))
+    message = str(info.value)
+    assert "s.yaml#/faults/0/step" in message
+    assert "step 'http-customer-lookp' is no HTTP Request step" in message
+    assert "did you mean 'http-customer-lookup'?" in message

@@ -4,6 +4,10 @@ Every operation here is what one API endpoint does, minus HTTP. Errors are
 :class:`ApiError` carrying Toxiproxy's exact message and status. Listen addresses
 are kept as given until a proxy listens, and compared resolved (``localhost:1`` is
 ``127.0.0.1:1``), as Toxiproxy does.
+
+One deliberate difference: a proxy name with ``/`` is refused (400). Toxiproxy accepts
+it, and then no request can address the proxy (``/proxies/{proxy}`` matches one path
+segment, ``%2F`` included), so it can never be changed or deleted but by ``/reset``.
 """
 
 from __future__ import annotations
@@ -61,11 +65,12 @@ class ProxyCollection:
             rng=rng,
             max_connections=self.limits.max_connections_per_proxy,
             budget=self._budget,
+            allow_non_loopback=self.limits.allow_non_loopback,
         )
 
     def _check_addresses(self, listen: str, upstream: str) -> None:
+        # Any upstream is stored, as in Toxiproxy; the proxy checks it when it dials.
         check_proxy_address("listen", listen, self.limits.allow_non_loopback)
-        check_proxy_address("upstream", upstream, self.limits.allow_non_loopback)
 
     async def create(self, body: Any) -> Proxy:
         body = obj(body, "toxiproxy.Proxy")
@@ -77,6 +82,7 @@ class ProxyCollection:
             raise missing("name")
         if not upstream:
             raise missing("upstream")
+        _check_name(name)
         self._check_addresses(listen, upstream)
         if name in self.proxies:
             raise ApiError("proxy already exists", 409)
@@ -135,6 +141,7 @@ class ProxyCollection:
                 raise missing(f"name at proxy {index}")
             if not upstream:
                 raise missing(f"upstream at proxy {index}")
+            _check_name(name, f" at proxy {index}")
             entries.append((name, listen, upstream, enabled))
         done: list[Proxy] = []
         for name, listen, upstream, enabled in entries:
@@ -236,6 +243,11 @@ def _toxicity(body: Any, default: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise bad_body(f"toxicity must be between 0 and 1, got {value}")
     return value
+
+
+def _check_name(name: str, where: str = "") -> None:
+    if "/" in name:
+        raise bad_body(f"name{where} contains '/': no request could address this proxy")
 
 
 async def _differs(proxy: Proxy, listen: str, upstream: str) -> bool:

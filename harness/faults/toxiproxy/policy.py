@@ -3,11 +3,19 @@
 A CI runner's loopback port is reachable by every job on it, so by default the
 server neither listens nor relays beyond loopback, and every resource a client can
 make it hold (proxies, connections, request time and size) has a ceiling.
+
+Where each loopback rule is enforced: the API's own address when serving
+(:func:`check_serve_options`), a proxy's ``listen`` address in the API (400, since a
+listener on another interface exposes the relay), and a proxy's ``upstream`` only when
+a client connects (``proxy.py``). The API stores any upstream, as Toxiproxy does, so
+compose-style upstreams (``redis:6379``) and clients that set placeholder upstreams
+work; traffic to a non-loopback upstream is refused when dialling, with nothing sent.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 import resource
 from dataclasses import dataclass
 
@@ -25,24 +33,30 @@ class Limits:
     """Ceilings and permissions of one embedded server."""
 
     allow_non_loopback: bool = False
-    """Let the API and proxies listen on, and proxies relay to, other hosts."""
+    """Let the API and proxies listen on, and proxies relay to, other hosts
+    (``toxiproxy serve --allow-non-loopback``)."""
     max_proxies: int = 1000
     max_connections_per_proxy: int = 1024
     """Clients one proxy serves at once; more are accepted and closed at once."""
     max_api_connections: int = 64
-    """Open API connections; requests on more get Toxiproxy-less 503s."""
+    """Open API connections. A new one takes the place of the oldest idle connection or
+    one still sending its header; when all are busy with requests, it is closed at once."""
     max_clients: int | None = None
     """Client connections of all proxies together; None: as many as file descriptors allow."""
     read_timeout_s: float = 15.0
     """Time to send one whole API request, headers and body (Toxiproxy's ReadTimeout)."""
+    header_timeout_s: float = 5.0
+    """Time to send a request's header, from its first byte or from the connection's
+    opening (Go's ReadHeaderTimeout; a Toxiproxy client sends it in one packet)."""
     max_body_bytes: int = 4 * 1024 * 1024
 
     def __post_init__(self) -> None:
         for name in ("max_proxies", "max_connections_per_proxy", "max_api_connections"):
             if getattr(self, name) < 1:
                 raise HarnessError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if not self.read_timeout_s > 0:
-            raise HarnessError(f"read_timeout_s must be positive, not {self.read_timeout_s}")
+        for name in ("read_timeout_s", "header_timeout_s"):
+            if not 0 < getattr(self, name) < math.inf:
+                raise HarnessError(f"{name} must be positive and finite, not {getattr(self, name)}")
 
 
 _FD_RESERVE = 128  # stdio, the event loop, the API listener, and the program embedding us
@@ -83,11 +97,12 @@ def check_serve_options(host: str, port: int, allow_non_loopback: bool) -> list[
 
 
 def check_proxy_address(field: str, address: str, allow_non_loopback: bool) -> None:
-    """400 when a proxy's ``listen`` or ``upstream`` leaves loopback without permission.
+    """400 when a proxy's ``listen`` address leaves loopback without permission.
 
-    An address that does not parse is left alone: Toxiproxy reports it when it is used.
-    An empty listen host means loopback here (Toxiproxy's "every interface" needs the
-    permission).
+    Only listen addresses are checked here: upstreams are stored as given and checked
+    when a client connects. An address that does not parse is left alone: Toxiproxy
+    reports it when it is used. An empty listen host means loopback here (Toxiproxy's
+    "every interface" needs the permission).
     """
     if allow_non_loopback:
         return
@@ -95,12 +110,12 @@ def check_proxy_address(field: str, address: str, allow_non_loopback: bool) -> N
         host, _ = parse_address(address)
     except ValueError:
         return
-    if (field == "listen" and host == "") or is_loopback(host):
+    if host == "" or is_loopback(host):
         return
     what = "every interface" if _is_unspecified(host) else "a non-loopback host"
     raise ApiError(
-        f"{field} address {address} is {what}: the embedded server only uses loopback "
-        "(127.0.0.0/8, ::1, localhost) unless started with allow_non_loopback",
+        f"{field} address {address} is {what}: the embedded server only listens on loopback "
+        "(127.0.0.0/8, ::1, localhost) unless served with --allow-non-loopback",
         400,
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import random
 import socket
@@ -18,14 +19,17 @@ from collections.abc import Callable
 from typing import cast
 
 from harness.clock import Clock
+from harness.loopback import is_loopback
 
-from .address import ListenError, format_address, parse_address, resolve
+from .address import ListenError, format_address, resolve
 from .streams import Chunk, Flow, Link, Stage
 from .toxics import ToxicSpec, build_stage, closes_on_remove
 
 __all__ = ["Budget", "Connection", "Proxy"]
 
 DIRECTIONS = ("upstream", "downstream")
+
+log = logging.getLogger(__name__)
 
 
 def _drain(transport: asyncio.Transport) -> None:
@@ -165,9 +169,18 @@ class Connection:
         client.pause_reading()
         loop = asyncio.get_running_loop()
         try:
-            host, port = parse_address(self.proxy.upstream)
-            # An empty host dials this machine, as Go's net.Dial does.
-            await loop.create_connection(lambda: self.upstream, host or "127.0.0.1", port)
+            # Resolved at each connection, as Go's net.Dial does; an empty host is this machine.
+            host, port = await resolve(self.proxy.upstream)
+            host = host or "127.0.0.1"
+            if not (self.proxy.allow_non_loopback or is_loopback(host)):
+                # The harness's rule, applied where traffic would leave: nothing is sent.
+                log.warning(
+                    "proxy %s: refused a client: upstream %s is %s, not loopback "
+                    "(serve with --allow-non-loopback to relay there)",
+                    self.proxy.name, self.proxy.upstream, host,
+                )  # fmt: skip
+                raise ConnectionRefusedError
+            await loop.create_connection(lambda: self.upstream, host, port)
         except (OSError, ValueError):
             # Toxiproxy's client sees EOF here. Closing a socket with unread bytes makes
             # Linux send RST instead, so read and drop what the client already sent.
@@ -257,8 +270,11 @@ class Proxy:
         rng: random.Random,
         max_connections: int = 1024,
         budget: Budget | None = None,
+        allow_non_loopback: bool = False,
     ) -> None:
         self.name = name
+        self.allow_non_loopback = allow_non_loopback
+        """Dial a non-loopback upstream; without it such clients are closed, nothing sent."""
         self.max_connections = max_connections
         self.budget = budget or Budget(lambda: max_connections)
         self.listen = listen

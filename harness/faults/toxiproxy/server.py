@@ -12,6 +12,7 @@ from typing import Any
 from harness.asgi_server import LoopbackServer
 from harness.clock import Clock, RealClock
 from harness.errors import ConfigError, UnsafeTargetError, did_you_mean
+from harness.inputs import read_bytes
 from harness.loopback import is_loopback
 
 from .address import format_address
@@ -62,7 +63,7 @@ class EmbeddedToxiproxy:
         if not self.limits.allow_non_loopback and not is_loopback(self.host):
             raise UnsafeTargetError(
                 f"refusing to serve the Toxiproxy API on non-loopback host {self.host!r}; "
-                "pass allow_non_loopback (CLI: --allow-non-loopback) if you mean it"
+                "pass Limits(allow_non_loopback=True) (CLI: --allow-non-loopback) if you mean it"
             )
         http = LoopbackServer(
             build_app(self.collection),
@@ -70,6 +71,7 @@ class EmbeddedToxiproxy:
             host=self.host,
             port=self.port,
             read_timeout=self.limits.read_timeout_s,
+            header_timeout=self.limits.header_timeout_s,
             max_connections=self.limits.max_api_connections,
         )
         await http.start()
@@ -104,11 +106,7 @@ class EmbeddedToxiproxy:
 
 def load_config(path: Path) -> list[dict[str, Any]]:
     """Read a Toxiproxy ``-config`` file (a JSON list of proxies); ConfigError when malformed."""
-    try:
-        with path.open("rb") as file:
-            raw = file.read(_MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read file: {exc.strerror or exc}", file=path) from None
+    raw = read_bytes(path, max_bytes=_MAX_CONFIG_BYTES)
     if len(raw) > _MAX_CONFIG_BYTES:
         raise ConfigError(f"larger than {_MAX_CONFIG_BYTES} bytes", file=path, pointer="")
     try:
@@ -204,5 +202,5 @@ async def serve(
 
 def _hint(err: ApiError) -> str:
     if err.status == 400 and "loopback" in err.message:
-        return "use 127.0.0.1 or localhost, or serve with allow_non_loopback"
+        return "use 127.0.0.1 or localhost, or serve with --allow-non-loopback"
     return "check 'listen' and 'upstream'"

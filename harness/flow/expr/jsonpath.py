@@ -4,6 +4,14 @@ A thin layer over ``jsonpath-rfc9535``: compiled queries are cached, a path that
 nothing (a missing key, ``[0]`` of an empty array, a step into a string or number) gives
 ``None`` or ``[]`` instead of an error, and an invalid path raises
 :class:`~harness.flow.expr.ExpressionError` with the offset of the problem.
+
+A path is bounded before the library sees it. The library evaluates a query as one
+generator per segment, nested: 50,000 segments overflow the C stack and kill the process
+(catching RecursionError cannot help), and every ``..`` multiplies the work by the
+document's depth. So a path has at most :data:`MAX_PATH_LENGTH` characters,
+:data:`MAX_PATH_SEGMENTS` segments and :data:`MAX_PATH_DESCENDANTS` ``..`` segments
+(nested filter queries included); under those bounds a query's time is linear in the
+document (a 32 KB response at most).
 """
 
 from __future__ import annotations
@@ -16,13 +24,61 @@ from jsonpath_rfc9535 import JSONPathError, JSONPathQuery
 
 from harness.flow.expr.core import ExpressionError
 
-__all__ = ["check_path", "is_valid_path", "query_all", "query_first"]
+__all__ = [
+    "MAX_PATH_DESCENDANTS",
+    "MAX_PATH_LENGTH",
+    "MAX_PATH_SEGMENTS",
+    "check_path",
+    "is_valid_path",
+    "query_all",
+    "query_first",
+]
+
+MAX_PATH_LENGTH = 2048
+"""Longest JSONPath accepted, in characters (real mappings are under 100)."""
+MAX_PATH_SEGMENTS = 64
+"""Most segments (``.name``, ``[...]``, ``..x``) in one path, nested filter queries included."""
+MAX_PATH_DESCENDANTS = 2
+"""Most ``..`` segments in one path: each multiplies the work by the document's depth."""
 
 _ENV = jsonpath_rfc9535.JSONPathEnvironment()
 
 
+def _bound(path: str) -> None:
+    """Refuse a path past the bounds, in one pass over its text (quotes honoured)."""
+    if len(path) > MAX_PATH_LENGTH:
+        raise ExpressionError(
+            f"JSONPath longer than {MAX_PATH_LENGTH} characters", source=path, offset=0
+        )
+    segments = descendants = 0
+    quote, pos = "", 0
+    while pos < len(path):
+        char = path[pos]
+        if quote:
+            if char == "\\":
+                pos += 1  # an escaped character, never the closing quote
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "[" or char == ".":
+            segments += 1
+            if path.startswith("..", pos):
+                descendants += 1
+                pos += 1
+            if segments > MAX_PATH_SEGMENTS or descendants > MAX_PATH_DESCENDANTS:
+                limit = (
+                    f"more than {MAX_PATH_SEGMENTS} segments"
+                    if segments > MAX_PATH_SEGMENTS
+                    else f"more than {MAX_PATH_DESCENDANTS} '..' segments"
+                )
+                raise ExpressionError(f"JSONPath with {limit}", source=path, offset=pos)
+        pos += 1
+
+
 @functools.lru_cache(maxsize=512)
 def _compile(path: str) -> JSONPathQuery:
+    _bound(path)
     try:
         return _ENV.compile(path)
     except JSONPathError as exc:

@@ -9,7 +9,10 @@ from typing import Any
 
 from harness.flow.expr.core import ExpressionError
 
-__all__ = ["Kind", "Token", "tokenize"]
+__all__ = ["MAX_TOKENS", "Kind", "Token", "tokenize"]
+
+MAX_TOKENS = 10_000
+"""Most tokens in one expression (a router of 2,500 ``||`` terms); real ones have under 100."""
 
 
 class Kind(enum.Enum):
@@ -61,6 +64,10 @@ def tokenize(source: str) -> list[Token]:
         if pos >= len(source):
             tokens.append(Token(Kind.END, "", pos))
             return tokens
+        if len(tokens) >= MAX_TOKENS:
+            raise ExpressionError(
+                f"expression longer than {MAX_TOKENS} tokens", source=source, offset=pos
+            )
         token = _next_token(source, pos)
         tokens.append(token)
         pos += len(token.text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import math
@@ -57,10 +58,25 @@ def parse_source(source: str) -> Node:
     return node
 
 
-@functools.lru_cache(maxsize=2048)
 def parse_cached(source: str) -> Node:
-    """:func:`parse_source`, memoised (trees are immutable; errors are not cached)."""
-    return parse_source(source)
+    """:func:`parse_source`, memoised (trees are immutable).
+
+    Errors are memoised too: the lint and the router evaluation ask about one expression
+    once per outcome class, and a long expression that fails late would be tokenized and
+    parsed each time. A fresh copy is raised, so tracebacks do not pile up on one object.
+    """
+    parsed = _parse_memo(source)
+    if isinstance(parsed, ExpressionError):
+        raise copy.copy(parsed)  # a new object (ExpressionError.__reduce__), no old traceback
+    return parsed
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_memo(source: str) -> Node | ExpressionError:
+    try:
+        return parse_source(source)
+    except ExpressionError as exc:
+        return exc.with_traceback(None)
 
 
 def _depth(root: Node) -> int:

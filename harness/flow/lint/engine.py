@@ -44,6 +44,7 @@ CHECKS: tuple[Check, ...] = (
     rules_budget.check_dead_air,
     rules_graph.check_storage_keys,
     rules_loops.check_endless_loops,
+    rules_http.check_malformed_url,
 )
 
 
@@ -63,11 +64,18 @@ def lint_flow_set(
     ctx = LintContext.build(flows, profile, dead_air_budget_ms)
     maps: dict[str, SourceMap] = {}
     findings: list[Finding] = []
+    seen: set[tuple[str, str, str, str]] = set()
     for check in CHECKS:
         for issue in check(ctx):
+            key = (issue.rule_id, issue.flow.id, issue.pointer, issue.message)
+            if key in seen:  # one finding per place and message ('{{a}}' x 5000 is one)
+                continue
+            seen.add(key)
             severity = config.severity(issue.rule_id, issue.flow, issue.step)
             if severity is not None:
-                source = maps.setdefault(issue.flow.id, SourceMap(issue.flow.source))
+                source = maps.get(issue.flow.id)
+                if source is None:  # built once per flow: setdefault would build it every time
+                    source = maps[issue.flow.id] = SourceMap(issue.flow.source)
                 findings.append(_finding(issue, severity, source))
     return sorted(findings, key=lambda f: (str(f.file), f.line, f.column, f.rule_id, f.message))
 

@@ -113,7 +113,8 @@ RULES: dict[str, Rule] = {
             "error",
             f'{_G} Edge Case 3: `$.data[0]` on `{{"data": []}}` fails and the caller hears '
             "the error tone.",
-            "Guard it: `$.data && $.data.length > 0 ? $.data[0] : null`, or set `defaultResponse`.",
+            "Guard it: `$.data && $.data.length > 0 ? $.data[0] : null`, set `defaultResponse`, "
+            "or route on the mapped variable's null right after the step.",
         ),
         _rule(
             "IVR007",
@@ -219,6 +220,16 @@ RULES: dict[str, Rule] = {
             "with the error tone; the caller hears the same prompt (or nothing) until then.",
             "Give the loop a way out: a Condition on a retry counter (DataAPI increment) "
             "or on the caller's input, leading to a transfer or a goodbye.",
+        ),
+        _rule(
+            "IVR020",
+            "malformed-url",
+            "error",
+            "SPEC 4: an HTTP Request step sends http or https to a host; a URL with another "
+            "scheme (file://, gopher://), no host, a port outside 1-65535 or a broken IPv6 "
+            "literal fails every call the same way, and the caller hears the error branch.",
+            "Write the URL as http(s)://HOST[:PORT]/path, with placeholders only where "
+            "values change per call.",
         ),
     )
 }

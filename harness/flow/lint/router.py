@@ -2,9 +2,9 @@
 
 Each class is simulated the way the executor leaves the variables after the step:
 ``http_status_code``/``http_outcome``, and the mapped variables null (or, when the step
-has ``defaultResponse``, mapped from it, as the executor does). The 2xx class runs twice,
-with plausible mapped values; the steps those runs reach (except the 5xx class's
-fallback) and any step whose id contains 'success' form the success branch.
+has ``defaultResponse``, mapped from it, as the executor does). The 2xx class runs again
+with plausible mapped values, as a 200 and as a 201; the steps those runs reach (except
+the 5xx class's fallback) and any step whose id contains 'success' form the success branch.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ __all__ = [
 ]
 
 _SAMPLES: tuple[Any, ...] = ({"id": "sample", "attributes": {}}, "ok", True)
+# A router may test the exact success code: 200 for a read, 201 for a created resource.
+_SUCCESS_CODES = (200, 201)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,9 +70,11 @@ def evaluate_router(flow: Flow, http: Step, router: Step) -> RouterVerdict:
     fallback = next(r.target for r in routes if r.outcome == "5xx")
     success = {s.id for s in flow.steps if "success" in s.id}
     for sample in _SAMPLES:
-        route = _route(router, "2xx", _variables(flow, http, 200, "success", present=sample))
-        if route.target is not None and route.target != fallback:
-            success.add(route.target)
+        for status in _SUCCESS_CODES:
+            variables = _variables(flow, http, status, "success", present=sample)
+            route = _route(router, "2xx", variables)
+            if route.target is not None and route.target != fallback:
+                success.add(route.target)
     return RouterVerdict(routes=tuple(routes), success_steps=frozenset(success))
 
 

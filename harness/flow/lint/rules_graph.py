@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
-from harness.flow.expr import ExpressionError, Scope, evaluate, truthy, variables_used
+from harness.flow.expr import (
+    ExpressionError,
+    Scope,
+    evaluate,
+    mask_placeholders,
+    truthy,
+    variables_used,
+)
 from harness.flow.lint.context import Issue, LintContext, edges
 from harness.flow.lint.router import evaluate_router
 from harness.flow.model import Flow, Step
 
 __all__ = ["check_dangling", "check_dead_ends", "check_storage_keys"]
-
-_PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.DOTALL)
-
 
 def check_dangling(ctx: LintContext) -> Iterator[Issue]:
     """IVR014: a step reference that names no step of the flow."""
@@ -96,4 +99,4 @@ def check_storage_keys(ctx: LintContext) -> Iterator[Issue]:
 
 def _key_shape(key: object) -> str | None:
     """Keys compare with every placeholder made equal: 'ticket:{{id}}' ~ 'ticket:{{x}}'."""
-    return _PLACEHOLDER.sub("{{}}", key) if isinstance(key, str) else None
+    return mask_placeholders(key, "{{}}") if isinstance(key, str) else None

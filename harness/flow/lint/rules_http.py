@@ -1,17 +1,19 @@
-"""HTTP step rules: IVR001-IVR005 and IVR016 literal-secret."""
+"""HTTP step rules: IVR001-IVR005, IVR016 literal-secret and IVR020 malformed-url."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.flow.budget import step_budget
-from harness.flow.expr import placeholders
+from harness.flow.expr import mask_placeholders, placeholders
 from harness.flow.lint.context import Issue, LintContext, strings
 
 __all__ = [
     "check_literal_secrets",
+    "check_malformed_url",
     "check_missing_timeout",
     "check_retry_4xx",
     "check_slow_timeout",
@@ -133,6 +135,40 @@ def check_token_path(ctx: LintContext) -> Iterator[Issue]:
                 f"{sb.token_ms + sb.auth_retry_ms} ms (inline fetches and the re-auth retry; "
                 f"step worst case {sb.worst_ms} ms)",
             )
+
+
+def check_malformed_url(ctx: LintContext) -> Iterator[Issue]:
+    """IVR020: a URL no request can go to (a scheme other than http(s), no host, a port
+    outside 1-65535, a broken IPv6 literal), read with every placeholder standing for '1'."""
+    for flow in ctx.flows:
+        for step in flow.http_steps():
+            url = step.config.get("url")
+            if not isinstance(url, str):
+                continue
+            problem = _url_problem(url)
+            if problem:
+                shown = url if len(url) <= 80 else url[:77] + "..."
+                pointer = f"{step.pointer}/configuration/url"
+                yield ctx.issue("IVR020", flow, step, pointer, f"'{shown}' {problem}")
+
+
+def _url_problem(template: str) -> str:
+    scheme_end = template.find("://")
+    head = template[: scheme_end if scheme_end >= 0 else len(template)]
+    if "{{" in head:
+        return ""  # the scheme (or the whole URL) comes from a variable: known at run time
+    try:
+        parts = urlsplit(mask_placeholders(template, "1"))
+        port = parts.port
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"has scheme '{parts.scheme}': an HTTP step sends http or https only"
+    if not parts.hostname:
+        return "has no host"
+    if port == 0:
+        return "has port 0: no server listens there"
+    return ""
 
 
 def check_literal_secrets(ctx: LintContext) -> Iterator[Issue]:

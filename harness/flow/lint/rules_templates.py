@@ -25,8 +25,9 @@ from harness.flow.expr import (
     placeholders,
 )
 from harness.flow.lint.context import Issue, LintContext
+from harness.flow.lint.router import router_of
 from harness.flow.lint.sites import sites, trees, walk
-from harness.flow.model import Flow
+from harness.flow.model import Flow, Step
 
 __all__ = [
     "check_injection",
@@ -43,6 +44,8 @@ def check_unguarded_index(ctx: LintContext) -> Iterator[Issue]:
     """IVR006: an array index (``[0]``) read without a length/null guard."""
     for flow in ctx.flows:
         for site in sites(flow):
+            if site.kind == "mapping" and _router_checks_null(flow, site.step, site.name):
+                continue  # `$.slots[0].id` is null on [], and the router tests for that null
             hits = sorted({text for tree in trees(site) for text in _unguarded(tree, False)})
             if hits:
                 label = f"mapping '{site.name}'" if site.name else site.kind
@@ -72,6 +75,39 @@ def _unguarded(node: Node, guarded: bool) -> Iterator[str]:
             yield f"[{node.key.value}]"
     for child in children(node):
         yield from _unguarded(child, guarded)
+
+
+def _router_checks_null(flow: Flow, http: Step, name: str) -> bool:
+    """Whether the Condition after `http` tests the mapped variable `name` for null (or
+    falsiness) in one of its conditions, before anything uses it: the executor maps `[0]`
+    of an empty array to null, and the router is where a flow guards that null."""
+    router = router_of(flow, http)
+    if router is None:
+        return False
+    for branch in router.config.get("conditions", []):
+        try:
+            tree = parse(str(branch.get("expression", "")))
+        except ExpressionError:
+            continue
+        if any(_null_test(node, name) for node in walk(tree)):
+            return True
+    return False
+
+
+def _null_test(node: Node, name: str) -> bool:
+    def is_var(n: Node) -> bool:
+        return isinstance(n, Var) and n.name == name
+
+    if isinstance(node, Binary) and node.op in ("!=", "!==", "==", "==="):
+        null = (isinstance(node.right, Literal) and node.right.value is None) or (
+            isinstance(node.left, Literal) and node.left.value is None
+        )
+        return null and (is_var(node.left) or is_var(node.right))
+    if isinstance(node, Unary) and node.op == "!":
+        return is_var(node.operand)
+    if isinstance(node, Logical):
+        return is_var(node.left) or is_var(node.right)
+    return False
 
 
 def _is_guard(test: Node) -> bool:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from harness.flow.expr import ExpressionError, Node, children, parse, placeholders
+from harness.flow.expr import (
+    ExpressionError,
+    Node,
+    children,
+    mask_placeholders,
+    parse,
+    placeholders,
+)
 from harness.flow.lint.context import strings
 from harness.flow.model import Flow, Step
 
 __all__ = ["Site", "sites", "trees", "walk"]
-
-_PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.DOTALL)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Site:
@@ -70,7 +73,7 @@ def trees(site: Site) -> list[Node]:
     for placeholder in placeholders(site.text):
         found.extend(_parse(placeholder.expr))
     if site.kind in ("expression", "mapping"):
-        found.extend(_parse(site.text) or _parse(_PLACEHOLDER.sub("null", site.text)))
+        found.extend(_parse(site.text) or _parse(mask_placeholders(site.text, "null")))
     return found
 
 
