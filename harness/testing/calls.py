@@ -311,7 +311,7 @@ class CallBuilder:
         id_var = id_input.variable
         id_schema: dict[str, Any] = {"type": "string"}
         if self.ivr.plan.id_pattern:
-            id_schema["pattern"] = f"^[0-9]{{{id_input.digits}}}$"
+            id_schema.update(_guarded(self.ivr.plan.id_guard, id_input.digits))
         params: list[Param] = []
         key_var, key_schema, key_name = id_var, id_schema, id_var
         if call.source == "chained" and previous is not None:
@@ -323,7 +323,10 @@ class CallBuilder:
             key_schema = (
                 {"type": "integer", "minimum": second.low, "maximum": second.high}
                 if second.high and call.pattern
-                else {"type": "string", "pattern": f"^[0-9]{{1,{second.digits}}}$"}
+                else {
+                    "type": "string",
+                    **_guarded(service.second_guard, second.digits, at_least=1),
+                }  # fmt: skip
             )
         elif call.source == "ani":
             key_var, key_name = "ani", "phone"
@@ -542,3 +545,13 @@ def _response(call: CallPlan) -> tuple[dict[str, Any], Any]:
     props = {"id": {"type": "string"}, "state": {"type": "string"}}
     example = {"id": f"{upper}-2001", "state": res.label_examples[0]}
     return {"type": "object", "required": ["id", "state"], "properties": props}, example
+
+
+def _guarded(guard: str, digits: int, *, at_least: int | None = None) -> dict[str, Any]:
+    """What the spec declares of a keyed value: what the flow's guard lets through. A
+    length guard lets any key through (`*` too), so the API takes any string that long;
+    a regex guard lets digits only."""
+    if guard == "length":
+        return {"minLength": digits, "maxLength": digits}
+    low = digits if at_least is None else at_least
+    return {"pattern": f"^[0-9]{{{low},{digits}}}$" if low != digits else f"^[0-9]{{{digits}}}$"}

@@ -228,6 +228,15 @@ def _from_mutant(ivr: Ivr, step: HttpStep, mutant: Mutant) -> Defect:
             "call alone is the same (the guide's hardened ticket step has none)",
         )
     if trap == "mapping-null-guard-dropped":
+        if mutant.field.removeprefix("responseMapping.") in step.null_checked:
+            # The guide's rule as the lint states it (docs/lint-rules.md IVR006): the
+            # router right after the step tests this variable for null, which is where
+            # the flow handles an empty array (the executor maps its [0] to null).
+            return made(
+                set(),
+                why="the router right after the step null-checks the "
+                "mapped variable: an empty array is handled there either way",
+            )
         return made(
             {"static"}, ["IVR006"], [], "the executor maps [0] of an empty array to null either way"
         )

@@ -110,8 +110,13 @@ def test_router_testing_one_success_code_keeps_its_default_a_fallback(code: int)
     flows = _set(
         [
             _http(next_id="r", responseMapping={"name": "$.name"}),
-            _router([(f"http_status_code == {code} && name != null", "ok"),
-                     ("http_status_code >= 500", "busy")], "sorry"),  # fmt: skip
+            _router(
+                [
+                    (f"http_status_code == {code} && name != null", "ok"),
+                    ("http_status_code >= 500", "busy"),
+                ],
+                "sorry",
+            ),
             {"id": "ok", "type": "Transfer", "configuration": {"queue": "q"}},
             {"id": "busy", "type": "Voicemail", "configuration": {"prompt": "m"}},
             {"id": "sorry", "type": "Play", "configuration": {"prompt": "x"}, "nextStepId": "end"},
@@ -123,8 +128,13 @@ def test_router_testing_one_success_code_keeps_its_default_a_fallback(code: int)
     flows = _set(
         [
             _http(next_id="r", responseMapping={"name": "$.name"}),
-            _router([(f"http_status_code == {code} || http_status_code == 403", "ok"),
-                     ("http_status_code >= 500", "busy")], "sorry"),  # fmt: skip
+            _router(
+                [
+                    (f"http_status_code == {code} || http_status_code == 403", "ok"),
+                    ("http_status_code >= 500", "busy"),
+                ],
+                "sorry",
+            ),
             {"id": "ok", "type": "Transfer", "configuration": {"queue": "q"}},
             {"id": "busy", "type": "Voicemail", "configuration": {"prompt": "m"}},
             {"id": "sorry", "type": "Play", "configuration": {"prompt": "x"}, "nextStepId": "end"},
