@@ -21,6 +21,8 @@ recall >= 98 %. One IVR's record is appended to progress.jsonl as soon as it is 
 a rerun with the same seed skips IVRs already recorded, so a long run can be resumed.
 
 Run: .venv/bin/python bench/bench_population.py [--n 200] [--jobs 2] [--out FILE]
+(`make bench` runs it as the group `population`; alone, it updates that group of
+bench/results.json.)
 About 1.5-2 minutes of machine time per IVR (8 HTTP steps at most): hours for 200.
 """
 
@@ -280,10 +282,12 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=2, help="IVRs at once")
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--out", type=Path, default=Path("bench/results-population.json"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results.json"),
+                        help="results file: its 'population' group is replaced, the rest kept")
     args = parser.parse_args()
     results = asyncio.run(run_bench(args.n, args.defects, args.mutants, args.jobs, args.seed))
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    earlier = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    args.out.write_text(json.dumps({**earlier, **results}, indent=2) + "\n")
     print("\n".join(_common.summary(results)))
     row = results["population"]
     for cause in row["false_alarm_causes"][:25]:

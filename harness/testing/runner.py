@@ -25,7 +25,7 @@ from typing import Any
 
 from harness.testing.model import HttpStep, Ivr
 from harness.testing.planter import Defect
-from harness.testing.project import gate_command, write_project
+from harness.testing.project import gate_command, set_dead_air, write_project
 
 __all__ = ["Command", "DefectResult", "Finding", "IvrResult", "check_defect", "check_ivr"]
 
@@ -180,10 +180,21 @@ def check_ivr(
     dtmf: Sequence[str] | None = None,
     battery: bool = True,
     gate: bool = True,
+    init: bool = False,
 ) -> IvrResult:
-    """Write `ivr` under `folder` and run lint, gate and suite over it."""
-    write_project(ivr, folder, dtmf=dtmf)
-    commands = [run(ivr, folder, "lint", "lint", "--format", "json")]
+    """Write `ivr` under `folder` and run lint, gate and suite over it.
+
+    With `init`, the folder holds only the flows and specs, and `ivr-harness init`
+    writes the configuration (and its happy-path scenario) as it does for a team; the
+    dead-air budget is then set as a team would edit it.
+    """
+    write_project(ivr, folder, dtmf=dtmf, config=not init)
+    commands = []
+    if init:
+        commands.append(run(ivr, folder, "init", "init"))
+        if commands[-1].exit_code == 0:
+            set_dead_air(ivr, folder)
+    commands.append(run(ivr, folder, "lint", "lint", "--format", "json"))
     if gate:
         commands.append(run(ivr, folder, "gate", *gate_command(ivr), "--report-dir",
                             "reports/gate", "--run-id", "gate"))  # fmt: skip
