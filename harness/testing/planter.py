@@ -32,7 +32,7 @@ from harness.flow.loader import parse_flow
 from harness.flow.model import FlowSet
 from harness.flow.mutants import Mutant, mutants
 from harness.testing.model import HttpStep, Ivr
-from harness.testing.timing import worst_case_ms
+from harness.testing.timing import timeout_class_ms, worst_case_ms
 
 __all__ = ["TRAPS", "Defect", "defects", "plant"]
 
@@ -202,13 +202,20 @@ def _from_mutant(ivr: Ivr, step: HttpStep, mutant: Mutant) -> Defect:
             "the 30 s platform default: a stalled backend is 30 s of dead air",
         )
     if trap in ("timeout-raised", "retries-widened"):
-        if over:
+        # Heard when a backend that never answers (the battery's timeout class) holds
+        # the caller past the budget; a worst case reached only by every attempt being a
+        # slow error (no battery class) is visible to the lint alone.
+        if timeout_class_ms(after) > ivr.dead_air_ms:
             return made(
                 {"static", "dynamic"},
                 ["IVR017", "IVR002"],
                 ["timeout"],
                 "the step's worst case no longer fits the dead-air budget",
             )
+        if over:
+            return made({"static"}, ["IVR017", "IVR002"], [],
+                        "over the dead-air budget only when every attempt is a slow error "
+                        "(timeouts are not retried): the lint's worst case")  # fmt: skip
         if trap == "timeout-raised":
             return made({"static"}, ["IVR002"], [], "over the guide's 5 s for a caller")
         return made(set(), why="more retries, still inside the dead-air budget")
@@ -304,15 +311,23 @@ def _routing(ivr: Ivr, step: HttpStep, trap: str, change: str, flows: Mapping[st
         static.append("IVR011")
         dynamic += [_CLASSES[c][2] for c in to_success]
     if dead:
-        labels |= {"static", "dynamic"}
         static.append("IVR013")
-        dynamic += [_CLASSES[c][2] for c in dead]
+        labels.add("static")
+        # A dead end in a sub-flow returns to its caller as `subflow_error` with the
+        # return variables null (docs/flows.md), which the calling flow routes to its
+        # own fallback: the caller hears what the correct IVR says. In the entry flow it
+        # is the error tone.
+        if "subflow" not in step.features:
+            labels.add("dynamic")
+            dynamic += [_CLASSES[c][2] for c in dead]
     if lost:
         labels.add("dynamic")
         dynamic.append("baseline")
     why = "; ".join(filter(None, [
         f"{', '.join(to_success)} now reach the success branch" if to_success else "",
-        f"{', '.join(dead)} now end in a dead end (the error tone)" if dead else "",
+        (f"{', '.join(dead)} now end in a dead end (the error tone)" if dead and
+         "subflow" not in step.features else f"{', '.join(dead)} now end the sub-flow at a "
+         "dead end, which its caller handles as a failed return" if dead else ""),
         "a healthy 2xx no longer reaches the success branch" if lost else "",
     ])) or "every outcome class goes where it went"  # fmt: skip
     return _make(ivr, step, trap, change, flows, labels, static, dynamic, why)

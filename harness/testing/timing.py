@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_TIMEOUT_MS", "worst_case_ms"]
+__all__ = ["DEFAULT_TIMEOUT_MS", "timeout_class_ms", "worst_case_ms"]
 
 DEFAULT_TIMEOUT_MS = 30_000  # the platform default when `timeout` is absent
 _RETRY_AFTER = frozenset({429, 503})
@@ -44,4 +44,27 @@ def worst_case_ms(config: Mapping[str, Any], *, inline_token: bool = False) -> i
         total += max(delay, retry_after)
     if inline_token:
         total += (2 + retries) * timeout + timeout
+    return total
+
+
+def timeout_class_ms(config: Mapping[str, Any]) -> int:
+    """How long a backend that never answers keeps a caller waiting at this step: every
+    attempt runs to its timeout when timeouts are retried (`retryOnTimeout`, default
+    true), one attempt otherwise, and no more than the step's breaker lets through when
+    it counts timeouts; each retry waits its backoff (no `Retry-After`)."""
+    timeout = int(config.get("timeout", DEFAULT_TIMEOUT_MS))
+    policy = config.get("retryPolicy") or {}
+    retries = int(policy.get("maxRetries", 0)) if policy.get("retryOnTimeout", True) else 0
+    breaker = config.get("circuitBreaker") or {}
+    if "timeout" in breaker.get("countOn", ()):  # the breaker opens within the call
+        retries = min(retries, int(breaker.get("failureThreshold", retries + 1)) - 1)
+    backoff = str(policy.get("backoff", "exponential"))
+    initial = int(policy.get("initialDelayMs", 200))
+    cap = int(policy.get("maxDelayMs", 2000))
+    total = (1 + retries) * timeout
+    for n in range(1, retries + 1):
+        if backoff == "fixed":
+            total += min(initial, cap)
+        elif backoff != "none":
+            total += min(initial * 2 ** (n - 1), cap)
     return total

@@ -12,12 +12,14 @@ over real sockets, stubs and the real CLI in `tests/testing/test_population.py`.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from hypothesis import HealthCheck, settings
 
 from harness.clock import VirtualClock
 from harness.executor.context import ExecutorContext
@@ -28,6 +30,24 @@ from harness.flow.loader import parse_flow
 from harness.flow.model import FlowSet
 from harness.testing import HttpStep, Ivr
 from tests.fixtures.inprocess import ScriptedWire
+
+# `make test` draws a few IVRs with a fixed seed; the nightly profile
+# (HYPOTHESIS_PROFILE=nightly) draws IVR_POPULATION_N (default 200) per property.
+NIGHTLY = os.environ.get("HYPOTHESIS_PROFILE") == "nightly"
+NIGHTLY_N = int(os.environ.get("IVR_POPULATION_N", "200"))
+
+
+def population(fast: int) -> settings:
+    """Settings for a property over generated IVRs: `fast` examples in the developers'
+    loop (derandomized: the same IVRs every run), NIGHTLY_N nightly (random)."""
+    quick = {} if NIGHTLY else {"derandomize": True, "database": None}
+    return settings(
+        max_examples=NIGHTLY_N if NIGHTLY else fast,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        **quick,  # type: ignore[arg-type]
+    )
+
 
 # Every fault class the battery produces, and two that it should.
 CLASSES = ("baseline", "timeout", "connection", "400", "401", "403", "404", "429", "5xx",

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from harness.backends.openapi_examples import load_operations
@@ -21,11 +21,11 @@ from harness.flow.budget import flow_budget
 from harness.flow.lint import lint_flow_set
 from harness.testing import Ivr, ivrs
 from harness.testing.project import write_project
-from tests.testing.healthy import flow_set, healthy_call
+from tests.testing.healthy import flow_set, healthy_call, population
 
 pytestmark = pytest.mark.timeout(300)
 
-QUICK = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+QUICK = population(10)
 
 
 @QUICK

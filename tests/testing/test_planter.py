@@ -13,17 +13,17 @@ import asyncio
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 from harness.flow.lint import lint_flow_set
 from harness.testing import Ivr, ivrs
 from harness.testing.planter import TRAPS, Defect, defects, plant
-from tests.testing.healthy import classes_of, flow_set, observe
+from tests.testing.healthy import NIGHTLY, NIGHTLY_N, classes_of, flow_set, observe, population
 
 pytestmark = pytest.mark.timeout(600)
 
-QUICK = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+QUICK = population(4)
 # The lint's success branch is where a plausible 2xx goes, excluding the 5xx class's
 # target: an edit that sends 5xx there, or moves the 2xx, hides the success branch.
 LINT_BLIND = {"5xx-to-success", "router-branches-swapped"}
@@ -85,7 +85,7 @@ def test_no_fault_on_any_step_of_a_correct_ivr_does_anything_wrong(ivr: Ivr) -> 
             assert wrong == [], (step.step_id, cls, wrong)
 
 
-@settings(QUICK, max_examples=25)
+@settings(QUICK, max_examples=NIGHTLY_N if NIGHTLY else 8)
 @given(ivrs(max_http_steps=3).flatmap(lambda ivr: st.tuples(st.just(ivr), defects(ivr))))
 def test_a_defect_is_observable_exactly_when_it_is_labelled_dynamic(
     pair: tuple[Ivr, Defect],

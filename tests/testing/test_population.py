@@ -19,7 +19,6 @@ up to 8 steps; `bench/bench_population.py` measures the same over 200 IVRs.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -32,9 +31,9 @@ from harness.testing import Ivr, ivrs
 from harness.testing.planter import Defect, plant
 from harness.testing.runner import DefectResult, IvrResult, check_defect, check_ivr
 from tests.fixtures.cli_run import ROOT
+from tests.testing.healthy import NIGHTLY, NIGHTLY_N
 
-NIGHTLY = os.environ.get("HYPOTHESIS_PROFILE") == "nightly"
-N = int(os.environ.get("IVR_POPULATION_N", "200" if NIGHTLY else "2"))
+N = NIGHTLY_N if NIGHTLY else 2
 MAX_STEPS = 8 if NIGHTLY else 3
 FAILING = ROOT / "reports" / "population" / "failing"
 
@@ -76,7 +75,8 @@ def _pair(ivr: Ivr) -> st.SearchStrategy[tuple[Ivr, Defect | None]]:
 def _missed(defect: Defect, found: DefectResult) -> list[str]:
     problems = [c.line() for c in found.commands if c.crashed]
     if defect.static and not found.caught_static:
-        problems.append(f"statically visible, but lint and the gate named no {defect.expect_static}")
+        problems.append(f"statically visible, but lint and the gate named none of "
+                        f"{defect.expect_static}")  # fmt: skip
     if defect.dynamic and not found.caught_dynamic:
         problems.append(f"dynamically observable, but no battery run of {defect.step_id} failed")
     if defect.dynamic and found.caught_dynamic and not found.class_named:
