@@ -293,9 +293,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"),
                         help="results file: its 'population' group is replaced, the rest kept")
+    parser.add_argument("--summarise-only", action="store_true",
+                        help="run nothing: summarise the IVRs already recorded for the seed")
     args = parser.parse_args()
-    results = asyncio.run(run_bench(args.n, args.defects, args.mutants, args.jobs, args.seed,
-                                    args.mutate_every))  # fmt: skip
+    if args.summarise_only:
+        progress = ROOT / str(args.seed) / "progress.jsonl"
+        records = [json.loads(line) for line in progress.read_text().splitlines()]
+        summary = summarise(records, args.seed)
+        summary.update(partial=f"{len(records)} of {args.n} IVRs recorded",
+                       defects_per_ivr=args.defects, mutate_sample=args.mutants,
+                       mutate_every=args.mutate_every)  # fmt: skip
+        results = {"population": summary}
+    else:
+        results = asyncio.run(run_bench(args.n, args.defects, args.mutants, args.jobs,
+                                        args.seed, args.mutate_every))  # fmt: skip
     earlier = json.loads(args.out.read_text()) if args.out.is_file() else {}
     args.out.write_text(json.dumps({**earlier, **results}, indent=2) + "\n")
     print("\n".join(_common.summary(results)))
