@@ -341,7 +341,8 @@ def gate(
     """Pre-release gate: lint + budget + consumer (+ provider) contract, one verdict.
 
     FLOWS, the specs, base URLs, secrets, dead-air budget and lint settings default to
-    the project configuration (ivr-harness.toml); flags win.
+    the project configuration (ivr-harness.toml); flags win. A passing gate also writes
+    the consumer contract as Pact files to REPORT_DIR/<run-id>/pacts/.
     """
     from harness.contract.gate import GateOptions, make_run_id, run_gate
     from harness.inputs import check_run_id

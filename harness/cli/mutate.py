@@ -177,9 +177,10 @@ def mutate(
         if not prepared.loaded and not prepared.invalid:
             raise ConfigError("no HTTP step or router to mutate", file=flows)
         judged: list[MutantResult] = []
-        state: dict[str, Original] = {}
+        original_run: Original | None = None  # kept when a stop signal ends the mutants
 
         async def work() -> MutationReport:
+            nonlocal original_run
             green = reuse_original(prepared, scenarios, cache)
             if green is None:
                 with Progress(applicable) as progress:
@@ -194,7 +195,7 @@ def mutate(
                     )
             else:
                 click.echo(f"the original's run: reused from {incremental}")
-            state["original"] = green
+            original_run = green
             if min_score is not None and green.red():
                 print_original(green)
                 raise HarnessError(
@@ -223,7 +224,7 @@ def mutate(
         try:
             report = run_async(work())
         except Interrupted as exc:
-            report = _finished_part(prepared, judged, applicable, state.get("original"), exc)
+            report = _finished_part(prepared, judged, applicable, original_run, exc)
             out = write_mutation_reports(report, report_dir, new_run_id())
             click.echo(f"{len(report.results)} judged mutants kept in {out}", err=True)
             raise

@@ -13,10 +13,10 @@ refuse a missing shard or shards of two different suites instead of passing them
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,7 @@ SCHEMA_ID = "ivr-harness/results/v1"
 VERDICTS = ("pass", "fail", "expected_failure", "unexpected_pass", "inconclusive", "error")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Shard:
     """Which share of which suite a `suite` run ran: shard ``index`` of ``count``.
 
@@ -56,12 +56,7 @@ class Shard:
     suite_runs: int
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "count": self.count,
-            "suite": self.suite,
-            "suite_runs": self.suite_runs,
-        }
+        return dataclasses.asdict(self)
 
 
 def suite_fingerprint(pairs: Sequence[tuple[Scenario, FlowSetRef]]) -> str:

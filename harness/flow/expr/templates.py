@@ -119,29 +119,41 @@ def _value(expr: str, scope: Scope) -> Any:
     return evaluate_node(parse_cached(expr), scope, expr)
 
 
-def substitute_in(template: str, scope: Scope) -> str:
+# Hears each placeholder's value: (expression, value, pasted into text or not).
+Note = Callable[[str, Any, bool], None]
+
+
+def _noted(expr: str, scope: Scope, note: Note | None, pasted: bool) -> Any:
+    value = _value(expr, scope)
+    if note is not None:
+        note(expr, value, pasted)
+    return value
+
+
+def substitute_in(template: str, scope: Scope, note: Note | None = None) -> str:
     """``template`` with every placeholder replaced by the text of its value in ``scope``."""
     parts: list[str] = []
     pos = 0
     for start, end in _spans(template):
         parts.append(template[pos:start])
-        parts.append(to_text(_value(_inside(template, start, end).strip(), scope)))
+        parts.append(to_text(_noted(_inside(template, start, end).strip(), scope, note, True)))
         pos = end
     parts.append(template[pos:])
     return "".join(parts)
 
 
-def render_in(template: Any, scope: Scope) -> Any:
-    """:func:`render` with a full :class:`~harness.flow.expr.Scope`."""
+def render_in(template: Any, scope: Scope, note: Note | None = None) -> Any:
+    """:func:`render` with a full :class:`~harness.flow.expr.Scope`; ``note`` hears the
+    value of every placeholder rendered."""
     if isinstance(template, str):
         first = next(_spans(template), None)
         if first == (0, len(template)):
-            return _value(_inside(template, 0, len(template)).strip(), scope)
-        return substitute_in(template, scope)
+            return _noted(_inside(template, 0, len(template)).strip(), scope, note, False)
+        return substitute_in(template, scope, note)
     if isinstance(template, dict):
-        return {key: render_in(value, scope) for key, value in template.items()}
+        return {key: render_in(value, scope, note) for key, value in template.items()}
     if isinstance(template, list):
-        return [render_in(item, scope) for item in template]
+        return [render_in(item, scope, note) for item in template]
     return template
 
 
@@ -175,31 +187,11 @@ def render_noting_blanks(
     value (``slot_time=null``), or an object or array pasted into text (``slot=JSON``).
     Nobody should hear "your slot is ." or find "/patients//slots" in a request."""
     blanks: list[str] = []
-    scope = Scope(variables=variables, now_ms=now_ms)
 
-    def walk(node: Any) -> Any:
-        if isinstance(node, str):
-            if next(_spans(node), None) == (0, len(node)):
-                expr = _inside(node, 0, len(node)).strip()
-                value = _value(expr, scope)
-                if value is None or value is MISSING:
-                    blanks.append(f"{expr}=null")
-                return value
-            parts, pos = [], 0
-            for start, end in _spans(node):
-                expr = _inside(node, start, end).strip()
-                value = _value(expr, scope)
-                if value is None or value is MISSING:
-                    blanks.append(f"{expr}=null")
-                elif isinstance(value, dict | list | tuple):
-                    blanks.append(f"{expr}=JSON")
-                parts += [node[pos:start], to_text(value)]
-                pos = end
-            return "".join([*parts, node[pos:]])
-        if isinstance(node, dict):
-            return {key: walk(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [walk(item) for item in node]
-        return node
+    def note(expr: str, value: Any, pasted: bool) -> None:
+        if value is None or value is MISSING:
+            blanks.append(f"{expr}=null")
+        elif pasted and isinstance(value, dict | list | tuple):
+            blanks.append(f"{expr}=JSON")
 
-    return walk(template), blanks
+    return render_in(template, Scope(variables=variables, now_ms=now_ms), note), blanks
