@@ -19,6 +19,7 @@ import bench_cli  # bench/ is on sys.path: the script's own folder
 import bench_executor
 import bench_load
 import bench_mutate
+import bench_population
 import bench_proxy
 import bench_suite
 import bench_test_mutation
@@ -32,6 +33,7 @@ GROUPS = {
     "load": bench_load.run,
     "mutate": bench_mutate.run,  # about 5 min: fast, incremental, full
     "test_mutation": bench_test_mutation.run,  # a sample of the harness's own code mutants
+    "population": bench_population.run,  # about 70 min: 200 generated IVRs (issue 19)
 }
 
 

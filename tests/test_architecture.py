@@ -30,7 +30,7 @@ LAYERS = [
     {"executor"},
     {"scenario", "contract", "platform"},
     {"report"},
-    {"cli", "pytest_plugin", "__main__"},
+    {"cli", "pytest_plugin", "__main__", "testing"},
 ]
 
 

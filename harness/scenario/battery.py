@@ -339,6 +339,10 @@ class _Step:
 
     def _drift(self, variable: str, path: str) -> Scenario | None:
         names = _FIELD.findall(path)
+        if names[-1:] == ["length"] and len(names) > 1:
+            # `$.items.length` counts an array: the field that can drift is the array
+            # (`length` is the array's own property, no field a backend could rename).
+            names.pop()
         if not names:
             return None
         name = names[-1]

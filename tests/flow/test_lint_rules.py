@@ -102,6 +102,48 @@ def test_router_that_catches_everything_below_500_routes_403_to_success() -> Non
     assert any("'403'" in m for m in messages) and any("'timeout'" in m for m in messages)
 
 
+@pytest.mark.parametrize("code", [200, 201])
+def test_router_testing_one_success_code_keeps_its_default_a_fallback(code: int) -> None:
+    # Found by the generated population (issue 19): a GET router testing `== 200` sent
+    # a 201 to its default, which the lint then took for the success branch and
+    # reported every error class reaching it; a POST testing `== 201`, the same with 200.
+    flows = _set(
+        [
+            _http(next_id="r", responseMapping={"name": "$.name"}),
+            _router(
+                [
+                    (f"http_status_code == {code} && name != null", "ok"),
+                    ("http_status_code >= 500", "busy"),
+                ],
+                "sorry",
+            ),
+            {"id": "ok", "type": "Transfer", "configuration": {"queue": "q"}},
+            {"id": "busy", "type": "Voicemail", "configuration": {"prompt": "m"}},
+            {"id": "sorry", "type": "Play", "configuration": {"prompt": "x"}, "nextStepId": "end"},
+            END,
+        ]
+    )
+    assert [f.message for f in lint_flow_set(flows) if f.rule_id in ("IVR011", "IVR012")] == []
+    # ... and a 403 sent to the success step is still reported.
+    flows = _set(
+        [
+            _http(next_id="r", responseMapping={"name": "$.name"}),
+            _router(
+                [
+                    (f"http_status_code == {code} || http_status_code == 403", "ok"),
+                    ("http_status_code >= 500", "busy"),
+                ],
+                "sorry",
+            ),
+            {"id": "ok", "type": "Transfer", "configuration": {"queue": "q"}},
+            {"id": "busy", "type": "Voicemail", "configuration": {"prompt": "m"}},
+            {"id": "sorry", "type": "Play", "configuration": {"prompt": "x"}, "nextStepId": "end"},
+            END,
+        ]
+    )
+    assert any("'403'" in f.message for f in lint_flow_set(flows) if f.rule_id == "IVR011")
+
+
 def test_router_naming_every_class_is_clean() -> None:
     flows = _set(
         [

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from harness.bundled import example_flow_dirs, example_specs
 from harness.config import BackendEntry
 from harness.flow.loader import load_flow_set
 from harness.scenario.battery import BatteryOptions, battery
-from tests.fixtures.own_ivr import HOST, STEP, write_project
+from tests.fixtures.own_ivr import FLOW, HOST, STEP, write_project
 
 CRM = "api.crm-provider.com"
 
@@ -29,6 +30,23 @@ async def test_one_scenario_per_outcome_class_and_per_mapped_field(tmp_path: Pat
         "malformed", "too_large", "drift-status",
     ]  # fmt: skip
     assert found.notes == []
+
+
+async def test_a_counted_array_drifts_as_the_array_not_its_length(tmp_path: Path) -> None:
+    # Found by the generated population (issue 19): `$.items.length` made a drift of a
+    # field named `length`, a rename no backend can make, and the correct flow, reaching
+    # its success branch untouched, failed the run.
+    flow = copy.deepcopy(FLOW)
+    http = next(s for s in flow["steps"] if s["id"] == STEP)
+    http["configuration"]["responseMapping"] = {"order_status": "$.items.length"}
+    root = write_project(tmp_path, flow)
+    entry = BackendEntry(host=HOST, spec=root / "openapi" / "orders.yaml")
+    found = await battery(
+        "flows", load_flow_set(root / "flows"), BatteryOptions(hosts={HOST: entry})
+    )
+    drifts = [s for s in found.scenarios if "drift" in s.name]
+    assert [s.name.rsplit("-", 2)[-2:] for s in drifts] == [["drift", "items"]]
+    assert drifts[0].faults[0].spec["from"] == "items"  # type: ignore[index]
 
 
 async def test_expectations_come_from_the_flow_configuration() -> None:

@@ -4,7 +4,8 @@ Each class is simulated the way the executor leaves the variables after the step
 ``http_status_code``/``http_outcome``, and the mapped variables null (or, when the step
 has ``defaultResponse``, mapped from it, as the executor does). The 2xx class runs again
 with plausible mapped values, as a 200 and as a 201; the steps those runs reach (except
-the 5xx class's fallback) and any step whose id contains 'success' form the success branch.
+the 5xx class's fallback, and the default when the other code matched a condition) and
+any step whose id contains 'success' form the success branch.
 """
 
 from __future__ import annotations
@@ -70,11 +71,15 @@ def evaluate_router(flow: Flow, http: Step, router: Step) -> RouterVerdict:
     fallback = next(r.target for r in routes if r.outcome == "5xx")
     success = {s.id for s in flow.steps if "success" in s.id}
     for sample in _SAMPLES:
-        for status in _SUCCESS_CODES:
-            variables = _variables(flow, http, status, "success", present=sample)
-            route = _route(router, "2xx", variables)
-            if route.target is not None and route.target != fallback:
-                success.add(route.target)
+        reached = [
+            _route(router, "2xx", _variables(flow, http, status, "success", present=sample))
+            for status in _SUCCESS_CODES
+        ]
+        # A router that tests one success code (`== 200` for a read) sends the other to
+        # its default, the fallback for anything it does not recognise: not a success.
+        if any(r.branch is not None for r in reached):
+            reached = [r for r in reached if r.branch is not None]
+        success.update(r.target for r in reached if r.target is not None and r.target != fallback)
     return RouterVerdict(routes=tuple(routes), success_steps=frozenset(success))
 
 
