@@ -123,13 +123,21 @@ def contract(
 def _write_pacts(
     flow_set: Any, named: Any, consumer: str, folder: Path, max_examples: int, *, quiet: bool
 ) -> None:
+    _save_pacts(_build_pacts(flow_set, named, consumer, max_examples), folder, quiet=quiet)
+
+
+def _build_pacts(flow_set: Any, named: Any, consumer: str, max_examples: int) -> Any:
     from harness import __version__
     from harness.contract.pact import build_pacts
-    from harness.report.files import atomic_write
 
-    export = build_pacts(
+    return build_pacts(
         flow_set, named, consumer=consumer, harness_version=__version__, max_examples=max_examples
     )
+
+
+def _save_pacts(export: Any, folder: Path, *, quiet: bool) -> None:
+    from harness.report.files import atomic_write
+
     for pact in export.pacts:
         atomic_write(folder / pact.file_name, pact.text())
         if not quiet:
@@ -367,13 +375,17 @@ def gate(
     try:
         with no_traceback(f"reading the gate's input ({folder})"):
             result = run_gate(options)
+        # A passing gate leaves its consumer contract as Pact files, ready for
+        # `pact-broker publish` (docs/contracts.md); built before any report is written,
+        # so a stop signal meanwhile still marks the reports incomplete.
+        pacts = _gate_pacts(folder, project, options) if result.exit_code == 0 else None
     except Interrupted as exc:
         _keep_finished(options.run_id, finished, started, exc, report_dir)
         raise
     out = write_reports(result, report_dir)
     print_summary(result, out)
-    if result.exit_code == 0 and options.specs:
-        _gate_pacts(folder, _consumer_name(folder, project), options, out / "pacts")
+    if pacts is not None:
+        _save_pacts(pacts, out / "pacts", quiet=False)
     if write_baseline is not None:
         _write_baseline(result, write_baseline)
     raise SystemExit(result.exit_code)
@@ -388,16 +400,17 @@ def _consumer_name(folder: Path, project: Any) -> str:
     return flows.name
 
 
-def _gate_pacts(folder: Path, consumer: str, options: Any, out: Path) -> None:
-    """A passing gate leaves the consumer contract as Pact files in its report folder,
-    ready for `pact-broker publish` (docs/contracts.md)."""
+def _gate_pacts(folder: Path, project: Any, options: Any) -> Any:
+    """The consumer contract of a passing gate as Pact files (None without specs)."""
     from harness.contract.consumer import load_named_specs
     from harness.flow.loader import load_flow_set
 
+    if not options.specs:
+        return None
     with no_traceback(f"writing pacts for {folder}"):
         named = load_named_specs(options.specs)
-        flow_set = load_flow_set(folder)
-        _write_pacts(flow_set, named, consumer, out, options.max_examples, quiet=False)
+        consumer = _consumer_name(folder, project)
+        return _build_pacts(load_flow_set(folder), named, consumer, options.max_examples)
 
 
 def _keep_finished(

@@ -58,7 +58,12 @@ def command(name: str, url: str, reports: Path) -> list[str]:
     ]
     return {
         "suite": ["suite", "--toxiproxy-url", url, *where],
-        "gate": ["gate", str(ROOT / "contracts" / "flows" / "hardened"), *specs, *where],
+        # 1,000 examples a step: about 20 s on an idle machine (the default takes 2 s),
+        # so a signal seconds in lands mid-run however fast the machine is.
+        "gate": [
+            "gate", str(ROOT / "contracts" / "flows" / "hardened"), *specs,
+            "--max-examples", "1000", *where,
+        ],
         "load": [
             "load", _HAPPY, "--rate", "20", "--duration", "8", "--slots", "100",
             "--toxiproxy-url", url, *where,
