@@ -6,9 +6,9 @@ length D) and the concurrent callers are the arrival rate x D. Every call goes
 over loopback through the embedded Toxiproxy to the reference backends.
 
 * baseline: 10 concurrent callers; its dead-air p99 is the yardstick.
-* sweep: 250, 500, 1000, 2000, 3000, 4000 concurrent callers in two local processes (one
-  event loop per core, `load --processes 2`), stopping at the first level not
-  sustained. Sustained: dead-air p99 within 50 ms of the baseline's, no
+* sweep: 250, 500, 1000, 2000 ... 8000 concurrent callers (steps of 1000 from 2000)
+  in two local processes (one event loop per core, `load --processes 2`), stopping at
+  the first level not sustained. Sustained: dead-air p99 within 50 ms of the baseline's, no
   fallback, no dropped caller, no lost shard, the run finished in real time
   (bounded) and the level was reached (peak >= 90 %). One bisection step
   between the last level held and the first missed.
@@ -16,7 +16,13 @@ over loopback through the embedded Toxiproxy to the reference backends.
   memory KB per caller, event-loop lag p99.
 
 Each step runs arrivals for D + 8 s (steady state for 8 s), then drains: about
-half a minute, bounded at 75 s. Target: >= 2000 concurrent callers.
+half a minute, bounded at 75 s. Target: >= 6000 concurrent callers.
+
+* http_parser: CPU per call (500 calls, prompts instant) with the backends on h11 and
+  on httptools, interleaved (h11, httptools, x3; medians), in this process.
+* profile: where a call's CPU goes: cProfile over 500 calls on one loop (prompts
+  instant: the same work per call as in the sweep, without the waiting), the top
+  functions by own time with their share of the total.
 
 * event loop: CPU per call of 500 calls (prompts instant) on asyncio's loop and on
   uvloop, in this process, one after the other. uvloop is measured, not used: its
@@ -30,7 +36,11 @@ Run: .venv/bin/python bench/bench_load.py --out bench/results-load.json
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import dataclasses
+import pstats
+import statistics
+from pathlib import Path
 from typing import Any
 
 import _common  # bench/ is on sys.path: the scripts' own folder
@@ -42,7 +52,7 @@ from harness.scenario.model import load_scenario
 from harness.scenario.runner import load_flow_sets
 from harness.scenario.shards import LoadReport, run_processes
 
-LEVELS = (250, 500, 1000, 2000, 3000, 4000)
+LEVELS = (250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000)
 MARGIN_MS = 50.0
 STEP_BOUND_S = 75.0
 HOLD_S = 8.0
@@ -132,6 +142,56 @@ def event_loops() -> dict[str, Any]:
     }
 
 
+def http_parsers(rounds: int = 3) -> dict[str, Any]:
+    """CPU per call with the backends' servers on h11 and on httptools, interleaved."""
+    from harness import asgi_server
+
+    chosen = asgi_server.http_parser
+    samples: dict[str, list[float]] = {"h11": [], "httptools": []}
+    try:
+        for _ in range(rounds):
+            for parser in samples:
+                asgi_server.http_parser = parser
+                samples[parser].append(asyncio.run(_cpu_ms_per_call()))
+    finally:
+        asgi_server.http_parser = chosen
+    h11, fast = (statistics.median(samples[k]) for k in ("h11", "httptools"))
+    return {
+        "h11_cpu_ms_per_call": round(h11, 3),
+        "httptools_cpu_ms_per_call": round(fast, 3),
+        "httptools_over_h11": round(fast / h11, 2),
+        "samples": {k: [round(v, 3) for v in vs] for k, vs in samples.items()},
+        "used": chosen,
+        "target": "informational: the parser in use costs no more CPU per call",
+        "met": (fast <= h11) == (chosen == "httptools"),
+    }
+
+
+def profile(top: int = 15) -> dict[str, Any]:
+    """The functions a call's CPU goes to (own time), over 500 calls on one loop."""
+    profiler = cProfile.Profile()
+    asyncio.run(_cpu_ms_per_call(50))  # imports and caches out of the picture
+    profiler.enable()
+    cpu_ms = asyncio.run(_cpu_ms_per_call())
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
+    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)  # type: ignore[attr-defined]
+    return {
+        "cpu_ms_per_call_profiled": round(cpu_ms, 3),
+        "top_own_time": [
+            {
+                "function": f"{Path(file).name}:{line}({name})",
+                "share": round(timing[2] / total, 3),
+                "calls_per_call": round(timing[1] / 1000, 1),  # two runs of 500
+            }
+            for (file, line, name), timing in rows[:top]
+        ],
+        "target": "informational: where a call's CPU goes",
+        "met": True,
+    }
+
+
 async def _call_seconds() -> float:
     scenario = dataclasses.replace(load_scenario(SCENARIOS / "happy-path.yaml"), audio="real")
     flow_set = load_flow_sets([CONTRACTS / "flows" / "hardened"])[0]
@@ -201,9 +261,11 @@ async def run() -> dict[str, Any]:
             "call_seconds": round(call_s, 2),
             "baseline": baseline,
             "sweep": sweep,
-            "target": ">= 2000 concurrent, dead-air p99 within 50 ms of the 10-caller baseline",
-            "met": bool(held) and held[-1]["concurrent"] >= 2000,
+            "target": ">= 6000 concurrent, dead-air p99 within 50 ms of the 10-caller baseline",
+            "met": bool(held) and held[-1]["concurrent"] >= 6000,
         },
+        "http_parser": await asyncio.to_thread(http_parsers),
+        "profile": await asyncio.to_thread(profile),
         # its own thread: each loop is started by its own asyncio.run / uvloop.run
         "event_loop": await asyncio.to_thread(event_loops),
     }

@@ -1,14 +1,24 @@
 """Benchmark the embedded Toxiproxy-compatible proxy against SPEC section 5's tolerances.
 
+With ``TOXIPROXY_BIN`` naming a real ``toxiproxy-server``, ``versus_toxiproxy`` puts
+both side by side, interleaved (direct, embedded, real, ROUNDS times; medians):
+round-trip overhead p50/p99 over direct, connection set-up overhead p50/p99 (open a
+connection, send one byte, read its echo, close), connections per second, and bulk
+throughput as a fraction of direct. Skipped (with the reason) without the variable.
+
 Run: .venv/bin/python bench/bench_proxy.py --out bench/results-proxy.json
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import socket
 import statistics
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import _common  # bench/ is on sys.path: the scripts' own folder
@@ -122,6 +132,128 @@ def _pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
 
+async def _connects(address: str, count: int) -> tuple[list[float], float]:
+    """Seconds from connect to the first byte's echo, one connection each; and conns/s."""
+    host, _, port = address.rpartition(":")
+    times = []
+    begin = time.perf_counter()
+    for _ in range(count):
+        start = time.perf_counter()
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"x")
+        await reader.readexactly(1)
+        times.append(time.perf_counter() - start)
+        writer.close()
+        await writer.wait_closed()
+    return times, count / (time.perf_counter() - begin)
+
+
+ROUNDS = 4
+VERSUS_BULK = 64 * 1024 * 1024
+
+
+@contextlib.asynccontextmanager
+async def _real_toxiproxy(binary: str) -> AsyncIterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        binary, "-host", "127.0.0.1", "-port", str(port),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as client:
+            for _ in range(200):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get("/version")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def _figures(address: str, child: asyncio.subprocess.Process, sink: str) -> dict[str, Any]:
+    requests = (await _requests(address, 2000))[200:]
+    connects, per_second = await _connects(address, 500)
+    bulk = await _throughput(child, sink, VERSUS_BULK)
+    return {"req": requests, "conn": connects[50:], "cps": per_second, "bulk": bulk}
+
+
+async def versus_toxiproxy() -> dict[str, Any]:
+    """The embedded proxy and a real Toxiproxy, interleaved, as overhead over direct."""
+    binary = os.environ.get("TOXIPROXY_BIN", "")
+    if not binary or not os.access(binary, os.X_OK):
+        return {"skipped": "TOXIPROXY_BIN does not name an executable toxiproxy-server"}
+    asked = await asyncio.create_subprocess_exec(
+        binary, "-version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    version = (await asked.communicate())[0].decode()
+    echo = await asyncio.start_server(_echo, "127.0.0.1", 0)
+    echo_addr = f"127.0.0.1:{echo.sockets[0].getsockname()[1]}"
+    child, child_sink = await _bulk_child(VERSUS_BULK)
+    rows: dict[str, list[dict[str, Any]]] = {"direct": [], "embedded": [], "real": []}
+    async with (
+        EmbeddedToxiproxy(seed=1) as server,
+        _real_toxiproxy(binary) as real_url,
+        httpx.AsyncClient(base_url=server.url) as embedded_api,
+        httpx.AsyncClient(base_url=real_url) as real_api,
+    ):
+        targets: dict[str, tuple[str, str]] = {"direct": (echo_addr, child_sink)}
+        for name, api in (("embedded", embedded_api), ("real", real_api)):
+            targets[name] = (
+                await _proxy_listen(api, "versus-echo", echo_addr),
+                await _proxy_listen(api, "versus-bulk", child_sink),
+            )
+        for _ in range(ROUNDS):
+            for name, (address, sink) in targets.items():
+                rows[name].append(await _figures(address, child, sink))
+    assert child.stdin is not None
+    child.stdin.close()
+    await child.wait()
+    echo.close()
+    return _versus_report(rows, version.strip())
+
+
+async def _proxy_listen(api: httpx.AsyncClient, name: str, upstream: str) -> str:
+    body = {"name": name, "upstream": upstream, "listen": "127.0.0.1:0"}
+    created = await api.post("/proxies", json=body)
+    created.raise_for_status()
+    return str(created.json()["listen"])
+
+
+def _versus_report(rows: dict[str, list[dict[str, Any]]], version: str) -> dict[str, Any]:
+    def median(name: str, figure: Any) -> float:
+        return statistics.median(figure(row) for row in rows[name])
+
+    figures: dict[str, Any] = {"real_version": version, "rounds": ROUNDS}
+    for name in ("embedded", "real"):
+        figures[name] = {
+            "overhead_p50_ms": median(name, lambda r: _pct(r["req"], 0.5)) * 1000
+            - median("direct", lambda r: _pct(r["req"], 0.5)) * 1000,
+            "overhead_p99_ms": median(name, lambda r: _pct(r["req"], 0.99)) * 1000
+            - median("direct", lambda r: _pct(r["req"], 0.99)) * 1000,
+            "connection_p50_overhead_ms": median(name, lambda r: _pct(r["conn"], 0.5)) * 1000
+            - median("direct", lambda r: _pct(r["conn"], 0.5)) * 1000,
+            "connection_p99_overhead_ms": median(name, lambda r: _pct(r["conn"], 0.99)) * 1000
+            - median("direct", lambda r: _pct(r["conn"], 0.99)) * 1000,
+            "connections_per_second_of_direct": median(name, lambda r: r["cps"])
+            / median("direct", lambda r: r["cps"]),
+            "bulk_of_direct": median(name, lambda r: r["bulk"])
+            / median("direct", lambda r: r["bulk"]),
+        }
+    ours, theirs = figures["embedded"], figures["real"]
+    lower = [k for k in ours if "overhead" in k]
+    higher = ["connections_per_second_of_direct", "bulk_of_direct"]
+    behind = [k for k in lower if ours[k] > theirs[k]] + [k for k in higher if ours[k] < theirs[k]]
+    figures["behind_on"] = behind
+    figures["target"] = "every figure ahead of real Toxiproxy; bulk >= 0.5x direct"
+    figures["met"] = not behind and ours["bulk_of_direct"] >= 0.5
+    return figures
+
+
 async def run() -> dict[str, Any]:
     echo = await asyncio.start_server(_echo, "127.0.0.1", 0)
     echo_addr = f"127.0.0.1:{echo.sockets[0].getsockname()[1]}"
@@ -197,6 +329,7 @@ async def run() -> dict[str, Any]:
             "met": proxied_bps / direct_bps >= 0.5,
         }
     echo.close()
+    results["versus_toxiproxy"] = await versus_toxiproxy()
     return results
 
 

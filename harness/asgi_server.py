@@ -27,6 +27,12 @@ from harness.errors import HarnessError
 
 __all__ = ["LoopbackServer", "bind_socket"]
 
+# The parser of the servers without read deadlines (the reference backends, the
+# team-backend stub, the webhook receiver): httptools (llhttp, C) costs a call less CPU
+# than h11 (pure Python); the deadline protocol below stays on h11, whose connection
+# state it reads. A module attribute so bench/bench_load.py can measure both in one run.
+http_parser = "httptools"
+
 _START_TIMEOUT_S = 10.0
 _STOP_TIMEOUT_S = 2.0
 
@@ -236,7 +242,7 @@ class LoopbackServer:
         self._task: asyncio.Task[None] | None = None
 
     def _config(self) -> uvicorn.Config:
-        http: Any = "auto"
+        http: Any = http_parser
         if self.read_timeout is not None:
             header = self.header_timeout if self.header_timeout is not None else self.read_timeout
             http = _deadline_protocol(self.read_timeout, header, self.max_connections)
