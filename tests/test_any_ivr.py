@@ -22,7 +22,7 @@ import pytest
 
 from tests.fixtures import billing_ivr
 from tests.fixtures.cli_run import ROOT
-from tests.fixtures.clinic_ivr import DEFECTS, HOST, KEY_ENV, defect, write_project
+from tests.fixtures.clinic_ivr import BOOK, DEFECTS, HOST, KEY_ENV, SLOTS, defect, write_project
 
 KEY = "clinic-key-93ab"
 
@@ -97,6 +97,30 @@ def test_each_planted_defect_fails_naming_the_step_and_the_class(clinic: Path, n
     failures = [line for line in done.stdout.splitlines() if line.startswith("FAIL ")]
     assert any(words in line and step in line for line in failures), (name, failures)
     assert not any(line.startswith("ERROR") for line in done.stdout.splitlines())
+
+
+def test_a_breaker_shared_by_both_steps_is_no_false_alarm(clinic: Path) -> None:
+    # Found by the generated population (issue 19): with one breaker over both steps, the
+    # lookup's successes before each booking reset its count, so a storm on the booking
+    # alone never opens it; once open, the lookup is refused first and the booking never
+    # runs. The booking's storm is one call; the lookup's still shows the breaker opening.
+    flow = json.loads((clinic / "flows" / "clinic-booking.json").read_text())
+    steps = {s["id"]: s["configuration"] for s in flow["steps"]}
+    steps[BOOK]["circuitBreaker"] = dict(steps[SLOTS]["circuitBreaker"])
+    folder = clinic / "shared-breaker"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    (folder / "clinic-booking.json").write_text(json.dumps(flow))
+    done = cli(clinic, "suite", "--flows=shared-breaker", "-k", "5xx",
+               "--report-dir", "reports-shared")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    runs = {r["scenario"]: r for r in results(clinic, "reports-shared")["runs"]}  # type: ignore[attr-defined]
+    slots, book = (runs[f"battery-clinic-booking-{step}-5xx"] for step in (SLOTS, BOOK))
+    assert len(slots["calls"]) == 4 and len(book["calls"]) == 1
+    assert slots["calls"][-1]["outcome"] != "hangup"
+    titles = [c["title"] for c in slots["checks"]] + [c["title"] for c in book["checks"]]
+    assert f"{SLOTS}: a 5xx storm opens the breaker 'clinic-api'" in titles
+    assert any(t.startswith(f"{BOOK}: a 5xx storm is an http_error") and SLOTS in t for t in titles)
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -96,6 +96,7 @@ async def battery(flow_set_name: str, flows: FlowSet, options: BatteryOptions) -
             if host in options.hosts:
                 wanted.setdefault(entry, []).append((flow, step, host))
     operations = _operations(options.hosts)
+    breakers = _breaker_keys(wanted.values(), options.profile)
     for entry, steps in wanted.items():
         reaches = await _reach(flows, entry, steps, options)
         for flow, step, host in steps:
@@ -106,7 +107,8 @@ async def battery(flow_set_name: str, flows: FlowSet, options: BatteryOptions) -
                     f"reaches it: {reach.blocked} (set dtmf in ivr-harness.toml to override)"
                 )
                 continue
-            plan = _Step(flow_set_name, flow, step, entry, host, options, reach)
+            plan = _Step(flow_set_name, flow, step, entry, host, options, reach,
+                         _sharing_first(reach, breakers))  # fmt: skip
             out.scenarios += plan.scenarios(_operation(operations.get(host, ()), step))
     return out
 
@@ -132,6 +134,27 @@ async def _reach(
     return await reach_steps(
         flows, entry, refs, hosts=options.hosts, variables=options.secrets, profile=options.profile
     )
+
+
+def _breaker_keys(
+    steps: Iterable[list[tuple[Flow, Step, str]]], profile: PlatformProfile
+) -> dict[str, str]:
+    """The breaker key of every HTTP step that has one (`flow/step` -> key)."""
+    out: dict[str, str] = {}
+    for flow, step, _ in (one for group in steps for one in group):
+        breaker = parse_http_config(step, profile, flow).breaker
+        if breaker is not None:
+            out[f"{flow.id}/{step.id}"] = breaker.key
+    return out
+
+
+def _sharing_first(reach: Reach, breakers: Mapping[str, str]) -> tuple[str, ...]:
+    """The steps sharing this step's breaker that the reaching call runs before it."""
+    key = breakers.get(reach.step)
+    if key is None or reach.step not in reach.http_steps:
+        return ()
+    earlier = reach.http_steps[: reach.http_steps.index(reach.step)]
+    return tuple(ref for ref in earlier if breakers.get(ref) == key)
 
 
 def _operations(hosts: Mapping[str, BackendEntry]) -> dict[str, list[Operation]]:
@@ -161,8 +184,10 @@ class _Step:
         host: str,
         options: BatteryOptions,
         reach: Reach,
+        sharing_first: tuple[str, ...] = (),
     ) -> None:
         self.set_name, self.flow, self.step = set_name, flow, step
+        self.sharing_first = sharing_first
         self.entry, self.host, self.options, self.reach = entry, host, options, reach
         self.ref = f"{flow.id}/{step.id}"
         self.config: HttpStepConfig = parse_http_config(step, options.profile, flow)
@@ -259,6 +284,16 @@ class _Step:
         if breaker is None:
             return self._make("5xx", fault, [self._outcome("http_error", "a 5xx storm is an "
                                                             "http_error"), bounded])
+        if self.sharing_first:
+            # A step sharing the breaker runs first in every call: while it succeeds it
+            # resets the count, and once the breaker opens it is refused first, so the
+            # call may never get here (the breaker's opening is checked at that step).
+            # One call: the storm ends this step as an error either way.
+            others = ", ".join(self.sharing_first)
+            one = {"step": {"id": sid, "outcome_in": ["http_error", "circuit_open"]},
+                   "title": f"{sid}: a 5xx storm is an http_error (or circuit_open once "
+                            f"the breaker '{breaker.key}' it shares with {others} opens)"}
+            return self._make("5xx", fault, [one, bounded])
         last = breaker.failure_threshold + 1
         opens: list[dict[str, Any]] = [
             {"step": {"id": sid, "outcome": "circuit_open", "attempts": 0}, "calls": [last],

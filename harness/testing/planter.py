@@ -309,7 +309,11 @@ def _routing(ivr: Ivr, step: HttpStep, trap: str, change: str, flows: Mapping[st
     if to_success:
         labels |= {"static", "dynamic"}
         static.append("IVR011")
-        dynamic += [_CLASSES[c][2] for c in to_success]
+        shared = _breaker_shared_first(ivr, step)
+        heard = [c for c in to_success if c != "circuit_open" or not shared]
+        dynamic += [_CLASSES[c][2] for c in heard]
+        if not heard:
+            labels.discard("dynamic")
     if dead:
         static.append("IVR013")
         labels.add("static")
@@ -331,6 +335,22 @@ def _routing(ivr: Ivr, step: HttpStep, trap: str, change: str, flows: Mapping[st
         "a healthy 2xx no longer reaches the success branch" if lost else "",
     ])) or "every outcome class goes where it went"  # fmt: skip
     return _make(ivr, step, trap, change, flows, labels, static, dynamic, why)
+
+
+def _breaker_shared_first(ivr: Ivr, step: HttpStep) -> bool:
+    """Whether another step on this step's breaker may run before it in the same call.
+
+    Its successes reset the breaker's count and, once the breaker is open, it is refused
+    first, so the battery's storm cannot open the breaker at this step (scenario/battery.py
+    checks one call there). A step the caller passes on the way keys a prefix of this
+    step's keys; equal keys leave the order open, so they count too.
+    """
+    mine = [f for f in step.features if f.startswith("breaker:")]
+    return bool(mine) and any(
+        other is not step and mine[0] in other.features
+        and step.dtmf[: len(other.dtmf)] == other.dtmf
+        for other in ivr.http_steps
+    )
 
 
 # -- traps written here ---------------------------------------------------------------------------
