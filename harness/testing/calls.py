@@ -324,8 +324,11 @@ class CallBuilder:
                 {"type": "integer", "minimum": second.low, "maximum": second.high}
                 if second.high and call.pattern
                 else {
+                    # A range guard (a value with bounds) lets through digits of any
+                    # length up to the field's ('4' for 1-30), whatever the guard drawn.
                     "type": "string",
-                    **_guarded(service.second_guard, second.digits, at_least=1),
+                    **_guarded("regex" if second.high else service.second_guard,
+                               second.digits, at_least=1),
                 }  # fmt: skip
             )
         elif call.source == "ani":
