@@ -315,6 +315,7 @@ class HttpStepExecutor:
             status=attempt.status,
             code=attempt.code,
             elapsed_ms=round(attempt.elapsed_ms, 3),
+            timeout_ms=call.cfg.timeout_ms,
             body_sha256=attempt.body_sha256,
         )
         return attempt

@@ -170,7 +170,11 @@ def timer_waits(
         if e.call_id != call.call_id or not start_ms <= e.t_ms <= end_ms:
             continue
         if e.kind == "attempt_end" and e.data.get("outcome") == "timeout":
-            waits.append((e.t_ms - float(e.data.get("elapsed_ms") or 0.0), e.t_ms))
+            # The timer was due at the attempt's deadline, not when the timeout was seen:
+            # a stall over the deadline is what made it late, and must not be left out.
+            began = e.t_ms - float(e.data.get("elapsed_ms") or 0.0)
+            limit = e.data.get("timeout_ms")
+            waits.append((began, min(e.t_ms, began + float(limit)) if limit else e.t_ms))
         elif e.kind == "backoff":
             waits.append((e.t_ms, e.t_ms + float(e.data.get("wait_ms") or 0.0)))
     waits.extend(

@@ -86,6 +86,19 @@ def test_a_stall_the_call_slept_through_does_not_excuse_it() -> None:
     assert _check(9625, _lag(1.0, 10600), (timed_out,))[:2] == (False, True)
 
 
+def test_a_stall_over_the_deadline_excuses_a_late_timeout_seen_after_it() -> None:
+    # Found by the generated population (issue 19): an 8.7 s attempt (1600..10300) whose
+    # timeout was seen at 10600, after a stall of 9600..10500 over its deadline. The timer
+    # was due at 10300, so that stall made it late: inconclusive, not a slow timeout.
+    late = Event(
+        kind="attempt_end", t_ms=10600.0, call_id="call-1", step_id="lookup",
+        data={"outcome": "timeout", "elapsed_ms": 9000.0, "timeout_ms": 8700},
+    )  # fmt: skip
+    assert _check(9625, _lag(0.9, 10500), (late,))[:2] == (False, True)
+    # A stall wholly before the deadline still explains nothing.
+    assert _check(9625, _lag(0.9, 10200), (late,))[:2] == (False, False)
+
+
 def test_lag_outside_the_silence_does_not_excuse_it() -> None:
     # The silence spans flow ms 1500..11125; a stall at 20 s is somebody else's.
     assert _check(9625, _lag(1.0, 20000))[:2] == (False, False)
