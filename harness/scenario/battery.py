@@ -108,7 +108,7 @@ async def battery(flow_set_name: str, flows: FlowSet, options: BatteryOptions) -
                 )
                 continue
             plan = _Step(flow_set_name, flow, step, entry, host, options, reach,
-                         _sharing_first(reach, breakers))  # fmt: skip
+                         _sharing(reach, breakers))  # fmt: skip
             out.scenarios += plan.scenarios(_operation(operations.get(host, ()), step))
     return out
 
@@ -148,13 +148,12 @@ def _breaker_keys(
     return out
 
 
-def _sharing_first(reach: Reach, breakers: Mapping[str, str]) -> tuple[str, ...]:
-    """The steps sharing this step's breaker that the reaching call runs before it."""
+def _sharing(reach: Reach, breakers: Mapping[str, str]) -> tuple[str, ...]:
+    """The other steps on this step's breaker that the reaching call runs."""
     key = breakers.get(reach.step)
-    if key is None or reach.step not in reach.http_steps:
+    if key is None:
         return ()
-    earlier = reach.http_steps[: reach.http_steps.index(reach.step)]
-    return tuple(ref for ref in earlier if breakers.get(ref) == key)
+    return tuple(r for r in reach.http_steps if r != reach.step and breakers.get(r) == key)
 
 
 def _operations(hosts: Mapping[str, BackendEntry]) -> dict[str, list[Operation]]:
@@ -184,10 +183,10 @@ class _Step:
         host: str,
         options: BatteryOptions,
         reach: Reach,
-        sharing_first: tuple[str, ...] = (),
+        sharing: tuple[str, ...] = (),
     ) -> None:
         self.set_name, self.flow, self.step = set_name, flow, step
-        self.sharing_first = sharing_first
+        self.sharing = sharing
         self.entry, self.host, self.options, self.reach = entry, host, options, reach
         self.ref = f"{flow.id}/{step.id}"
         self.config: HttpStepConfig = parse_http_config(step, options.profile, flow)
@@ -284,12 +283,13 @@ class _Step:
         if breaker is None:
             return self._make("5xx", fault, [self._outcome("http_error", "a 5xx storm is an "
                                                             "http_error"), bounded])
-        if self.sharing_first:
-            # A step sharing the breaker runs first in every call: while it succeeds it
-            # resets the count, and once the breaker opens it is refused first, so the
-            # call may never get here (the breaker's opening is checked at that step).
-            # One call: the storm ends this step as an error either way.
-            others = ", ".join(self.sharing_first)
+        if self.sharing:
+            # Another step on the breaker runs in the same call: while it succeeds (before
+            # this step, or after it when the flow goes on past the failure) it resets the
+            # count, and once the breaker opens it may be refused first and the call never
+            # get here. Whether the breaker opens then depends on the flow's path, not on
+            # this step: one call, in which the storm ends this step as an error.
+            others = ", ".join(self.sharing)
             one = {"step": {"id": sid, "outcome_in": ["http_error", "circuit_open"]},
                    "title": f"{sid}: a 5xx storm is an http_error (or circuit_open once "
                             f"the breaker '{breaker.key}' it shares with {others} opens)"}

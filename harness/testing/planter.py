@@ -309,7 +309,7 @@ def _routing(ivr: Ivr, step: HttpStep, trap: str, change: str, flows: Mapping[st
     if to_success:
         labels |= {"static", "dynamic"}
         static.append("IVR011")
-        shared = _breaker_shared_first(ivr, step)
+        shared = _breaker_shared(ivr, step)
         heard = [c for c in to_success if c != "circuit_open" or not shared]
         dynamic += [_CLASSES[c][2] for c in heard]
         if not heard:
@@ -337,18 +337,19 @@ def _routing(ivr: Ivr, step: HttpStep, trap: str, change: str, flows: Mapping[st
     return _make(ivr, step, trap, change, flows, labels, static, dynamic, why)
 
 
-def _breaker_shared_first(ivr: Ivr, step: HttpStep) -> bool:
-    """Whether another step on this step's breaker may run before it in the same call.
+def _breaker_shared(ivr: Ivr, step: HttpStep) -> bool:
+    """Whether another step on this step's breaker may run in the same call.
 
-    Its successes reset the breaker's count and, once the breaker is open, it is refused
-    first, so the battery's storm cannot open the breaker at this step (scenario/battery.py
-    checks one call there). A step the caller passes on the way keys a prefix of this
-    step's keys; equal keys leave the order open, so they count too.
+    Its successes reset the breaker's count and, once the breaker is open, it may be
+    refused first, so the battery's storm does not open the breaker at this step
+    (scenario/battery.py checks one call there). Steps of one call key prefixes of each
+    other's keys (the one reached first keys fewer or the same).
     """
     mine = [f for f in step.features if f.startswith("breaker:")]
     return bool(mine) and any(
         other is not step and mine[0] in other.features
-        and step.dtmf[: len(other.dtmf)] == other.dtmf
+        and (step.dtmf[: len(other.dtmf)] == other.dtmf
+             or other.dtmf[: len(step.dtmf)] == step.dtmf)
         for other in ivr.http_steps
     )
 

@@ -144,6 +144,45 @@ def test_router_testing_one_success_code_keeps_its_default_a_fallback(code: int)
     assert any("'403'" in f.message for f in lint_flow_set(flows) if f.rule_id == "IVR011")
 
 
+def _swapped(say: str, **http: Any) -> list[str]:
+    """A lookup router whose 404 branch and success branch were swapped: the 404 goes
+    (through a hold prompt) to a step that uses the answer as `say`."""
+    flows = _set(
+        [
+            _http(next_id="r", responseMapping={"plan": "$.plan"}, **http),
+            _router(
+                [
+                    ("http_outcome == 'success' && plan != null", "not-found"),
+                    ("http_status_code == 404", "hold"),
+                    ("http_status_code >= 500", "busy"),
+                ],
+                "busy",
+            ),
+            {"id": "hold", "type": "Play", "configuration": {"prompt": "One moment."},
+             "nextStepId": "say"},
+            {"id": "say", "type": "Play", "configuration": {"prompt": say}, "nextStepId": "end"},
+            {"id": "not-found", "type": "Play", "configuration": {"prompt": "No match."},
+             "nextStepId": "end"},
+            {"id": "busy", "type": "Voicemail", "configuration": {"prompt": "m"}},
+            END,
+        ]
+    )  # fmt: skip
+    return [f.message for f in lint_flow_set(flows) if f.rule_id == "IVR011"]
+
+
+def test_a_failure_routed_to_where_the_answer_is_used_is_error_routed_to_success() -> None:
+    # Found by the generated population (issue 19): with the branches swapped, the router
+    # alone says the 'not-found' prompt is the success branch. The step that speaks the
+    # mapped `plan` is: a 404 leaves it null, and the caller hears "Your plan is null".
+    [message] = _swapped("Your plan is {{plan}}.")
+    assert "outcome '404'" in message and "which reads 'plan'" in message
+    assert _swapped("See /plans/{{encodeUriComponent(plan)}}.")  # a function of it reads it
+    # A template that stands in for a null, or a defaultResponse that gives a value: clean.
+    assert _swapped("Your plan is {{plan || 'not known'}}.") == []
+    assert _swapped("Your plan is {{coalesce(plan, 'not known')}}.") == []
+    assert _swapped("Your plan is {{plan}}.", defaultResponse={"plan": "basic"}) == []
+
+
 def test_router_naming_every_class_is_clean() -> None:
     flows = _set(
         [

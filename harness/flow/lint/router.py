@@ -5,16 +5,35 @@ Each class is simulated the way the executor leaves the variables after the step
 has ``defaultResponse``, mapped from it, as the executor does). The 2xx class runs again
 with plausible mapped values, as a 200 and as a 201; the steps those runs reach (except
 the 5xx class's fallback, and the default when the other code matched a condition) and
-any step whose id contains 'success' form the success branch.
+any step whose id contains 'success' form the success branch. So does a step a route
+leads to that reads a variable mapped from this step's response in a template (a
+prompt, a URL, a body; the step itself or those it leads straight on to): that is where
+the answer is used, and after any class but 2xx the variable is null (unless the step's
+``defaultResponse`` gives it a value).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from harness.flow.expr import ExpressionError, Scope, evaluate_condition, evaluate_mapping, truthy
+from harness.flow.expr import (
+    Binary,
+    Call,
+    Conditional,
+    ExpressionError,
+    Logical,
+    Scope,
+    Var,
+    evaluate_condition,
+    evaluate_mapping,
+    parse,
+    placeholders,
+    truthy,
+)
+from harness.flow.lint.context import strings
+from harness.flow.lint.sites import walk
 from harness.flow.model import Flow, Step
 from harness.flow.outcomes import OUTCOME_CLASSES
 
@@ -30,6 +49,9 @@ __all__ = [
 _SAMPLES: tuple[Any, ...] = ({"id": "sample", "attributes": {}}, "ok", True)
 # A router may test the exact success code: 200 for a read, 201 for a created resource.
 _SUCCESS_CODES = (200, 201)
+# How many steps a route is followed straight on (Play after Play) for a read of a
+# mapped variable.
+_STRAIGHT_ON = 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +68,8 @@ class Route:
 class RouterVerdict:
     routes: tuple[Route, ...]
     success_steps: frozenset[str]
+    # Success steps known by what they read: step id -> a mapped variable it reads.
+    readers: Mapping[str, str] = field(default_factory=dict)
 
     def route(self, outcome: str) -> Route:
         return next(r for r in self.routes if r.outcome == outcome)
@@ -80,7 +104,50 @@ def evaluate_router(flow: Flow, http: Step, router: Step) -> RouterVerdict:
         if any(r.branch is not None for r in reached):
             reached = [r for r in reached if r.branch is not None]
         success.update(r.target for r in reached if r.target is not None and r.target != fallback)
-    return RouterVerdict(routes=tuple(routes), success_steps=frozenset(success))
+    readers = _readers(flow, http, {r.target for r in routes if r.target is not None})
+    return RouterVerdict(
+        routes=tuple(routes), success_steps=frozenset(success | set(readers)), readers=readers
+    )
+
+
+def _readers(flow: Flow, http: Step, targets: set[str]) -> dict[str, str]:
+    """The targets that use a variable mapped from ``http``'s response in a template."""
+    mapping = http.config.get("responseMapping")
+    if not isinstance(mapping, Mapping):
+        return {}
+    default = http.config.get("defaultResponse")
+    nulls = {name for name, path in mapping.items()
+             if _mapped(str(path), default, flow.variables) is None}  # fmt: skip
+    out: dict[str, str] = {}
+    for target in sorted(targets):
+        read = _first_read(flow, target, nulls)
+        if read:
+            out[target] = read
+    return out
+
+
+def _first_read(flow: Flow, target: str, names: set[str]) -> str:
+    """A variable of `names` that `target`, or the steps it leads straight on to (Play
+    after Play, up to the next HTTP step included), puts in a template or copies with a
+    DataAPI evaluate."""
+    step = flow.step(target)
+    for _ in range(_STRAIGHT_ON):
+        # A router may test the variable, a caller's input start another branch: past
+        # those the value is no longer known to be null.
+        if step is None or step.type in ("Condition", "CollectDigits"):
+            return ""
+        if step.type == "DataAPI":  # an evaluate that copies the value as it is
+            copied = _plain_read(str(step.config.get("expression", "")), names)
+            if copied and step.config.get("operation") == "evaluate":
+                return copied
+        for _pointer, text in strings(step.config, ""):
+            read = [v for p in placeholders(text) if (v := _plain_read(p.expr, names))]
+            if read:
+                return read[0]
+        if step.type == "HTTPRequest" or not step.next_step_id:
+            return ""
+        step = flow.step(step.next_step_id)
+    return ""
 
 
 def outcome_variables(
@@ -114,6 +181,21 @@ def _variables(
         http_error_code="",
     )
     return variables
+
+
+def _plain_read(expr: str, names: set[str]) -> str:
+    """The variable of `names` a placeholder reads as it is (`{{x}}`, `{{f(x)}}`,
+    `{{x.y}}`); none when the expression could stand in for a null (`x || 'none'`,
+    `x != null ? x : ''`, `coalesce(x, 'none')`)."""
+    try:
+        tree = parse(expr)
+    except ExpressionError:
+        return ""
+    nodes = list(walk(tree))
+    if any(isinstance(n, Logical | Conditional | Binary) or
+           (isinstance(n, Call) and n.name == "coalesce") for n in nodes):  # fmt: skip
+        return ""
+    return next((n.name for n in nodes if isinstance(n, Var) and n.name in names), "")
 
 
 def _mapped(path: str, default: Any, variables: Mapping[str, Any]) -> Any:

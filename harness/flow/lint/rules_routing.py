@@ -30,7 +30,7 @@ def check_error_routing(ctx: LintContext) -> Iterator[Issue]:
                     router,
                     _branch_pointer(router, route.branch),
                     f"outcome '{route.outcome}' of '{http.id}' reaches success step "
-                    f"'{route.target}' ({_summary(verdict)})",
+                    f"'{route.target}'{_reads(verdict, route.target)} ({_summary(verdict)})",
                 )
 
 
@@ -66,6 +66,11 @@ def _branch_pointer(router: Step, branch: int | None) -> str:
     if branch is None:
         return router.pointer + "/configuration"
     return f"{router.pointer}/configuration/conditions/{branch}"
+
+
+def _reads(verdict: RouterVerdict, target: str | None) -> str:
+    variable = verdict.readers.get(target or "")
+    return f", which reads '{variable}' from the response (null after it)" if variable else ""
 
 
 def _summary(verdict: RouterVerdict) -> str:
