@@ -29,6 +29,8 @@ def seed() -> FlowSet:
         ("IVR011", "customer-integration", "error-router", "outcome 'timeout'"),
         ("IVR011", "customer-integration", "error-router", "outcome '202'"),
         ("IVR011", "customer-integration", "error-router", "outcome '429'"),
+        # A body over the 32 KB cap keeps its 200, and the router tests only the status.
+        ("IVR011", "customer-integration", "error-router", "outcome 'too_large'"),
         ("IVR006", "customer-integration", "http-customer-lookup", "reads $.data[0] "),
         ("IVR009", "customer-integration", "http-customer-lookup", "applies '>'"),
         ("IVR008", "customer-lookup-ivr", "transform-payload", "'{{dtmf_input}}' quoted"),
@@ -61,7 +63,7 @@ def test_seed_finds_nothing_unexpected(seed: FlowSet) -> None:
     # Not in the seed: explicit timeouts everywhere, no 4xx retries, no retried POST,
     # no dangling ids, no literal secrets.
     assert rules.isdisjoint({"IVR001", "IVR003", "IVR004", "IVR014", "IVR016"})
-    assert len(lint_flow_set(seed)) == 22
+    assert len(lint_flow_set(seed)) == 23
 
 
 def test_bundled_hardened_is_clean() -> None:

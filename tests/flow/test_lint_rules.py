@@ -183,6 +183,55 @@ def test_a_failure_routed_to_where_the_answer_is_used_is_error_routed_to_success
     assert _swapped("Your plan is {{plan}}.", defaultResponse={"plan": "basic"}) == []
 
 
+def _sub_flow_swapped(parent_guard: str) -> list[str]:
+    """A SubFlow whose router sends a 5xx to the step that returns 'ok'; the calling
+    flow's router sends 'ok' (and `parent_guard`) to the step that speaks the balance."""
+    child = [
+        _http(next_id="r", responseMapping={"balance": "$.balance"}),
+        _router(
+            [
+                ("http_status_code >= 500", "mark-ok"),
+                ("http_outcome == 'success' && balance != null", "mark-ok"),
+            ],
+            "mark-down",
+        ),
+        {"id": "mark-ok", "type": "DataAPI", "nextStepId": "done",
+         "configuration": {"operation": "evaluate", "expression": "'ok'",
+                           "resultVariable": "result"}},
+        {"id": "mark-down", "type": "DataAPI", "nextStepId": "done",
+         "configuration": {"operation": "evaluate", "expression": "'down'",
+                           "resultVariable": "result"}},
+        {"id": "done", "type": "Return", "configuration": {}},
+    ]  # fmt: skip
+    parent = [
+        {"id": "call", "type": "SubFlow", "nextStepId": "r",
+         "configuration": {"flowId": "lookup", "returnVariables": ["result", "balance"]}},
+        _router([("subflow_error", "sorry"), (f"result == 'ok'{parent_guard}", "say")], "sorry"),
+        {"id": "say", "type": "Play", "configuration": {"prompt": "You owe {{balance}}."},
+         "nextStepId": "end"},
+        {"id": "sorry", "type": "Play", "configuration": {"prompt": "Sorry."}, "nextStepId": "end"},
+        END,
+    ]  # fmt: skip
+    docs = [
+        {"id": "lookup", "name": "lookup", "flowType": "SubFlow", "steps": child},
+        {"id": "main", "name": "main", "flowType": "IVR", "steps": parent},
+    ]
+    flows = FlowSet(flows={d["id"]: parse_flow(d, source=json.dumps(d, indent=1)) for d in docs})
+    return [f.message for f in lint_flow_set(flows) if f.rule_id == "IVR011"]
+
+
+def test_a_failure_a_sub_flow_returns_as_ok_is_error_routed_to_success() -> None:
+    # Found by the generated population: inside the SubFlow, the 5xx and the 2xx both
+    # reach 'mark-ok', so the router alone takes it for the fallback. The calling flow says
+    # where the answer is used: 'ok' leads to the prompt that speaks the returned balance,
+    # null after a 5xx.
+    [message] = _sub_flow_swapped("")
+    assert "outcome '5xx'" in message and "'mark-ok'" in message
+    assert "returns to 'main', where 'say' reads 'balance'" in message
+    # A caller that checks the returned value itself never speaks a null: clean.
+    assert _sub_flow_swapped(" && balance != null") == []
+
+
 def test_router_naming_every_class_is_clean() -> None:
     flows = _set(
         [
@@ -264,12 +313,12 @@ def test_cli_lint_exit_codes_and_formats(tmp_path: Path) -> None:
     seed = str(ROOT / "contracts" / "flows" / "seed")
     result = runner.invoke(main, ["lint", seed])
     assert result.exit_code == 1 and "IVR011 error-routed-to-success" in result.output
-    assert result.output.strip().splitlines()[-1].startswith("22 finding(s)")
+    assert result.output.strip().splitlines()[-1].startswith("23 finding(s)")
     out = tmp_path / "lint.sarif"
     result = runner.invoke(main, ["lint", seed, "--format", "sarif", "--output", str(out)])
     assert result.exit_code == 1 and json.loads(out.read_text())["version"] == "2.1.0"
     result = runner.invoke(main, ["lint", seed, "--format", "json"])
-    assert json.loads(result.output)["summary"]["total"] == 22
+    assert json.loads(result.output)["summary"]["total"] == 23
 
 
 def test_cli_lint_is_clean_when_errors_are_configured_away(tmp_path: Path) -> None:

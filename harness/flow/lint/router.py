@@ -9,12 +9,14 @@ any step whose id contains 'success' form the success branch. So does a step a r
 leads to that reads a variable mapped from this step's response in a template (a
 prompt, a URL, a body; the step itself or those it leads straight on to): that is where
 the answer is used, and after any class but 2xx the variable is null (unless the step's
-``defaultResponse`` gives it a value).
+``defaultResponse`` gives it a value). In a SubFlow, so is a route that returns (setting
+a result variable to a literal on the way) to a calling flow whose router then sends the
+call to a step reading such a variable the SubFlow returns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,7 @@ from harness.flow.expr import (
     Call,
     Conditional,
     ExpressionError,
+    Literal,
     Logical,
     Scope,
     Var,
@@ -68,7 +71,8 @@ class Route:
 class RouterVerdict:
     routes: tuple[Route, ...]
     success_steps: frozenset[str]
-    # Success steps known by what they read: step id -> a mapped variable it reads.
+    # Success steps known by what they read: step id -> what reads a mapped variable
+    # ("reads 'x'", or where a calling flow reads it after the step returns).
     readers: Mapping[str, str] = field(default_factory=dict)
 
     def route(self, outcome: str) -> Route:
@@ -81,9 +85,15 @@ def router_of(flow: Flow, http: Step) -> Step | None:
     return nxt if nxt is not None and nxt.type == "Condition" else None
 
 
-def evaluate_router(flow: Flow, http: Step, router: Step) -> RouterVerdict:
-    """Route every outcome class (plus ``circuit_open`` when the step has a breaker)."""
-    classes = dict(OUTCOME_CLASSES)
+def evaluate_router(
+    flow: Flow, http: Step, router: Step, callers: Sequence[tuple[Flow, Step]] = ()
+) -> RouterVerdict:
+    """Route every outcome class (plus ``circuit_open`` when the step has a breaker).
+    ``callers``: the flows (and their SubFlow steps) that call ``flow``, where a route
+    that returns may be read."""
+    # A body over the platform's cap keeps its 200 and leaves the mapped variables null:
+    # a router that tests only the status sends it on as if it held the answer.
+    classes = {**OUTCOME_CLASSES, "too_large": (200, "too_large")}
     if "circuitBreaker" in http.config:
         classes["circuit_open"] = (0, "circuit_open")
     routes = [
@@ -104,14 +114,17 @@ def evaluate_router(flow: Flow, http: Step, router: Step) -> RouterVerdict:
         if any(r.branch is not None for r in reached):
             reached = [r for r in reached if r.branch is not None]
         success.update(r.target for r in reached if r.target is not None and r.target != fallback)
-    readers = _readers(flow, http, {r.target for r in routes if r.target is not None})
+    readers = _readers(flow, http, {r.target for r in routes if r.target is not None}, callers)
     return RouterVerdict(
         routes=tuple(routes), success_steps=frozenset(success | set(readers)), readers=readers
     )
 
 
-def _readers(flow: Flow, http: Step, targets: set[str]) -> dict[str, str]:
-    """The targets that use a variable mapped from ``http``'s response in a template."""
+def _readers(
+    flow: Flow, http: Step, targets: set[str], callers: Sequence[tuple[Flow, Step]]
+) -> dict[str, str]:
+    """The targets that use a variable mapped from ``http``'s response in a template,
+    here or, after they return, in a calling flow: target -> what reads it."""
     mapping = http.config.get("responseMapping")
     if not isinstance(mapping, Mapping):
         return {}
@@ -122,8 +135,67 @@ def _readers(flow: Flow, http: Step, targets: set[str]) -> dict[str, str]:
     for target in sorted(targets):
         read = _first_read(flow, target, nulls)
         if read:
-            out[target] = read
+            out[target] = f"reads '{read}'"
+        elif returned := _read_after_return(flow, target, nulls, callers):
+            out[target] = returned
     return out
+
+
+def _read_after_return(
+    flow: Flow, target: str, names: set[str], callers: Sequence[tuple[Flow, Step]]
+) -> str:
+    """How a calling flow uses a variable of `names` as it is once `target` returns: the
+    route leads straight on to a Return, setting variables to literals on the way
+    (`balance_result = 'ok'`), and the caller's router, given those values with `names`
+    null, sends the call to a step that reads one (`say-balance`). Only that: a step of
+    the caller that reads before its router, or a router past other steps, says nothing."""
+    assigned = _straight_to_return(flow, target)
+    if assigned is None:
+        return ""
+    for parent, call in callers:
+        returned = set(call.config.get("returnVariables", []))
+        nulls = names & returned
+        router = parent.step(call.next_step_id)
+        if not nulls or router is None or router.type != "Condition":
+            continue
+        variables = {
+            **parent.variables,
+            **{k: v for k, v in assigned.items() if k in returned},
+            **dict.fromkeys(nulls),
+            "subflow_error": False,
+            "subflow_error_reason": "",
+        }
+        route = _route(router, "returned", variables)
+        read = _first_read(parent, route.target, nulls) if route.target else ""
+        if read:
+            return f"returns to '{parent.id}', where '{route.target}' reads '{read}'"
+    return ""
+
+
+def _straight_to_return(flow: Flow, target: str) -> dict[str, Any] | None:
+    """The literals `target` and the steps straight on from it set before a Return (a
+    DataAPI evaluate of a literal), or None when the way branches, waits or calls out."""
+    assigned: dict[str, Any] = {}
+    step = flow.step(target)
+    for _ in range(_STRAIGHT_ON):
+        if step is None:
+            return None
+        if step.type == "Return":
+            return assigned
+        if step.type == "DataAPI":
+            if step.config.get("operation") != "evaluate":
+                return None
+            try:
+                tree = parse(str(step.config.get("expression", "")))
+            except ExpressionError:
+                return None
+            if not isinstance(tree, Literal) or not step.config.get("resultVariable"):
+                return None
+            assigned[str(step.config["resultVariable"])] = tree.value
+        elif step.type != "Play":
+            return None
+        step = flow.step(step.next_step_id)
+    return None
 
 
 def _first_read(flow: Flow, target: str, names: set[str]) -> str:

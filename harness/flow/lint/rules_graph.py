@@ -18,6 +18,7 @@ from harness.flow.model import Flow, Step
 
 __all__ = ["check_dangling", "check_dead_ends", "check_storage_keys"]
 
+
 def check_dangling(ctx: LintContext) -> Iterator[Issue]:
     """IVR014: a step reference that names no step of the flow."""
     for flow in ctx.flows:

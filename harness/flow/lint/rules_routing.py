@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from harness.flow.lint.context import Issue, LintContext
 from harness.flow.lint.router import RouterVerdict, evaluate_router, router_of
@@ -20,7 +20,7 @@ def check_error_routing(ctx: LintContext) -> Iterator[Issue]:
             router = router_of(flow, http)
             if router is None:
                 continue
-            verdict = evaluate_router(flow, http, router)
+            verdict = evaluate_router(flow, http, router, ctx.callers.get(flow.id, ()))
             for route in verdict.routes:
                 if route.outcome == "2xx" or route.target not in verdict.success_steps:
                     continue
@@ -40,19 +40,19 @@ def check_timeout_fallback(ctx: LintContext) -> Iterator[Issue]:
         for http in flow.http_steps():
             if "onTimeoutStepId" in http.config:
                 continue
-            problem = _timeout_problem(flow, http)
+            problem = _timeout_problem(flow, http, ctx.callers.get(flow.id, ()))
             if problem:
                 yield ctx.issue("IVR012", flow, http, http.pointer, problem)
 
 
-def _timeout_problem(flow: Flow, http: Step) -> str:
+def _timeout_problem(flow: Flow, http: Step, callers: Sequence[tuple[Flow, Step]]) -> str:
     router = router_of(flow, http)
     if router is None:
         return (
             f"'{http.id}' has no onTimeoutStepId and no router: a timeout continues to "
             f"'{http.next_step_id}' as if the call had succeeded"
         )
-    verdict = evaluate_router(flow, http, router)
+    verdict = evaluate_router(flow, http, router, callers)
     route = verdict.route("timeout")
     if route.target is None:
         why = route.error or "no condition matches and there is no defaultStepId"
@@ -69,8 +69,8 @@ def _branch_pointer(router: Step, branch: int | None) -> str:
 
 
 def _reads(verdict: RouterVerdict, target: str | None) -> str:
-    variable = verdict.readers.get(target or "")
-    return f", which reads '{variable}' from the response (null after it)" if variable else ""
+    read = verdict.readers.get(target or "")
+    return f", which {read} from the response (null after it)" if read else ""
 
 
 def _summary(verdict: RouterVerdict) -> str:

@@ -18,6 +18,7 @@ from harness.flow.model import Flow, Step
 
 __all__ = ["Site", "sites", "trees", "walk"]
 
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Site:
     """One string of a step; ``kind`` is expression | mapping | url | body | template."""
