@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from harness.cli.app import main, run_async
+from harness.cli.app import main, program, run_async
 from harness.cli.examples import examples
 from harness.cli.gate import contract, diff, gate, provider
 from harness.cli.init import init
@@ -28,7 +28,7 @@ from harness.cli.run import call, chaos, suite
 from harness.cli.servers import backend, toxiproxy
 from harness.cli.static import budget, lint
 
-__all__ = ["main", "run_async"]
+__all__ = ["main", "program", "run_async"]
 
 for _command in (
     call, suite, chaos, load, lint, budget, contract, provider, gate, diff, toxiproxy, backend,

@@ -1,5 +1,5 @@
 """`python -m harness.cli` is `ivr-harness`."""
 
-from harness.cli import main
+from harness.cli import program
 
-main()
+program()

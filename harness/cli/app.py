@@ -30,6 +30,7 @@ __all__ = [
     "Interrupted",
     "interrupted",
     "main",
+    "program",
     "run_async",
     "serve_until_stopped",
     "stop_signals",
@@ -67,6 +68,24 @@ def main() -> None:
     """
 
 
+def program() -> None:
+    """The process's entry point: `ivr-harness`, `python -m harness`, `python -m harness.cli`.
+
+    Once a command has ended its result is final, its reports written. A stop signal
+    that lands while the interpreter then shuts down (a pool joining its workers, modules
+    torn down) would kill it by the default action, exit -N, after its reports said it
+    finished (1 try in 80 of `load` under SIGTERM in bench/interrupt_soak.py). So the
+    first such signal is absorbed and the process exits with the command's own code; the
+    default action is back for the next one, which still stops a shutdown that hangs.
+    """
+    _program[0] = True
+    main()
+
+
+def _late(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signum, signal.SIG_DFL)
+
+
 class Interrupted(KeyboardInterrupt):
     """A signal stopped the run after its cleanup ran; exit code 128 + the signal number."""
 
@@ -88,6 +107,8 @@ _received: list[int] = []
 _raised: list[bool] = [False]
 # How soon a stop swallowed in a finalizer is delivered again.
 _REDELIVER_S = 0.01
+# Whether this process is the command line itself (:func:`program`), not a test calling it.
+_program: list[bool] = [False]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -134,7 +155,7 @@ def stop_signals() -> Iterator[None]:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, _late if _program[0] else handler)
         sys.unraisablehook = hook
 
 

@@ -119,3 +119,38 @@ async def test_cleanup_cancelled_midway_still_removes_everything(slow_api: str) 
     with pytest.raises(asyncio.CancelledError):
         await cleaning
     assert await _names(slow_api) == []
+
+
+_SHUTDOWN = """
+import atexit, os, signal, sys, time
+from harness.cli import program
+
+SIGNALS = int(sys.argv[1])
+
+def late() -> None:  # the command has ended; the interpreter is shutting down
+    for _ in range(SIGNALS):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+
+atexit.register(late)
+sys.argv = ["ivr-harness", "lint", sys.argv[2]]
+program()
+"""
+
+
+@pytest.mark.parametrize(("signals", "code"), [(1, 0), (2, -signal.SIGTERM)])
+def test_a_signal_after_the_command_ended_keeps_its_exit_code(signals: int, code: int) -> None:
+    # Found by bench/interrupt_soak.py: `load` got SIGTERM as the interpreter shut down,
+    # after its report said it had finished, and died by the default action (exit -15).
+    # The first late signal is absorbed; a second one still stops a shutdown that hangs.
+    import subprocess
+    import sys
+
+    from tests.hostile.helpers import HARDENED
+
+    done = subprocess.run(
+        [sys.executable, "-c", _SHUTDOWN, str(signals), str(HARDENED)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr
