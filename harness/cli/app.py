@@ -10,6 +10,7 @@ when it runs.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
 import os
@@ -28,6 +29,7 @@ from harness.errors import HarnessError
 __all__ = [
     "STOP_SIGNALS",
     "Interrupted",
+    "finishing",
     "interrupted",
     "main",
     "program",
@@ -71,19 +73,36 @@ def main() -> None:
 def program() -> None:
     """The process's entry point: `ivr-harness`, `python -m harness`, `python -m harness.cli`.
 
-    Once a command has ended its result is final, its reports written. A stop signal
-    that lands while the interpreter then shuts down (a pool joining its workers, modules
-    torn down) would kill it by the default action, exit -N, after its reports said it
-    finished (1 try in 80 of `load` under SIGTERM in bench/interrupt_soak.py). So the
-    first such signal is absorbed and the process exits with the command's own code; the
-    default action is back for the next one, which still stops a shutdown that hangs.
+    Once a command has ended (or, inside it, :func:`finishing` began) its result is
+    final. A stop signal that lands while the reports are written or the interpreter
+    shuts down (a pool joining its workers, modules torn down) would cut the reports
+    short or kill the process by the default action, exit -N, after its reports said it
+    finished (bench/interrupt_soak.py: 5 tries in 320). So the first such signal is
+    absorbed and the process exits with the command's own code; the default action is
+    back for the next one, which still stops a shutdown that hangs. The interpreter's
+    very last teardown, after every atexit hook, puts every handler back to the default
+    action: the stop signals are ignored from there on.
     """
     _program[0] = True
+    atexit.register(_ignore_stop_signals)  # registered first, so it runs last
     main()
 
 
-def _late(signum: int, frame: FrameType | None) -> None:
-    signal.signal(signum, signal.SIG_DFL)
+def _ignore_stop_signals() -> None:
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def finishing() -> Iterator[None]:
+    """The command's result is final from here on: it writes its reports. A stop signal
+    meanwhile is noted and absorbed (see :func:`program`), never raised half-way through
+    a report; the command exits with its own code."""
+    _final[0] = True
+    try:
+        yield
+    finally:
+        _final[0] = _program[0]
 
 
 class Interrupted(KeyboardInterrupt):
@@ -109,9 +128,14 @@ _raised: list[bool] = [False]
 _REDELIVER_S = 0.01
 # Whether this process is the command line itself (:func:`program`), not a test calling it.
 _program: list[bool] = [False]
+# Whether the command's result is final (its reports being written, or it has ended).
+_final: list[bool] = [False]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    if _final[0]:  # absorbed; the next one takes the default action
+        signal.signal(signum, signal.SIG_DFL)
+        return
     _received.append(signum)
     if not _raised[0]:
         _raised[0] = True
@@ -148,6 +172,7 @@ def stop_signals() -> Iterator[None]:
     hook = sys.unraisablehook
     _received.clear()
     _raised[0] = False
+    _final[0] = False
     for signum in STOP_SIGNALS:
         signal.signal(signum, _interrupt)
     sys.unraisablehook = functools.partial(_swallowed, previous=hook)
@@ -155,7 +180,9 @@ def stop_signals() -> Iterator[None]:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, _late if _program[0] else handler)
+            if not _program[0]:  # the command line keeps absorbing until it exits
+                signal.signal(signum, handler)
+        _final[0] = _program[0]
         sys.unraisablehook = hook
 
 

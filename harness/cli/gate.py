@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from harness.cli.app import Interrupted
+from harness.cli.app import Interrupted, finishing
 from harness.cli.gate_input import (
     base_urls_of,
     open_project,
@@ -383,10 +383,11 @@ def gate(
     except Interrupted as exc:
         _keep_finished(options.run_id, finished, started, exc, report_dir)
         raise
-    out = write_reports(result, report_dir)
-    print_summary(result, out)
-    if pacts is not None:
-        _save_pacts(pacts, out / "pacts", quiet=False)
+    with finishing():
+        out = write_reports(result, report_dir)
+        print_summary(result, out)
+        if pacts is not None:
+            _save_pacts(pacts, out / "pacts", quiet=False)
     if write_baseline is not None:
         _write_baseline(result, write_baseline)
     raise SystemExit(result.exit_code)

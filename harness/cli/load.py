@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from harness.cli.app import Interrupted, run_async
+from harness.cli.app import Interrupted, finishing, run_async
 from harness.cli.options import (
     FiniteFloat,
     base_url_option,
@@ -204,7 +204,8 @@ def load(
             raise
         entries.append(_entry(flow_set, flow_sets, report, verdict))
     verdict = suite_verdict(e.verdict for e in entries)
-    _write(report_dir, run_id, scenario, plan, verdict, entries)
+    with finishing():
+        _write(report_dir, run_id, scenario, plan, verdict, entries)
     _print(entries, verdict, as_json)
     sys.exit(exit_code(verdict))
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from harness.cli.app import Interrupted, run_async
+from harness.cli.app import Interrupted, finishing, run_async
 from harness.cli.options import FiniteFloat, report_dir_option, toxiproxy_url_option
 from harness.errors import ConfigError, HarnessError
 
@@ -231,7 +231,8 @@ def mutate(
         finally:
             if cache is not None and incremental is not None:
                 atomic_write(incremental, json.dumps(cache.to_json()) + "\n")
-    out = write_mutation_reports(report, report_dir, new_run_id())
+    with finishing():
+        out = write_mutation_reports(report, report_dir, new_run_id())
     print_mutation(report)
     click.echo(f"reports in {out}")
     if min_score is not None and report.score() * 100 < min_score:

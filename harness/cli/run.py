@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from harness.cli.app import Interrupted, run_async
+from harness.cli.app import Interrupted, finishing, run_async
 from harness.cli.options import (
     allow_non_loopback_option,
     base_url_option,
@@ -427,7 +427,8 @@ def _run_with_reports(
             stream.abort(f"harness error: {exc}")
             raise
     result.runs[:0] = unloaded
-    paths = stream.finish(result)
+    with finishing():  # the result is final: a stop signal now cuts no report short
+        paths = stream.finish(result)
     console = make_console()
     if summary:
         print_suite(result, console)
