@@ -179,8 +179,8 @@ def stop_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            if not _program[0]:  # the command line keeps absorbing until it exits
+        if not _program[0]:  # the command line keeps absorbing until it exits
+            for signum, handler in previous.items():
                 signal.signal(signum, handler)
         _final[0] = _program[0]
         sys.unraisablehook = hook

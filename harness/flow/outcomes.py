@@ -54,6 +54,8 @@ OUTCOME_CLASSES: dict[str, tuple[int, str]] = {
     "5xx": (503, "http_error"),
     "timeout": (0, "timeout"),
     "connection": (0, "connection_error"),
+    # A body over the platform's cap keeps its 200 and leaves the mapped variables null.
+    "too_large": (200, "too_large"),
 }
 
 

@@ -13,7 +13,11 @@ runs twenty random moments per command and signal.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +27,12 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from harness.asgi_server import LoopbackServer
+from harness.cli.app import Interrupted, finishing, interrupted, stop_signals
 from harness.clock import RealClock
 from harness.faults.client import ToxiproxyControl
 from harness.faults.toxiproxy.api import build_app
 from harness.faults.toxiproxy.collection import ProxyCollection
+from tests.hostile.helpers import HARDENED
 from tests.hostile.interrupts import SIGNALS, interrupt, toxiproxy_server
 
 
@@ -147,11 +153,6 @@ def test_a_signal_after_the_command_ended_keeps_its_exit_code(signals: int, code
     # Found by bench/interrupt_soak.py: `load` got SIGTERM as the interpreter shut down,
     # after its report said it had finished, and died by the default action (exit -15).
     # The first late signal is absorbed; a second one still stops a shutdown that hangs.
-    import subprocess
-    import sys
-
-    from tests.hostile.helpers import HARDENED
-
     done = subprocess.run(
         [sys.executable, "-c", _SHUTDOWN, str(signals), str(HARDENED)],
         capture_output=True, text=True, timeout=60, check=False,
@@ -164,11 +165,6 @@ def test_a_signal_while_the_reports_are_written_is_absorbed() -> None:
     # Found by bench/interrupt_soak.py: `suite` got SIGHUP between its results.json and
     # its junit.xml and exited 129 without the junit.xml. Once the result is final, a
     # stop signal cuts no report short: it is absorbed, and the next one is the default.
-    import os
-    import time
-
-    from harness.cli.app import Interrupted, finishing, interrupted, stop_signals
-
     written = []
     try:
         with stop_signals():

@@ -91,9 +91,7 @@ def evaluate_router(
     """Route every outcome class (plus ``circuit_open`` when the step has a breaker).
     ``callers``: the flows (and their SubFlow steps) that call ``flow``, where a route
     that returns may be read."""
-    # A body over the platform's cap keeps its 200 and leaves the mapped variables null:
-    # a router that tests only the status sends it on as if it held the answer.
-    classes = {**OUTCOME_CLASSES, "too_large": (200, "too_large")}
+    classes = dict(OUTCOME_CLASSES)
     if "circuitBreaker" in http.config:
         classes["circuit_open"] = (0, "circuit_open")
     routes = [
