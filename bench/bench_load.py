@@ -6,14 +6,14 @@ length D) and the concurrent callers are the arrival rate x D. Every call goes
 over loopback through the embedded Toxiproxy to the reference backends.
 
 * baseline: 10 concurrent callers; its dead-air p99 is the yardstick.
-* sweep: 250, 500, 1000, 2000 ... 8000 concurrent callers (steps of 1000 from 2000)
+* sweep: 250, 500, 1000, 2000 ... 10000 concurrent callers (steps of 1000 from 2000)
   in two local processes (one event loop per core, `load --processes 2`), stopping at
   the first level not sustained. Sustained: dead-air p99 within 50 ms of the baseline's, no
   fallback, no dropped caller, no lost shard, the run finished in real time
   (bounded) and the level was reached (peak >= 90 %). One bisection step
   between the last level held and the first missed.
 * beside each level: callers/s (arrivals per second held), CPU ms per call,
-  memory KB per caller, event-loop lag p99.
+  memory KB per caller, event-loop lag p99, the longest garbage-collector pause.
 
 Each step runs arrivals for D + 8 s (steady state for 8 s), then drains: about
 half a minute, bounded at 75 s. Target: >= 6000 concurrent callers.
@@ -52,7 +52,7 @@ from harness.scenario.model import load_scenario
 from harness.scenario.runner import load_flow_sets
 from harness.scenario.shards import LoadReport, run_processes
 
-LEVELS = (250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000)
+LEVELS = (250, 500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000)
 MARGIN_MS = 50.0
 STEP_BOUND_S = 75.0
 HOLD_S = 8.0
@@ -111,6 +111,7 @@ def _sharded_row(level: int, call_s: float, report: LoadReport, base_p99: float)
         "memory_kb_per_caller": max((x["memory_kb_per_caller"] for x in sats), default=0.0),
         "loop_lag_p99_ms": max((x["loop_lag_ms"]["p99"] for x in sats), default=0.0),
         "loop_demand_p50": max((x["loop_demand_p50"] for x in sats), default=0.0),
+        "gc_pause_ms_max": report.harness()["gc_pause_ms_max"],
         "sustained": not reasons,
         "why": "; ".join(reasons),
     }

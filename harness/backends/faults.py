@@ -210,13 +210,19 @@ class RecordedRequest:
 
 
 class RequestLog:
-    """Every non-control request a backend answered, in order."""
+    """Every non-control request a backend answered, in order.
+
+    `keeping` off, nothing is kept: a load shard's checks never read the journal, and
+    it would grow by a record per request for as long as the load runs.
+    """
 
     def __init__(self) -> None:
         self._entries: list[RecordedRequest] = []
+        self.keeping = True
 
     def append(self, entry: RecordedRequest) -> None:
-        self._entries.append(entry)
+        if self.keeping:
+            self._entries.append(entry)
 
     def clear(self) -> None:
         self._entries.clear()

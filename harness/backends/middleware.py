@@ -91,22 +91,23 @@ class FaultMiddleware:
             else:
                 await self.app(scope, receive, outgoing)
         finally:
-            self.log.append(
-                RecordedRequest(
-                    backend=self.backend,
-                    method=method,
-                    path=path,
-                    query=RequestLog.redact_query(scope.get("query_string", b"")),
-                    headers=RequestLog.redact(scope["headers"]),
-                    status=status,
-                    faults=tuple(applied),
-                    at_ms=self.clock.wall_ms(),
-                    call_id=trace.call_id if trace else "",
-                    step=trace.step if trace else "",
-                    attempt=trace.attempt if trace else 0,
-                    body_sha256=hashlib.sha256(body).hexdigest(),
+            if self.log.keeping:  # a load shard keeps no journal
+                self.log.append(
+                    RecordedRequest(
+                        backend=self.backend,
+                        method=method,
+                        path=path,
+                        query=RequestLog.redact_query(scope.get("query_string", b"")),
+                        headers=RequestLog.redact(scope["headers"]),
+                        status=status,
+                        faults=tuple(applied),
+                        at_ms=self.clock.wall_ms(),
+                        call_id=trace.call_id if trace else "",
+                        step=trace.step if trace else "",
+                        attempt=trace.attempt if trace else 0,
+                        body_sha256=hashlib.sha256(body).hexdigest(),
+                    )
                 )
-            )
 
 
 async def _buffered(receive: Receive) -> tuple[bytes, Receive]:

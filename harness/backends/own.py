@@ -120,6 +120,10 @@ class OwnBackends:
             raise HarnessError(f"no backend of this project serves {host!r}")
         return self._faults[host]
 
+    def logs(self) -> list[RequestLog]:
+        """Each backend's request log."""
+        return list(self._logs.values())
+
     def requests(self, host: str) -> list[RecordedRequest]:
         """Every request the backend behind `host` answered, oldest first."""
         return self._logs[host].entries() if host in self._logs else []

@@ -93,6 +93,14 @@ class Environment:
                 out[host] = self.own.requests(host)
         return out
 
+    def keep_journal(self, keep: bool) -> None:
+        """Whether every backend keeps its record of each request (`journal`)."""
+        logs = list(self.backends.state.logs.values())
+        if self.own is not None:
+            logs += self.own.logs()
+        for log in logs:
+            log.keeping = keep
+
     def host_of(self, target: str) -> str:
         """The flow host a target names (`crm` -> `api.crm-provider.com`)."""
         return GUIDE_HOSTS.get(target, target)

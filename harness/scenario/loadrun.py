@@ -27,6 +27,7 @@ from harness.executor.runner import FlowRunner
 from harness.executor.timeline import Caller, CallResult
 from harness.flow.profile import CXONE, PlatformProfile
 from harness.scenario.callers import build_callers
+from harness.scenario.collector import young_collections_only
 from harness.scenario.environment import Environment, environment
 from harness.scenario.expectations import Check, RunFacts, evaluate
 from harness.scenario.faults import CallCounter, FaultDriver
@@ -150,11 +151,16 @@ async def run_load(
             clock=clock,
             events=events,
         ) as env:
+            env.keep_journal(keep_calls)  # only a run's checks read it
             started = time.monotonic()
             monitor = SaturationMonitor()
-            async with monitor, _reporting(out, len(times), on_progress):
-                await _drive(scenario, flow_set, env, clock, plan, times, callers, out, keep_calls)
+            with young_collections_only() as pauses:
+                async with monitor, _reporting(out, len(times), on_progress):
+                    await _drive(
+                        scenario, flow_set, env, clock, plan, times, callers, out, keep_calls
+                    )
             out.saturation = monitor.result
+            out.saturation.gc_pauses = pauses
             out.histograms.loop_lag.merge(monitor.result.loop_lag)
             out.wall_s = time.monotonic() - started
             if keep_calls:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+from harness.scenario.collector import GcPauses
 from harness.scenario.histograms import Histogram
 from harness.scenario.lag import LagMonitor
 
@@ -57,6 +58,7 @@ class Saturation:
     cpu_s: float = 0.0
     rss_start: int = 0
     rss_peak: int = 0
+    gc_pauses: GcPauses = field(default_factory=GcPauses)
 
     def to_json(self, calls: int, peak_callers: int) -> dict[str, Any]:
         lag = self.loop_lag.summary()
@@ -71,6 +73,8 @@ class Saturation:
             "loop_demand_p50": round(busy, 2),
             "saturated": lag["p99"] > LAG_LIMIT_MS or busy > DEMAND_LIMIT,
             "lag_limit_ms": LAG_LIMIT_MS,
+            # the collector's own stops of the loop (full collections wait for the end)
+            "gc_pause_ms": self.gc_pauses.to_json(),
             "cpu_s": round(self.cpu_s, 3),
             "cpu_ms_per_call": round(self.cpu_s * 1000 / calls, 3) if calls else 0.0,
             "rss_peak_mb": round(self.rss_peak / 2**20, 1),

@@ -84,7 +84,16 @@ class LoadReport:
         lag = h.loop_lag.summary() if h is not None else {}
         worst = max((s.saturation.get("cpu_ms_per_call", 0.0) for s in self.shards), default=0.0)
         saturated = any(s.saturation.get("saturated") for s in self.shards)
-        return {"loop_lag_ms": lag, "saturated": saturated, "cpu_ms_per_call_max": worst}
+        gc_pause = max(
+            (s.saturation.get("gc_pause_ms", {}).get("max", 0.0) for s in self.shards),
+            default=0.0,
+        )
+        return {
+            "loop_lag_ms": lag,
+            "saturated": saturated,
+            "cpu_ms_per_call_max": worst,
+            "gc_pause_ms_max": gc_pause,
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -159,3 +159,18 @@ async def test_request_log_redacts_secrets(
     assert API_KEY not in str(listed) and listed[0]["status"] == 201
     await client.delete(f"{backends.urls['tickets']}/__requests")
     assert backends.requests("tickets") == []
+
+
+async def test_a_log_not_keeping_answers_every_request_and_records_none(
+    backends: ReferenceBackends, client: httpx.AsyncClient
+) -> None:
+    # a load shard's journal: nothing reads it, and it would grow for as long as the load
+    log = backends.state.logs["tickets"]
+    log.keeping = False
+    url = f"{backends.urls['tickets']}/v1/tickets"
+    created = await client.post(url, json=TICKET, headers={"X-API-Key": API_KEY})
+    assert created.status_code == 201
+    assert backends.requests("tickets") == []
+    log.keeping = True
+    await client.post(url, json=TICKET, headers={"X-API-Key": API_KEY})
+    assert [e.status for e in backends.requests("tickets")] == [201]

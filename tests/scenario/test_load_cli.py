@@ -51,6 +51,9 @@ def test_load_json_keeps_its_fields_and_adds_the_harness_and_occupancy(tmp_path:
     assert 0 < body["slots_busy"]["peak"] <= 5
     assert body["queue_wait_ms"]["count"] == 40
     assert body["harness"]["loop_lag_ms"]["count"] > 0
+    shard = body["shards"][0]["harness"]
+    assert shard["gc_pause_ms"]["collections"] > 0  # young collections ran, each measured
+    assert body["harness"]["gc_pause_ms_max"] == shard["gc_pause_ms"]["max"] > 0
     assert body["scheduler"] == "in-process"
     saved = json.loads(next(tmp_path.glob("*/load.json")).read_text())
     assert saved["verdict"] == body["verdict"] == "pass"
