@@ -18,6 +18,11 @@ over loopback through the embedded Toxiproxy to the reference backends.
 Each step runs arrivals for D + 8 s (steady state for 8 s), then drains: about
 half a minute, bounded at 75 s. Target: >= 6000 concurrent callers.
 
+* collector: one loop at 3000 concurrent callers (one shard's share of 6000) with
+  CPython's default collector and with full collections deferred to the end of the
+  run (`harness/scenario/collector.py`), interleaved (default, deferred, x2): dead-air
+  p99, loop lag p99 and the longest collector pause of each.
+
 * http_parser: CPU per call (500 calls, prompts instant) with the backends on h11 and
   on httptools, interleaved (h11, httptools, x3; medians), in this process.
 * profile: where a call's CPU goes: cProfile over 500 calls on one loop (prompts
@@ -36,16 +41,21 @@ Run: .venv/bin/python bench/bench_load.py --out bench/results-load.json
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import cProfile
 import dataclasses
+import gc
 import pstats
 import statistics
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import _common  # bench/ is on sys.path: the scripts' own folder
 
 from harness.bundled import CONTRACTS, SCENARIOS
+from harness.scenario import loadrun
+from harness.scenario.collector import GcPauses
 from harness.scenario.loadplan import LoadPlan
 from harness.scenario.loadrun import LoadRun, run_load
 from harness.scenario.model import load_scenario
@@ -140,6 +150,59 @@ def event_loops() -> dict[str, Any]:
         "uvloop_over_asyncio": round(uv / plain, 2),
         "target": "informational: uvloop's timers fire up to 1 ms early, so it is not used",
         "met": True,
+    }
+
+
+@contextlib.contextmanager
+def _default_collector() -> Iterator[GcPauses]:
+    """CPython's collector as it is, its pauses measured."""
+    pauses = GcPauses()
+    gc.callbacks.append(pauses.callback)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(pauses.callback)
+
+
+async def collectors(call_s: float, concurrent: int = 3000, rounds: int = 2) -> dict[str, Any]:
+    """One loop's callers with full collections as CPython runs them and deferred."""
+    deferred = loadrun.young_collections_only
+    arms = {"default": _default_collector, "deferred": deferred}
+    rows: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
+    try:
+        for _ in range(rounds):
+            for arm, manager in arms.items():
+                loadrun.young_collections_only = manager  # type: ignore[assignment]
+                run = await _run(concurrent, call_s, f"bench-gc-{arm}")
+                if run is None:
+                    rows[arm].append({"sustained": False, "why": "did not finish in real time"})
+                    continue
+                sat = run.saturation.to_json(run.counts.calls, run.peak_callers)
+                rows[arm].append(
+                    {
+                        "dead_air_p99_ms": round(run.histograms.dead_air.percentile(99), 1),
+                        "loop_lag_p99_ms": sat["loop_lag_ms"]["p99"],
+                        "gc_pause_ms_max": sat["gc_pause_ms"]["max"],
+                        "gc_collections": sat["gc_pause_ms"]["collections"],
+                    }
+                )
+    finally:
+        loadrun.young_collections_only = deferred
+
+    def median(arm: str, key: str) -> float:
+        return statistics.median(r.get(key, float("inf")) for r in rows[arm])
+
+    before, after = median("default", "dead_air_p99_ms"), median("deferred", "dead_air_p99_ms")
+    return {
+        "concurrent_on_one_loop": concurrent,
+        "default_dead_air_p99_ms": before,
+        "deferred_dead_air_p99_ms": after,
+        "deferred_over_default": round(after / before, 2) if before else 0.0,
+        "default_gc_pause_ms_max": median("default", "gc_pause_ms_max"),
+        "deferred_gc_pause_ms_max": median("deferred", "gc_pause_ms_max"),
+        "runs": rows,
+        "target": "deferred full collections: dead-air p99 no higher than the default's",
+        "met": after <= before,
     }
 
 
@@ -265,6 +328,7 @@ async def run() -> dict[str, Any]:
             "target": ">= 6000 concurrent, dead-air p99 within 50 ms of the 10-caller baseline",
             "met": bool(held) and held[-1]["concurrent"] >= 6000,
         },
+        "collector": await collectors(call_s),
         "http_parser": await asyncio.to_thread(http_parsers),
         "profile": await asyncio.to_thread(profile),
         # its own thread: each loop is started by its own asyncio.run / uvloop.run
