@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from toxiproxy import Toxiproxy
+from toxiproxy.api import APIConsumer
 
 from tests.faults.proxy_helpers import Echo, connect, sync
 
@@ -193,5 +194,31 @@ async def test_refused_upstream_ends_the_client_connection(tp: Toxiproxy) -> Non
         reader, writer = await connect(proxy.listen)
         writer.write(b"GET / HTTP/1.1\r\n\r\n")
         await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 2) == b""
+        writer.close()
+
+
+async def test_an_upstream_dialled_after_a_lookup_relays_and_ends_like_a_literal_one(
+    monkeypatch: pytest.MonkeyPatch, echo: Echo
+) -> None:
+    # Most upstreams are IP literals, dialled in the accept's own loop turn; a name to
+    # look up is dialled in a task. Force that path: the same bytes, the same refusal.
+    from harness.faults.toxiproxy import EmbeddedToxiproxy, proxy
+
+    monkeypatch.setattr(proxy, "resolve_now", lambda address: None)
+    async with EmbeddedToxiproxy(host="127.0.0.1", port=0, seed=1) as server:
+        tp = Toxiproxy()
+        APIConsumer.host, APIConsumer.port = server.host, server.port
+        live = await sync(tp.create, upstream=echo.address, name="looked-up")
+        reader, writer = await connect(live.listen)
+        writer.write(b"hello")
+        assert await asyncio.wait_for(reader.readexactly(5), 2) == b"hello"
+        writer.close()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            dead = f"127.0.0.1:{probe.getsockname()[1]}"
+        refused = await sync(tp.create, upstream=dead, name="looked-up-dead")
+        reader, writer = await connect(refused.listen)
+        writer.write(b"GET / HTTP/1.1\r\n\r\n")
         assert await asyncio.wait_for(reader.read(), 2) == b""
         writer.close()

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 
-__all__ = ["ListenError", "format_address", "parse_address", "resolve", "resolve_string"]
+__all__ = [
+    "ListenError",
+    "format_address",
+    "parse_address",
+    "resolve",
+    "resolve_now",
+    "resolve_string",
+]
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -37,18 +45,29 @@ class ListenError(Exception):
     """A proxy could not listen; the message is Go's ``net.Listen`` error text."""
 
 
-async def resolve(address: str) -> tuple[str, int]:
-    """``host:port`` to an IP and port, as Go's ``net.ResolveTCPAddr`` (localhost is IPv4).
-
-    An empty host stays empty (Go: every interface). Raises ValueError with Go's text.
-    """
+@functools.lru_cache(maxsize=1024)
+def resolve_now(address: str) -> tuple[str, int] | None:
+    """:func:`resolve` for an address that needs no lookup (an IP, ``localhost`` or an
+    empty host), else None; ValueError with Go's text when malformed. Memoised: a proxy
+    dials the same upstream for each of its connections."""
     host, port = parse_address(address)
     if host in ("", "localhost"):
         return ("127.0.0.1" if host else ""), port
     try:
         return str(ipaddress.ip_address(host)), port
     except ValueError:
-        pass
+        return None
+
+
+async def resolve(address: str) -> tuple[str, int]:
+    """``host:port`` to an IP and port, as Go's ``net.ResolveTCPAddr`` (localhost is IPv4).
+
+    An empty host stays empty (Go: every interface). Raises ValueError with Go's text.
+    """
+    known = resolve_now(address)
+    if known is not None:
+        return known
+    host, port = parse_address(address)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):

@@ -21,7 +21,7 @@ from typing import cast
 from harness.clock import Clock
 from harness.loopback import is_loopback
 
-from .address import ListenError, format_address, resolve
+from .address import ListenError, format_address, resolve, resolve_now
 from .streams import Chunk, Flow, Link, Stage
 from .toxics import ToxicSpec, build_stage, closes_on_remove
 
@@ -123,6 +123,10 @@ class _Endpoint(asyncio.Protocol):
         self.transport.abort()
 
 
+# How long a client whose upstream refused may keep its side open after our FIN.
+_REFUSED_LINGER_S = 1.0
+
+
 class _Accepted(_Endpoint):
     """The client side. The upstream is dialled from the moment the socket is accepted;
     what the client sends meanwhile is held (up to 64 KiB, then reading pauses) and goes
@@ -136,13 +140,12 @@ class _Accepted(_Endpoint):
         self.held_bytes = 0
         self.paused = False
         self.eof = False
-        self.refused = False  # the dial failed before this socket's transport existed
+        self.refused = False  # the upstream refused: what the client sends is dropped
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        if self.refused and self.transport is not None:
-            _drain(self.transport)
-            self.transport.close()
+        if self.refused:
+            self.connection._refused()
         elif self.connection.links and self.transport is not None:
             # Wired first (the dial won the race): the link's backpressure needs this socket.
             flow = self.connection.links["upstream"].flow
@@ -150,6 +153,8 @@ class _Accepted(_Endpoint):
             flow.resume_source = self.transport.resume_reading
 
     def early(self, data: bytes) -> None:
+        if self.refused:
+            return  # dropped: no upstream will ever read it
         self.held.append(data)
         self.held_bytes += len(data)
         if self.held_bytes > self._EARLY_LIMIT and self.transport is not None:
@@ -157,6 +162,8 @@ class _Accepted(_Endpoint):
             self.transport.pause_reading()
 
     def eof_received(self) -> bool:
+        if self.refused:
+            return False  # both sides have closed: the transport closes the socket
         if self.inbound is None:
             self.eof = True
             return True
@@ -206,12 +213,54 @@ class Connection:
         self.upstream = _Endpoint(self)
         self.links: dict[str, Link] = {}
         self._task: asyncio.Task[None] | None = None
+        self._dialling: socket.socket | None = None
         self._finished = False
 
     def start(self) -> None:
         """Dial the upstream now (called as the client socket is accepted, before its
-        transport exists): the dial overlaps the accept, as in Toxiproxy's goroutine."""
-        self._task = asyncio.get_running_loop().create_task(self._connect())
+        transport exists): the dial overlaps the accept, as in Toxiproxy's goroutine.
+
+        An upstream that needs no lookup is dialled right here, its socket watched for
+        the connect to complete and wrapped in a transport by a callback: no task, and no
+        loop turns spent waking one (a third of the proxy's connection set-up). A name to
+        look up, or a loop without selector transports (uvloop), dials in a task.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            known = resolve_now(self.proxy.upstream)
+        except ValueError:
+            known = None
+        make = getattr(loop, "_make_socket_transport", None)
+        if known is None or make is None:
+            self._task = loop.create_task(self._connect())
+            return
+        host = known[0] or "127.0.0.1"
+        if not self._allowed(host):
+            self._refused()
+            return
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        error = sock.connect_ex((host, known[1]))
+        if error not in (0, errno.EINPROGRESS):
+            sock.close()
+            self._refused()
+            return
+        self._dialling = sock
+        loop.add_writer(sock.fileno(), self._dialled, loop, sock)
+
+    def _dialled(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+        loop.remove_writer(sock.fileno())
+        self._dialling = None
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            sock.close()
+            self._refused()
+            return
+        # asyncio's own selector transport (what create_connection would build, a loop
+        # turn later); it calls connection_made on the next turn, writes work at once.
+        make = loop._make_socket_transport  # type: ignore[attr-defined]
+        self.upstream.transport = make(sock, self.upstream)
+        self._connected()
 
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
@@ -219,25 +268,42 @@ class Connection:
             # Resolved at each connection, as Go's net.Dial does; an empty host is this machine.
             host, port = await resolve(self.proxy.upstream)
             host = host or "127.0.0.1"
-            if not (self.proxy.allow_non_loopback or is_loopback(host)):
-                # The harness's rule, applied where traffic would leave: nothing is sent.
-                log.warning(
-                    "proxy %s: refused a client: upstream %s is %s, not loopback "
-                    "(serve with --allow-non-loopback to relay there)",
-                    self.proxy.name, self.proxy.upstream, host,
-                )  # fmt: skip
+            if not self._allowed(host):
                 raise ConnectionRefusedError
             await loop.create_connection(lambda: self.upstream, host, port)
         except (OSError, ValueError):
-            # Toxiproxy's client sees EOF here. Closing a socket with unread bytes makes
-            # Linux send RST instead, so read and drop what the client already sent.
-            client = self.client.transport
-            if client is not None:
-                _drain(client)
-                client.close()
-            else:
-                self.client.refused = True
+            self._refused()
             return
+        self._connected()
+
+    def _allowed(self, host: str) -> bool:
+        if self.proxy.allow_non_loopback or is_loopback(host):
+            return True
+        # The harness's rule, applied where traffic would leave: nothing is sent.
+        log.warning(
+            "proxy %s: refused a client: upstream %s is %s, not loopback "
+            "(serve with --allow-non-loopback to relay there)",
+            self.proxy.name, self.proxy.upstream, host,
+        )  # fmt: skip
+        return False
+
+    def _refused(self) -> None:
+        # Toxiproxy's client sees EOF here. Closing a socket with bytes unread, or still
+        # to come, makes Linux send RST instead: so a FIN now, what the client sends is
+        # read and dropped, and the socket is closed once the client closes its side
+        # (or after _REFUSED_LINGER_S).
+        self.client.refused = True
+        client = self.client.transport
+        if client is None:
+            return  # connection_made comes back here
+        _drain(client)
+        if client.can_write_eof():
+            client.write_eof()
+            asyncio.get_running_loop().call_later(_REFUSED_LINGER_S, client.close)
+        else:
+            client.close()
+
+    def _connected(self) -> None:
         if self.client.lost:
             self.upstream.close()
             return
@@ -291,6 +357,10 @@ class Connection:
     def abort(self) -> None:
         if self._task is not None:
             self._task.cancel()
+        sock, self._dialling = self._dialling, None
+        if sock is not None:
+            asyncio.get_running_loop().remove_writer(sock.fileno())
+            sock.close()
         self.client.abort()
         self.upstream.abort()
 
