@@ -7,7 +7,7 @@ segments), and CPython starts a full collection every few seconds, whenever a
 quarter as many objects again have outlived two young collections: each stopped
 the loop for 40-130 ms, and every caller waiting on an HTTP step then heard that
 much more dead air. Measured on two cores (bench/bench_load.py): the run held
-4,000 concurrent callers with full collections, 9,000 without them.
+4,000 concurrent callers with full collections, 7,000-9,000 without them.
 
 Those collections find next to nothing: the objects that reach the oldest
 generation are live calls, freed by reference counting when the call ends; the
