@@ -378,88 +378,6 @@ class Connection:
         self.proxy.connections.discard(self)
 
 
-# After accept() runs out of file descriptors, how long the listener rests (asyncio's 1 s).
-_ACCEPT_RETRY_S = 1.0
-
-
-class _Listener:
-    """A listening socket whose clients become transports in the loop turn they are
-    accepted, so the proxy's dial starts in that turn too. asyncio's Server spends a task
-    and a turn on each client before the protocol factory runs; this is the same accept
-    loop without them. Used on asyncio's selector loops; others (uvloop) use a Server.
-    """
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        sock: socket.socket,
-        factory: Callable[[], asyncio.Protocol],
-    ) -> None:
-        self._loop, self._sock, self._factory = loop, sock, factory
-        self._closed = False
-        loop.add_reader(sock.fileno(), self._ready)
-
-    @classmethod
-    def open(
-        cls,
-        loop: asyncio.AbstractEventLoop,
-        host: str,
-        port: int,
-        factory: Callable[[], asyncio.Protocol],
-    ) -> _Listener:
-        """Bind and listen as ``create_server(reuse_address=True, backlog=SOMAXCONN)``."""
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind((host, port))
-            sock.listen(socket.SOMAXCONN)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
-        return cls(loop, sock, factory)
-
-    @property
-    def sockets(self) -> list[socket.socket]:
-        return [self._sock]
-
-    def _ready(self) -> None:
-        make = self._loop._make_socket_transport  # type: ignore[attr-defined]
-        for _ in range(socket.SOMAXCONN):
-            try:
-                conn, peer = self._sock.accept()
-            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-                return
-            except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    # Linux keeps reporting the socket readable: rest, then try again.
-                    log.warning("proxy listener: accept() out of resources: %s", exc)
-                    self._loop.remove_reader(self._sock.fileno())
-                    self._loop.call_later(_ACCEPT_RETRY_S, self._resume)
-                else:
-                    log.warning("proxy listener: accept() failed: %s", exc)
-                return
-            conn.setblocking(False)
-            make(conn, self._factory(), extra={"peername": peer})
-
-    def _resume(self) -> None:
-        if not self._closed:
-            self._loop.add_reader(self._sock.fileno(), self._ready)
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._loop.remove_reader(self._sock.fileno())
-        self._sock.close()
-
-    async def wait_closed(self) -> None:
-        return
-
-
 class Proxy:
     """A named proxy. ``listen`` holds the bound address once started, so restarts reuse it."""
 
@@ -487,7 +405,7 @@ class Proxy:
         self.rng = rng
         self.toxics: dict[str, ToxicSpec] = {}
         self.connections: set[Connection] = set()
-        self._server: asyncio.Server | _Listener | None = None
+        self._server: asyncio.Server | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -517,13 +435,9 @@ class Proxy:
             # Go's net.Listen queues up to somaxconn connections; asyncio's default of
             # 100 overflows under a burst of callers and the kernel drops SYNs, which
             # clients retry 1 s, 3 s, 7 s later: seconds of dead air that are ours.
-            loop = asyncio.get_running_loop()
-            if hasattr(loop, "_make_socket_transport"):
-                self._server = _Listener.open(loop, host, port, self._accept)
-            else:
-                self._server = await loop.create_server(
-                    self._accept, host, port, reuse_address=True, backlog=socket.SOMAXCONN
-                )
+            self._server = await asyncio.get_running_loop().create_server(
+                self._accept, host, port, reuse_address=True, backlog=socket.SOMAXCONN
+            )
         except OSError as exc:
             # asyncio rewrites strerror; Go prints the bare, lower-case errno text.
             reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
