@@ -212,8 +212,9 @@ class RecordedRequest:
 class RequestLog:
     """Every non-control request a backend answered, in order.
 
-    `keeping` off, nothing is kept: a load shard's checks never read the journal, and
-    it would grow by a record per request for as long as the load runs.
+    With `keeping` off the backends' middleware builds and appends no record: a load
+    shard's checks never read the journal, and it would grow by a record per request
+    for as long as the load runs.
     """
 
     def __init__(self) -> None:
@@ -221,8 +222,7 @@ class RequestLog:
         self.keeping = True
 
     def append(self, entry: RecordedRequest) -> None:
-        if self.keeping:
-            self._entries.append(entry)
+        self._entries.append(entry)
 
     def clear(self) -> None:
         self._entries.clear()
