@@ -107,7 +107,7 @@ async def _settle(steps: int = 50) -> None:
 async def test_latency_stage_in_virtual_time() -> None:
     clock = VirtualClock()
     sink = _ListSink()
-    link = Link(sink, Flow(), clock, random.Random(0))
+    link = Link(sink, Flow(), clock, lambda: random.Random(0))
     link.add("lat", Latency(latency=100))
     link.feed(b"a")
     await clock.sleep(0.0999)
@@ -121,7 +121,7 @@ async def test_latency_stage_in_virtual_time() -> None:
 async def test_removing_a_stage_mid_wait_releases_its_data_in_order() -> None:
     clock = VirtualClock()
     sink = _ListSink()
-    link = Link(sink, Flow(), clock, random.Random(0))
+    link = Link(sink, Flow(), clock, lambda: random.Random(0))
     link.add("lat", Latency(latency=1000))
     link.add("slice", Slicer(average_size=1, delay=0))
     for part in (b"ab", b"cd", b"ef"):
@@ -141,7 +141,7 @@ async def test_removing_a_stage_mid_wait_releases_its_data_in_order() -> None:
 async def test_limit_data_counts_across_updates() -> None:
     clock = VirtualClock()
     sink = _ListSink()
-    link = Link(sink, Flow(), clock, random.Random(0))
+    link = Link(sink, Flow(), clock, lambda: random.Random(0))
     link.add("limit", LimitData(bytes=5))
     link.feed(b"abc")
     await _settle()

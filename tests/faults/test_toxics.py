@@ -198,6 +198,43 @@ async def test_refused_upstream_ends_the_client_connection(tp: Toxiproxy) -> Non
         writer.close()
 
 
+async def test_an_upstream_slow_to_accept_gets_the_bytes_sent_while_it_was_dialled(
+    monkeypatch: pytest.MonkeyPatch, tp: Toxiproxy
+) -> None:
+    # Over loopback a dial completes inside connect(); it stays in progress only when the
+    # upstream's accept queue is full and its SYN is dropped (retried 1 s later). The
+    # client's bytes sent meanwhile must reach the upstream once it takes the connection.
+    from harness.faults.toxiproxy import proxy
+
+    watched = []
+    original = proxy.Connection._dialled
+    monkeypatch.setattr(
+        proxy.Connection, "_dialled", lambda *args: (watched.append(1), original(*args))
+    )
+    loop = asyncio.get_running_loop()
+    with socket.socket() as upstream:
+        upstream.bind(("127.0.0.1", 0))
+        upstream.listen(0)
+        upstream.setblocking(False)
+        address = "127.0.0.1:%d" % upstream.getsockname()[1]
+        filler = socket.create_connection(upstream.getsockname())  # fills the queue
+        live = await sync(tp.create, upstream=address, name="slow-accept")
+        reader, writer = await connect(live.listen)
+        writer.write(b"early")
+        await asyncio.sleep(0.2)
+        assert watched == []  # still dialling: the upstream has not taken it
+        (await loop.sock_accept(upstream))[0].close()
+        filler.close()
+        server_side, _ = await asyncio.wait_for(loop.sock_accept(upstream), 10)
+        with server_side:
+            assert await asyncio.wait_for(loop.sock_recv(server_side, 5), 5) == b"early"
+            await loop.sock_sendall(server_side, b"late")
+            assert await asyncio.wait_for(reader.readexactly(4), 5) == b"late"
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+    assert watched == [1]
+
+
 async def test_an_upstream_dialled_after_a_lookup_relays_and_ends_like_a_literal_one(
     monkeypatch: pytest.MonkeyPatch, echo: Echo
 ) -> None:

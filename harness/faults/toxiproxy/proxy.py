@@ -188,10 +188,15 @@ class Budget:
     def __init__(self, limit: Callable[[], int]) -> None:
         self.used = 0
         self._limit = limit
+        self._known = 0
 
     def take(self) -> bool:
-        if self.used >= self._limit():
-            return False
+        if self.used >= self._known:
+            # Asked again only when the budget looks spent (a raised limit counts at
+            # once); a lowered one shows as a failed dial, which refuses the client.
+            self._known = self._limit()
+            if self.used >= self._known:
+                return False
         self.used += 1
         return True
 
@@ -215,6 +220,8 @@ class Connection:
         self._task: asyncio.Task[None] | None = None
         self._dialling: socket.socket | None = None
         self._finished = False
+        self._seed = 0
+        self._rng: random.Random | None = None
 
     def start(self) -> None:
         """Dial the upstream now (called as the client socket is accepted, before its
@@ -225,7 +232,7 @@ class Connection:
         loop turns spent waking one (a third of the proxy's connection set-up). A name to
         look up, or a loop without selector transports (uvloop), dials in a task.
         """
-        loop = asyncio.get_running_loop()
+        loop = self.proxy.loop
         try:
             known = resolve_now(self.proxy.upstream)
         except ValueError:
@@ -239,31 +246,48 @@ class Connection:
             self._refused()
             return
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        error = sock.connect_ex((host, known[1]))
-        if error not in (0, errno.EINPROGRESS):
-            sock.close()
+        address = (host, known[1])
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+        except OSError:  # out of descriptors: the client is refused, as a failed dial
             self._refused()
             return
-        self._dialling = sock
-        loop.add_writer(sock.fileno(), self._dialled, loop, sock)
+        error = sock.connect_ex(address)
+        if error == errno.EINPROGRESS:
+            # Over loopback the kernel completes the handshake inside connect(): asking
+            # again says so (0), and no loop turn is spent waiting to be told.
+            error = sock.connect_ex(address)
+        if error in (errno.EINPROGRESS, errno.EALREADY):
+            self._dialling = sock
+            loop.add_writer(sock.fileno(), self._dialled, loop, sock, address)
+        elif error in (0, errno.EISCONN):
+            self._wrap(loop, sock, address)
+        else:
+            sock.close()
+            self._refused()
 
-    def _dialled(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    def _dialled(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, address: tuple[str, int]
+    ) -> None:
         loop.remove_writer(sock.fileno())
         self._dialling = None
         if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
             sock.close()
             self._refused()
             return
+        self._wrap(loop, sock, address)
+
+    def _wrap(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, address: tuple[str, int]
+    ) -> None:
         # asyncio's own selector transport (what create_connection would build, a loop
         # turn later); it calls connection_made on the next turn, writes work at once.
         make = loop._make_socket_transport  # type: ignore[attr-defined]
-        self.upstream.transport = make(sock, self.upstream)
+        self.upstream.transport = make(sock, self.upstream, extra={"peername": address})
         self._connected()
 
     async def _connect(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self.proxy.loop
         try:
             # Resolved at each connection, as Go's net.Dial does; an empty host is this machine.
             host, port = await resolve(self.proxy.upstream)
@@ -299,7 +323,7 @@ class Connection:
         _drain(client)
         if client.can_write_eof():
             client.write_eof()
-            asyncio.get_running_loop().call_later(_REFUSED_LINGER_S, client.close)
+            self.proxy.loop.call_later(_REFUSED_LINGER_S, client.close)
         else:
             client.close()
 
@@ -311,7 +335,9 @@ class Connection:
         self.client.release()
 
     def _wire(self) -> None:
-        rng = random.Random(self.proxy.rng.getrandbits(64))
+        # The connection's own seed is drawn now, in accept order; the generator is
+        # built from it only if a toxic needs it (building one costs 4 us).
+        self._seed = self.proxy.rng.getrandbits(64)
         for direction, source, dest in (
             ("upstream", self.client, self.upstream),
             ("downstream", self.upstream, self.client),
@@ -321,12 +347,17 @@ class Connection:
             if transport is not None:
                 flow.pause_source = transport.pause_reading
                 flow.resume_source = transport.resume_reading
-            link = Link(_Sink(self, dest), flow, self.proxy.clock, rng)
+            link = Link(_Sink(self, dest), flow, self.proxy.clock, self._random)
             source.inbound = link
             dest.outbound_flow = flow
             self.links[direction] = link
         for spec in self.proxy.toxics.values():
             self.add_toxic(spec)
+
+    def _random(self) -> random.Random:
+        if self._rng is None:
+            self._rng = random.Random(self._seed)
+        return self._rng
 
     def add_toxic(self, spec: ToxicSpec) -> None:
         link = self.links.get(spec.direction)
@@ -359,7 +390,7 @@ class Connection:
             self._task.cancel()
         sock, self._dialling = self._dialling, None
         if sock is not None:
-            asyncio.get_running_loop().remove_writer(sock.fileno())
+            self.proxy.loop.remove_writer(sock.fileno())
             sock.close()
         self.client.abort()
         self.upstream.abort()
@@ -380,6 +411,9 @@ class Connection:
 
 class Proxy:
     """A named proxy. ``listen`` holds the bound address once started, so restarts reuse it."""
+
+    loop: asyncio.AbstractEventLoop
+    """The loop it listens on, from :meth:`start` (asking asyncio costs a getpid)."""
 
     def __init__(
         self,
@@ -435,7 +469,8 @@ class Proxy:
             # Go's net.Listen queues up to somaxconn connections; asyncio's default of
             # 100 overflows under a burst of callers and the kernel drops SYNs, which
             # clients retry 1 s, 3 s, 7 s later: seconds of dead air that are ours.
-            self._server = await asyncio.get_running_loop().create_server(
+            self.loop = asyncio.get_running_loop()
+            self._server = await self.loop.create_server(
                 self._accept, host, port, reuse_address=True, backlog=socket.SOMAXCONN
             )
         except OSError as exc:

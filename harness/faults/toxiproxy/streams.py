@@ -223,14 +223,20 @@ class _Slot:
 class Link:
     """One direction of one connection: ``feed`` bytes in, they reach ``sink`` after the stages."""
 
-    def __init__(self, sink: ChunkSink, flow: Flow, clock: Clock, rng: random.Random) -> None:
+    def __init__(
+        self, sink: ChunkSink, flow: Flow, clock: Clock, rng: Callable[[], random.Random]
+    ) -> None:
         self.sink = sink
         self.flow = flow
         self.clock = clock
-        self.rng = rng
+        self._rng = rng  # asked for only once a toxic is added: most links never draw
         self.fed_end = False
         self._slots: list[_Slot] = []
         self._entry: ChunkSink = sink
+
+    @property
+    def rng(self) -> random.Random:
+        return self._rng()
 
     def feed(self, data: bytes) -> None:
         if not self.fed_end:
