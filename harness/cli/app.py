@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
@@ -251,8 +252,30 @@ async def _let_cleanup_finish() -> None:
     child) may still be removing its proxies; asyncio.run would cancel it mid-way.
     """
     others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    if others:
-        await asyncio.wait(others, timeout=_CLEANUP_GRACE_S)
+    if not others:
+        return
+    _, pending = await asyncio.wait(others, timeout=_CLEANUP_GRACE_S)
+    if pending:
+        # The user waited the whole grace: say for what, so it can be found and fixed.
+        waiting = "; ".join(sorted(_where(task) for task in pending))
+        click.echo(
+            f"ivr-harness: stopped waiting after {_CLEANUP_GRACE_S:g} s for "
+            f"{len(pending)} task(s) still running: {waiting}",
+            err=True,
+        )
+
+
+def _where(task: asyncio.Task[Any]) -> str:
+    """Where a task is suspended: each coroutine it awaits through, with its line."""
+    coro: Any = task.get_coro()
+    chain = []
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            name = getattr(coro, "__qualname__", frame.f_code.co_name)
+            chain.append(f"{name} ({Path(frame.f_code.co_filename).name}:{frame.f_lineno})")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return " > ".join(chain) or repr(task)
 
 
 def serve_until_stopped(work: Coroutine[Any, Any, None]) -> None:

@@ -216,7 +216,7 @@ async def test_an_upstream_slow_to_accept_gets_the_bytes_sent_while_it_was_diall
         upstream.bind(("127.0.0.1", 0))
         upstream.listen(0)
         upstream.setblocking(False)
-        address = "127.0.0.1:%d" % upstream.getsockname()[1]
+        address = f"127.0.0.1:{upstream.getsockname()[1]}"
         filler = socket.create_connection(upstream.getsockname())  # fills the queue
         live = await sync(tp.create, upstream=address, name="slow-accept")
         reader, writer = await connect(live.listen)

@@ -72,6 +72,51 @@ def test_load_and_mutate_interrupted_write_what_finished(
     assert list((tmp_path / "r").glob("*/*.json")), "nothing written"
 
 
+_OUTLIVES_THE_GRACE = """
+import asyncio, os, signal, sys
+from harness.cli import app
+
+app._CLEANUP_GRACE_S = 0.5
+
+async def forgotten():
+    await asyncio.sleep(60)  # nobody cancels it: only asyncio.run's shutdown will
+
+async def work():
+    asyncio.get_running_loop().create_task(forgotten())
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.sleep(60)
+
+with app.stop_signals():
+    try:
+        app.run_async(work())
+    except app.Interrupted as stop:
+        sys.exit(128 + stop.signum)
+"""
+
+
+def test_a_task_that_outlives_the_cleanup_grace_is_named(tmp_path: Path) -> None:
+    # A stop that takes the whole grace (30 s) must say which task it waited for.
+    script = tmp_path / "outlives.py"
+    script.write_text(_OUTLIVES_THE_GRACE, encoding="utf-8")
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    assert time.monotonic() - started < 30  # the grace, then asyncio.run cancels it
+    line = (
+        _OUTLIVES_THE_GRACE.splitlines().index(
+            "    await asyncio.sleep(60)  # nobody cancels it: only asyncio.run's shutdown will"
+        )
+        + 1
+    )
+    assert (
+        "stopped waiting after 0.5 s for 1 task(s) still running: "
+        f"forgotten (outlives.py:{line}) > sleep (tasks.py:"
+    ) in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
 class _SlowCreate:
     """The Toxiproxy API with POST /proxies held 0.5 s: a creation that is still in flight
     when its run is cancelled."""
