@@ -141,6 +141,8 @@ def judge(outcome: Outcome, signum: int, stderr: str, url: str, reports: Path) -
         outcome.problems.append(f"exit {outcome.exit_code}")
     if "Traceback" in stderr or "Exception ignored" in stderr:
         outcome.problems.append("traceback: " + stderr[stderr.find("Traceback") :][:400])
+    # The stop took the whole cleanup grace: the line names what it waited for.
+    outcome.problems += [line[:600] for line in stderr.splitlines() if "stopped waiting" in line]
     deadline = time.monotonic() + 5  # a real server may still be answering the deletes
     left = proxies(url) if outcome.command != "gate" else []  # the gate makes no proxies
     while left and time.monotonic() < deadline:
