@@ -104,6 +104,16 @@ class SharedState:
         self.idempotency: dict[str, str] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self._ids: dict[str, int] = {}
+        self.retain: int | None = None
+        """Keep only the most recent this many tickets, jobs and idempotency keys (a long
+        load run, where they would grow with every call); None keeps them all."""
+
+    def remember(self, store: dict[str, Any], key: str, value: Any) -> None:
+        """Store a ticket, job or idempotency key; past `retain`, the oldest are forgotten."""
+        store[key] = value
+        if self.retain is not None:
+            while len(store) > self.retain:
+                del store[next(iter(store))]
 
     def next_id(self, prefix: str) -> str:
         """Deterministic ids: TCK-000001, CASE-000001, JOB-000001, ..."""

@@ -70,11 +70,14 @@ def routes(state: SharedState, sender: WebhookSender) -> list[BaseRoute]:
                     "message": "this Idempotency-Key was used with a different body",
                 }
                 return JSONResponse(body, status_code=409)
-            ticket = state.tickets[ticket_id]
-            return _created(ticket, {"idempotent-replayed": "true"})
+            replayed = state.tickets.get(ticket_id)
+            if replayed is not None:
+                return _created(replayed, {"idempotent-replayed": "true"})
+            # The ticket was forgotten (a long load run keeps the most recent ones): the
+            # key has expired, as a real system's does, and a new ticket is made.
         ticket = _new_ticket(state, body)
         if key is not None:
-            state.idempotency[key] = f"{ticket['id']}:{fingerprint}"
+            state.remember(state.idempotency, key, f"{ticket['id']}:{fingerprint}")
         return _created(ticket, {})
 
     async def read(request: Request) -> Response:
@@ -133,7 +136,7 @@ def _new_ticket(state: SharedState, body: dict[str, Any]) -> dict[str, Any]:
         "created_at": _iso(state.clock.wall_ms()),
         "metadata": {"estimated_resolution_minutes": _RESOLUTION[body["priority"]]},
     }
-    state.tickets[ticket["id"]] = ticket
+    state.remember(state.tickets, ticket["id"], ticket)
     return ticket
 
 
@@ -146,12 +149,13 @@ def _accept(
     after_ms: int | None,
 ) -> Response:
     job_id = state.next_id("JOB")
-    state.jobs[job_id] = {"job_id": job_id, "status": "pending"}
+    state.remember(state.jobs, job_id, {"job_id": job_id, "status": "pending"})
 
     def complete() -> dict[str, Any]:
         # The ticket exists only once the job completes, as with a real async backend.
         ticket = _new_ticket(state, body)
-        state.jobs[job_id] = {"job_id": job_id, "status": "completed", "ticket": ticket}
+        if job_id in state.jobs:  # not forgotten meanwhile
+            state.jobs[job_id] = {"job_id": job_id, "status": "completed", "ticket": ticket}
         return {
             "correlationId": correlation or job_id,
             "jobId": job_id,

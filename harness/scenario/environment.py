@@ -101,6 +101,11 @@ class Environment:
         for log in logs:
             log.keeping = keep
 
+    def retain_records(self, limit: int | None) -> None:
+        """Keep only the most recent `limit` tickets, jobs and idempotency keys of the
+        reference ticket system (None: all of them)."""
+        self.backends.state.retain = limit
+
     def host_of(self, target: str) -> str:
         """The flow host a target names (`crm` -> `api.crm-provider.com`)."""
         return GUIDE_HOSTS.get(target, target)

@@ -41,6 +41,8 @@ from harness.scenario.saturation import Saturation, SaturationMonitor
 __all__ = ["LoadProgress", "LoadRun", "run_load", "shard_scenario"]
 
 _PROGRESS_EVERY_S = 1.0
+# Tickets a load shard's reference ticket system keeps (100 MB at most).
+RETAINED_RECORDS = 100_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,6 +154,9 @@ async def run_load(
             events=events,
         ) as env:
             env.keep_journal(keep_calls)  # only a run's checks read it
+            # A shard may run for hours: its ticket system keeps the newest tickets only
+            # (at 1 KB each; minutes of a 6,000-caller load, far past any call's length).
+            env.retain_records(None if keep_calls else RETAINED_RECORDS)
             started = time.monotonic()
             monitor = SaturationMonitor()
             with young_collections_only() as pauses:

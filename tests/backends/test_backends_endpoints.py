@@ -131,6 +131,31 @@ async def test_ticket_create_read_and_idempotency(
     assert missing.status_code == 404 and missing.json() == {"error": "not_found"}
 
 
+async def test_a_ticket_system_retaining_three_forgets_the_oldest_and_their_keys_expire(
+    backends: ReferenceBackends, client: httpx.AsyncClient
+) -> None:
+    # A long load shard's ticket system: memory bounded, the newest tickets still served.
+    backends.state.retain = 3
+    url = f"{backends.urls['tickets']}/v1/tickets"
+    keyed = {"X-API-Key": API_KEY, "Idempotency-Key": "call-1"}
+    first = (await client.post(url, json=TICKET, headers=keyed)).json()
+    later = [
+        (await client.post(url, json=TICKET, headers={"X-API-Key": API_KEY})).json()["id"]
+        for _ in range(4)
+    ]
+    key = {"X-API-Key": API_KEY}
+    assert (await client.get(f"{url}/{first['id']}", headers=key)).status_code == 404
+    assert (await client.get(f"{url}/{later[0]}", headers=key)).status_code == 404
+    for ticket_id in later[1:]:
+        assert (await client.get(f"{url}/{ticket_id}", headers=key)).status_code == 200
+    assert len(backends.state.tickets) == 3
+    replay = await client.post(url, json=TICKET, headers=keyed)  # its ticket is gone
+    assert replay.status_code == 201 and "idempotent-replayed" not in replay.headers
+    assert replay.json()["id"] not in {first["id"], *later}
+    again = await client.post(url, json=TICKET, headers=keyed)  # the key now means the new one
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == replay.json()
+
+
 async def test_ticket_errors(backends: ReferenceBackends, client: httpx.AsyncClient) -> None:
     url = f"{backends.urls['tickets']}/v1/tickets"
     keyless = await client.post(url, json=TICKET)

@@ -186,3 +186,36 @@ def test_a_load_run_reports_its_progress_until_every_caller_has_ended() -> None:
     assert [p.ended for p in seen] == sorted(p.ended for p in seen)
     assert seen[-1].arrived == seen[-1].ended == 30 and seen[-1].busy_slots == 0
     assert "30/30 callers arrived, 30 ended (0 dropped)" in out.getvalue()
+
+
+def test_a_load_shard_keeps_only_the_newest_tickets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A shard may run for hours; its reference ticket system must not grow with every call.
+    import asyncio
+    import contextlib
+    import dataclasses
+    from collections.abc import AsyncIterator
+    from typing import Any
+
+    from harness.bundled import CONTRACTS, SCENARIOS
+    from harness.scenario import loadrun
+    from harness.scenario.model import load_scenario
+    from harness.scenario.runner import load_flow_sets
+
+    monkeypatch.setattr(loadrun, "RETAINED_RECORDS", 5)
+    kept: dict[str, int] = {}
+    opened = loadrun.environment
+
+    @contextlib.asynccontextmanager
+    async def watched(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async with opened(*args, **kwargs) as env:
+            yield env
+            state = env.backends.state
+            kept.update(made=int(state.next_id("TCK")[4:]) - 1, held=len(state.tickets))
+
+    monkeypatch.setattr(loadrun, "environment", watched)
+    scenario = dataclasses.replace(load_scenario(SCENARIOS / "happy-path.yaml"), audio="instant")
+    flow_set = load_flow_sets([CONTRACTS / "flows" / "hardened"])[0]
+    plan = LoadPlan(rate=20, max_calls=30, slots=5)
+    run = asyncio.run(loadrun.run_load(scenario, flow_set, plan, run_id="kept", keep_calls=False))
+    assert run.counts.calls == 30 and run.counts.dropped == 0, run.counts
+    assert kept["made"] > 5 and kept["held"] == 5, kept
