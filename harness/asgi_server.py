@@ -267,12 +267,20 @@ class LoopbackServer:
         server = _Server(self._config())
         task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
         self._server, self._task = server, task
-        async with asyncio.timeout(_START_TIMEOUT_S):
-            while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-                if task.done():
-                    sock.close()
-                    raise HarnessError(f"server {self.name!r} stopped while starting")
-                await asyncio.sleep(0.005)
+        try:
+            async with asyncio.timeout(_START_TIMEOUT_S):
+                while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+                    if task.done():
+                        sock.close()
+                        raise HarnessError(f"server {self.name!r} stopped while starting")
+                    await asyncio.sleep(0.005)
+        except BaseException:
+            # Cancelled (a stop signal) or timed out while starting: the owner never got a
+            # URL, so may never call stop(), and the serve task would wait for ever (an
+            # interrupted suite then waited out its whole cleanup grace).
+            with contextlib.suppress(Exception):
+                await self.stop()
+            raise
         self.port = server.servers[0].sockets[0].getsockname()[1]
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{host}:{self.port}"

@@ -222,3 +222,23 @@ def test_a_signal_while_the_reports_are_written_is_absorbed() -> None:
     except Interrupted:
         pytest.fail("the signal broke into the reports")
     assert written == ["junit.xml"]
+
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise AssertionError("no request is expected")
+
+
+async def test_a_server_cancelled_while_starting_leaves_nothing_running() -> None:
+    # The soak's 30 s stops: SIGTERM 0.7 s into a suite cancelled backends mid-start;
+    # their serve tasks, never handed to an owner, waited out the whole cleanup grace.
+    for turns in range(1, 8):  # cancelled at each point of its start-up in turn
+        server = LoopbackServer(_no_app, name="cut-short")
+        starting = asyncio.create_task(server.start())
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        assert not starting.done()  # it polls uvicorn's flag every 5 ms
+        starting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await starting
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        assert not left, (turns, left)
