@@ -286,13 +286,19 @@ class LoopbackServer:
         self.url = f"http://{host}:{self.port}"
         return self.url
 
+    def request_stop(self) -> None:
+        """Tell the server to stop, without waiting: its task then ends on its own, even
+        if whoever asked is cancelled before it can await :meth:`stop`."""
+        if self._server is not None:
+            _drop_unfinished_requests(self._server)
+            self._server.should_exit = True
+            self._server.stopping.set()
+
     async def stop(self) -> None:
         if self._server is None or self._task is None:
             return
+        self.request_stop()
         server, task, self._server, self._task = self._server, self._task, None, None
-        _drop_unfinished_requests(server)
-        server.should_exit = True
-        server.stopping.set()
         try:
             await task
         except Exception as exc:

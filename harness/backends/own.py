@@ -107,8 +107,10 @@ class OwnBackends:
 
     async def aclose(self) -> None:
         """Stop every server and pending callback (idempotent)."""
-        await self.webhooks.aclose()
         servers, self._servers = self._servers, []
+        for server in servers:  # first: a close cancelled at any await leaves none running
+            server.request_stop()
+        await self.webhooks.aclose()
         await asyncio.gather(*(server.stop() for server in servers))
         if self._client is not None:
             await self._client.aclose()

@@ -99,9 +99,11 @@ class ReferenceBackends:
 
     async def aclose(self) -> None:
         """Cancel pending webhooks and stop every server (idempotent)."""
-        await self.webhooks.aclose()
         servers = list(self._servers.values())
         self._servers.clear()
+        for server in servers:  # first: a close cancelled at any await leaves none running
+            server.request_stop()
+        await self.webhooks.aclose()
         await asyncio.gather(*(server.stop() for server in servers))
 
     def faults(self, name: str) -> FaultSet:

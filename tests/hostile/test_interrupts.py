@@ -13,6 +13,7 @@ runs twenty random moments per command and signal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -27,6 +28,7 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from harness.asgi_server import LoopbackServer
+from harness.backends.server import ReferenceBackends
 from harness.cli.app import Interrupted, finishing, interrupted, stop_signals
 from harness.clock import RealClock
 from harness.faults.client import ToxiproxyControl
@@ -242,3 +244,20 @@ async def test_a_server_cancelled_while_starting_leaves_nothing_running() -> Non
             await starting
         left = asyncio.all_tasks() - {asyncio.current_task()}
         assert not left, (turns, left)
+
+
+async def test_backends_whose_close_is_cancelled_leave_nothing_running() -> None:
+    # The same 30 s stop, later in a suite: a second cancellation landing in the backends'
+    # close (while it waited for its webhooks) left their three servers serving.
+    for turns in range(1, 6):  # cancelled at each await of the close in turn
+        backends = ReferenceBackends()
+        await backends.__aenter__()
+        closing = asyncio.create_task(backends.aclose())
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        closing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await closing
+        async with asyncio.timeout(5):  # uvicorn's shutdown takes a few turns
+            while asyncio.all_tasks() - {asyncio.current_task()}:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
