@@ -72,6 +72,11 @@ class TokenCache:
         self._inflight[key] = task
         if background:
             task.add_done_callback(self._report_background)
+        else:
+            # Its callers await it through a shield; when all of them were cancelled (a
+            # stop signal) its failure has no reader, and asyncio would print it, with a
+            # traceback, as "Task exception was never retrieved".
+            task.add_done_callback(_retrieved)
         return task
 
     async def _fetch(self, key: TokenKey, fetch: Fetch) -> Token:
@@ -96,6 +101,11 @@ class TokenCache:
         for task in list(self._inflight.values()):
             with contextlib.suppress(BaseException):
                 await task
+
+
+def _retrieved(task: asyncio.Task[Token]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 class Send(Protocol):

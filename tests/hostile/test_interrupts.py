@@ -261,3 +261,37 @@ async def test_backends_whose_close_is_cancelled_leave_nothing_running() -> None
         async with asyncio.timeout(5):  # uvicorn's shutdown takes a few turns
             while asyncio.all_tasks() - {asyncio.current_task()}:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
+
+
+async def test_a_token_fetch_whose_callers_were_all_cancelled_fails_quietly() -> None:
+    # The soak's traceback: SIGQUIT 2.2 s into a suite cancelled every call waiting on a
+    # token; the fetch then failed with nobody to read it, and asyncio printed it.
+    import gc
+
+    from harness.executor.auth import TokenCache
+    from harness.flow.credentials import TokenError, TokenKey
+
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+    try:
+        cache = TokenCache(time.monotonic, 0.0)
+        answer = asyncio.Event()
+
+        async def refused() -> Any:
+            await answer.wait()
+            raise TokenError("token_endpoint_refused")
+
+        waiting = asyncio.create_task(cache.get(TokenKey("http://127.0.0.1:9/t", "c", ()), refused))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        answer.set()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        del waiting
+        gc.collect()
+        assert reported == []
+    finally:
+        loop.set_exception_handler(None)
