@@ -106,6 +106,21 @@ def finishing() -> Iterator[None]:
         _final[0] = _program[0]
 
 
+@contextlib.contextmanager
+def holding() -> Iterator[None]:
+    """A step a stop signal must not cut in half (a report folder and its first files
+    being created): a signal meanwhile is noted, and raised as :class:`Interrupted` when
+    the step is done, so what it made is there for the command to mark incomplete."""
+    _held[0] = True
+    try:
+        yield
+    finally:
+        _held[0] = False
+    if _received and not _raised[0] and not _final[0]:
+        _raised[0] = True
+        raise Interrupted(_received[0])
+
+
 class Interrupted(KeyboardInterrupt):
     """A signal stopped the run after its cleanup ran; exit code 128 + the signal number."""
 
@@ -131,6 +146,8 @@ _REDELIVER_S = 0.01
 _program: list[bool] = [False]
 # Whether the command's result is final (its reports being written, or it has ended).
 _final: list[bool] = [False]
+# Whether a step that must not be cut in half is under way (:func:`holding`).
+_held: list[bool] = [False]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -138,7 +155,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
         signal.signal(signum, signal.SIG_DFL)
         return
     _received.append(signum)
-    if not _raised[0]:
+    if not _raised[0] and not _held[0]:  # held: raised when the step is done
         _raised[0] = True
         raise Interrupted(_received[0])
 
@@ -174,6 +191,7 @@ def stop_signals() -> Iterator[None]:
     _received.clear()
     _raised[0] = False
     _final[0] = False
+    _held[0] = False
     for signum in STOP_SIGNALS:
         signal.signal(signum, _interrupt)
     sys.unraisablehook = functools.partial(_swallowed, previous=hook)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from harness.cli.app import Interrupted, finishing, run_async
+from harness.cli.app import Interrupted, finishing, holding, run_async
 from harness.cli.options import (
     allow_non_loopback_option,
     base_url_option,
@@ -388,24 +388,27 @@ def _run_with_reports(
             if wanted
             else "",
         )
-    stream = ReportStream(
-        report_dir=report_dir,
-        run_id=new_run_id(),
-        toxiproxy=url or "embedded",
-        notes=list(notes),
-        shard=shard,
-    )
-    unloaded = [_unloaded(exc) for exc in broken]
-    for run in unloaded:
-        click.echo(f"error: {run.error}", err=True)
-        stream.on_run(run)
-    with Progress(runs) as progress:
+    stream: ReportStream | None = None
+    try:
+        with holding():  # a signal now would leave a folder without its results.json
+            stream = ReportStream(
+                report_dir=report_dir,
+                run_id=new_run_id(),
+                toxiproxy=url or "embedded",
+                notes=list(notes),
+                shard=shard,
+            )
+        keep = stream.on_run
+        unloaded = [_unloaded(exc) for exc in broken]
+        for run in unloaded:
+            click.echo(f"error: {run.error}", err=True)
+            keep(run)
+        with Progress(runs) as progress:
 
-        def finished(run: RunResult) -> None:
-            progress.on_run(run)
-            stream.on_run(run)
+            def finished(run: RunResult) -> None:
+                progress.on_run(run)
+                keep(run)
 
-        try:
             result = run_async(
                 run_suite(
                     scenarios,
@@ -419,13 +422,15 @@ def _run_with_reports(
                     max_reruns=max_reruns,
                 )
             )
-        except Interrupted as exc:
+    except Interrupted as exc:
+        if stream is not None:  # None: the signal came before anything was written
             kept = stream.abort(f"interrupted by {exc.signame}")
             click.echo(f"{len(stream.runs)} finished runs kept in {kept.directory}", err=True)
-            raise
-        except HarnessError as exc:
+        raise
+    except HarnessError as exc:
+        if stream is not None:
             stream.abort(f"harness error: {exc}")
-            raise
+        raise
     result.runs[:0] = unloaded
     with finishing():  # the result is final: a stop signal now cuts no report short
         paths = stream.finish(result)
