@@ -227,10 +227,11 @@ class Connection:
         """Dial the upstream now (called as the client socket is accepted, before its
         transport exists): the dial overlaps the accept, as in Toxiproxy's goroutine.
 
-        An upstream that needs no lookup is dialled right here, its socket watched for
-        the connect to complete and wrapped in a transport by a callback: no task, and no
-        loop turns spent waking one (a third of the proxy's connection set-up). A name to
-        look up, or a loop without selector transports (uvloop), dials in a task.
+        An upstream that needs no lookup is dialled right here: no task, and no loop
+        turns spent waking one. Over loopback the connect completes at once and the
+        socket is wrapped in a transport in this turn; a dial still in progress is
+        watched by a writer callback. A name to look up, or a loop without selector
+        transports (uvloop), dials in a task.
         """
         loop = self.proxy.loop
         try:
