@@ -265,7 +265,7 @@ class LoopbackServer:
     async def start(self) -> str:
         sock = bind_socket(self.host, self.port)
         server = _Server(self._config())
-        task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+        task = asyncio.get_running_loop().create_task(_serve(server, sock))
         self._server, self._task = server, task
         try:
             async with asyncio.timeout(_START_TIMEOUT_S):
@@ -308,6 +308,17 @@ class LoopbackServer:
         tasks = set(server.server_state.tasks)
         if tasks:
             await asyncio.wait(tasks, timeout=_STOP_TIMEOUT_S)
+
+
+async def _serve(server: _Server, sock: socket.socket) -> None:
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        # uvicorn told to exit during its start-up returns without its shutdown (0.30:
+        # `if self.should_exit: return`), leaving the listening socket open.
+        for listener in server.servers:
+            listener.close()
+        sock.close()
 
 
 def _drop_unfinished_requests(server: _Server) -> None:
