@@ -270,8 +270,7 @@ class LoopbackServer:
         try:
             async with asyncio.timeout(_START_TIMEOUT_S):
                 while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-                    if task.done():
-                        sock.close()
+                    if task.done():  # _serve has closed the socket
                         raise HarnessError(f"server {self.name!r} stopped while starting")
                     await asyncio.sleep(0.005)
         except BaseException:

@@ -260,30 +260,26 @@ class Connection:
             error = sock.connect_ex(address)
         if error in (errno.EINPROGRESS, errno.EALREADY):
             self._dialling = sock
-            loop.add_writer(sock.fileno(), self._dialled, loop, sock, address)
+            loop.add_writer(sock.fileno(), self._dialled, sock, address)
         elif error in (0, errno.EISCONN):
-            self._wrap(loop, sock, address)
+            self._wrap(sock, address)
         else:
             sock.close()
             self._refused()
 
-    def _dialled(
-        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, address: tuple[str, int]
-    ) -> None:
-        loop.remove_writer(sock.fileno())
+    def _dialled(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        self.proxy.loop.remove_writer(sock.fileno())
         self._dialling = None
         if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
             sock.close()
             self._refused()
             return
-        self._wrap(loop, sock, address)
+        self._wrap(sock, address)
 
-    def _wrap(
-        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, address: tuple[str, int]
-    ) -> None:
+    def _wrap(self, sock: socket.socket, address: tuple[str, int]) -> None:
         # asyncio's own selector transport (what create_connection would build, a loop
         # turn later); it calls connection_made on the next turn, writes work at once.
-        make = loop._make_socket_transport  # type: ignore[attr-defined]
+        make = self.proxy.loop._make_socket_transport  # type: ignore[attr-defined]
         self.upstream.transport = make(sock, self.upstream, extra={"peername": address})
         self._connected()
 
